@@ -1,0 +1,103 @@
+"""The risk core: pure functions from positions and accounts to liquidation and shortfall figures.
+
+Nothing here does I/O. Typical use::
+
+    from riskguard.risk import assess_account, evaluate_account, get_profile
+
+    evaluation = evaluate_account(snapshot)          # venue profile from snapshot.venue
+    for p in evaluation.positions:
+        print(p.risk.symbol, p.risk.liquidation_price, p.risk.distance, p.shortfall)
+"""
+
+from riskguard.risk.account import (
+    AccountRisk,
+    PositionRisk,
+    assess_account,
+    assess_isolated,
+    isolated_collateral,
+)
+from riskguard.risk.batch import liquidation_distances
+from riskguard.risk.distance import distance_fraction, sigma_distance, touch_probability
+from riskguard.risk.evaluation import (
+    AccountEvaluation,
+    PositionEvaluation,
+    RiskSettings,
+    default_scenarios,
+    evaluate_account,
+    evaluate_position,
+)
+from riskguard.risk.liquidation import Leg, bankruptcy_price, legs_liquidation, single_leg_liquidation
+from riskguard.risk.margin import (
+    Schedule,
+    schedule_for,
+    tiers_for,
+    tiers_from_max_leverage,
+    with_cumulative_amounts,
+)
+from riskguard.risk.scenarios import DEFAULT_GAPS, Scenario, gap_scenarios, span_scenarios
+from riskguard.risk.shortfall import (
+    CrossBacking,
+    EquityFloor,
+    ScenarioOutcome,
+    StressResult,
+    cross_backing,
+    largest_safe_size,
+    position_shortfall,
+    stress_account,
+)
+from riskguard.risk.venues import (
+    PROFILES,
+    MarginBasis,
+    ReduceMarginPolicy,
+    VenueProfile,
+    get_profile,
+)
+from riskguard.risk.volatility import EwmaVolatility, daily, ewma_sigma, per_sqrt_second
+
+__all__ = [
+    "DEFAULT_GAPS",
+    "PROFILES",
+    "AccountEvaluation",
+    "AccountRisk",
+    "CrossBacking",
+    "EquityFloor",
+    "EwmaVolatility",
+    "Leg",
+    "MarginBasis",
+    "PositionEvaluation",
+    "PositionRisk",
+    "ReduceMarginPolicy",
+    "RiskSettings",
+    "Scenario",
+    "ScenarioOutcome",
+    "Schedule",
+    "StressResult",
+    "VenueProfile",
+    "assess_account",
+    "assess_isolated",
+    "bankruptcy_price",
+    "cross_backing",
+    "daily",
+    "default_scenarios",
+    "distance_fraction",
+    "evaluate_account",
+    "evaluate_position",
+    "ewma_sigma",
+    "gap_scenarios",
+    "get_profile",
+    "isolated_collateral",
+    "largest_safe_size",
+    "legs_liquidation",
+    "liquidation_distances",
+    "per_sqrt_second",
+    "position_shortfall",
+    "schedule_for",
+    "sigma_distance",
+    "single_leg_liquidation",
+    "span_scenarios",
+    "stress_account",
+    "tiers_for",
+    "tiers_from_max_leverage",
+    "touch_probability",
+    "with_cumulative_amounts",
+]

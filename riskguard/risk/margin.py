@@ -1,0 +1,174 @@
+"""Maintenance-margin schedules: which tier applies, and the threshold a position must keep.
+
+The *threshold* (called the requirement here) is what equity is compared with for liquidation:
+the venue's maintenance margin, plus the taker fee to close on venues that count it (OKX, Gate).
+Within one tier the requirement is linear in the price the position is marked at, so every
+liquidation and safe-size problem in this package reduces to piecewise-linear root finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from riskguard.domain import MarginMode, Position, Tier, TierUnit
+from riskguard.errors import InputError, UnsupportedError
+from riskguard.risk.venues import MarginBasis, VenueProfile
+
+
+@lru_cache(maxsize=4096)
+def _flat_tier(rate: float, amount: float) -> Tier:
+    return Tier(0.0, float("inf"), rate, amount)
+
+
+def tier_index(tiers: Sequence[Tier], value: float) -> int:
+    """Index of the tier that ``value`` falls in: the last tier whose lower bound is <= value.
+
+    Values below the first tier's lower bound use the first tier, and values past the last
+    tier's upper bound use the last one (venues cap position size, so this only matters for
+    hypothetical stress prices).
+    """
+    index = 0
+    for i in range(1, len(tiers)):
+        if tiers[i].min_bound <= value:
+            index = i
+        else:
+            break
+    return index
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A position's maintenance-margin schedule under a venue profile.
+
+    ``price_dependent`` is true when the tier depends on the price the position is marked at
+    (notional tiers charged on the mark value): then the tier at liquidation is the one for the
+    notional at the liquidation price.
+    """
+
+    tiers: tuple[Tier, ...]
+    basis: MarginBasis
+    fee_rate: float
+    size: float
+    entry_price: float
+    price_dependent: bool
+
+    def index_at(self, price: float) -> int:
+        """The tier in force when the position is marked at ``price``."""
+        tiers = self.tiers
+        if len(tiers) == 1:
+            return 0
+        unit = tiers[0].unit
+        if unit is TierUnit.SIZE:
+            return tier_index(tiers, self.size)
+        base = price if self.basis is MarginBasis.MARK else self.entry_price
+        return tier_index(tiers, self.size * base)
+
+    def price_floor(self, index: int) -> float:
+        """Lowest mark price at which tier ``index`` applies (price-dependent schedules)."""
+        return 0.0 if index == 0 else self.tiers[index].min_bound / self.size
+
+    def maintenance_margin(self, price: float) -> float:
+        """The venue's maintenance margin with the position marked at ``price`` (no fee term)."""
+        tier = self.tiers[self.index_at(price)]
+        base = price if self.basis is MarginBasis.MARK else self.entry_price
+        return max(0.0, self.size * base * tier.maintenance_margin_rate - tier.maintenance_amount)
+
+    def requirement(self, price: float) -> float:
+        """The liquidation threshold at ``price``: maintenance margin plus any fee term."""
+        return self.maintenance_margin(price) + self.size * price * self.fee_rate
+
+    def linear_terms(self, index: int, sign: int) -> tuple[float, float]:
+        """``(slope, constant)`` of ``sign*size*P - requirement(P)`` within tier ``index``.
+
+        The entry-price term ``-sign*size*entry`` is not included; callers add it.
+        """
+        tier = self.tiers[index]
+        q = self.size
+        if self.basis is MarginBasis.MARK:
+            return (
+                q * (sign - tier.maintenance_margin_rate - self.fee_rate),
+                tier.maintenance_amount,
+            )
+        return (
+            q * (sign - self.fee_rate),
+            tier.maintenance_amount - q * self.entry_price * tier.maintenance_margin_rate,
+        )
+
+
+def tiers_for(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
+    """The tiers that describe ``position``'s maintenance margin on ``profile``'s venue."""
+    if position.inverse:
+        raise UnsupportedError(
+            f"{position.symbol}: coin-margined (inverse) contracts are not supported; "
+            "riskguard computes linear (USDT/USDC-settled) contracts only"
+        )
+    if position.tiers:
+        return position.tiers
+    if position.maintenance_margin_rate is not None:
+        return (_flat_tier(position.maintenance_margin_rate, position.maintenance_amount),)
+    if profile.mmr_from_max_leverage and position.max_leverage is not None:
+        return (_flat_tier(1.0 / (2.0 * position.max_leverage), 0.0),)
+    hint = " or max_leverage" if profile.mmr_from_max_leverage else ""
+    raise InputError(
+        f"{position.symbol}: no maintenance margin data; give tiers or maintenance_margin_rate{hint}"
+    )
+
+
+def schedule_for(position: Position, profile: VenueProfile) -> Schedule:
+    """Build the schedule for ``position`` (its own margin mode decides the basis)."""
+    tiers = tiers_for(position, profile)
+    basis = profile.isolated_basis if position.margin_mode is MarginMode.ISOLATED else profile.cross_basis
+    return Schedule(
+        tiers,
+        basis,
+        position.taker_fee if profile.fee_in_threshold else 0.0,
+        position.size,
+        position.entry_price,
+        len(tiers) > 1 and basis is MarginBasis.MARK and tiers[0].unit is TierUnit.NOTIONAL,
+    )
+
+
+def with_cumulative_amounts(tiers: Sequence[Tier]) -> tuple[Tier, ...]:
+    """Fill in maintenance amounts so the maintenance margin is continuous across tiers.
+
+    ``cum_k = cum_{k-1} + floor_k * (mmr_k - mmr_{k-1})``, ``cum_1 = 0``: the rule Binance, Bybit
+    and Hyperliquid use. For venues whose tier data carries no amount (ccxt's unified tiers).
+    """
+    ordered = sorted(tiers, key=lambda t: t.min_bound)
+    result: list[Tier] = []
+    cum = 0.0
+    previous_rate = 0.0
+    for i, tier in enumerate(ordered):
+        if i > 0:
+            cum += tier.min_bound * (tier.maintenance_margin_rate - previous_rate)
+        previous_rate = tier.maintenance_margin_rate
+        result.append(
+            Tier(
+                tier.min_bound,
+                tier.max_bound,
+                tier.maintenance_margin_rate,
+                cum,
+                tier.max_leverage,
+                tier.unit,
+            )
+        )
+    return tuple(result)
+
+
+def tiers_from_max_leverage(
+    brackets: Sequence[tuple[float, float]], unit: TierUnit = TierUnit.NOTIONAL
+) -> tuple[Tier, ...]:
+    """Hyperliquid-style margin table ``[(lower_bound, max_leverage), ...]`` to tiers.
+
+    Each tier's rate is ``1 / (2 * max_leverage)`` with continuous deductions.
+    """
+    if not brackets:
+        raise InputError("margin table: at least one (lower_bound, max_leverage) row is needed")
+    ordered = sorted(brackets)
+    tiers = []
+    for i, (lower, max_lev) in enumerate(ordered):
+        upper = ordered[i + 1][0] if i + 1 < len(ordered) else float("inf")
+        tiers.append(Tier(lower, upper, 1.0 / (2.0 * max_lev), 0.0, max_lev, unit))
+    return with_cumulative_amounts(tiers)
