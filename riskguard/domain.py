@@ -45,7 +45,7 @@ class TierUnit(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """One maintenance-margin bracket: ``MM = notional * maintenance_margin_rate - maintenance_amount``.
+    """One maintenance-margin bracket: ``MM = notional * rate - maintenance_amount``.
 
     ``min_bound`` is inclusive and ``max_bound`` exclusive, both in ``unit``.
     """
@@ -113,9 +113,7 @@ class Position:
             math.isfinite(self.collateral) and self.collateral >= 0
         ):
             raise ValueError(f"collateral must be a non-negative number, got {self.collateral}")
-        if self.maintenance_margin_rate is not None and not (
-            0 <= self.maintenance_margin_rate < 1
-        ):
+        if self.maintenance_margin_rate is not None and not (0 <= self.maintenance_margin_rate < 1):
             raise ValueError(
                 f"maintenance_margin_rate must be in [0, 0.5], got {self.maintenance_margin_rate}"
             )

@@ -26,7 +26,12 @@ from riskguard.risk.evaluation import (
     evaluate_account,
     evaluate_position,
 )
-from riskguard.risk.liquidation import Leg, bankruptcy_price, legs_liquidation, single_leg_liquidation
+from riskguard.risk.liquidation import (
+    Leg,
+    bankruptcy_price,
+    legs_liquidation,
+    single_leg_liquidation,
+)
 from riskguard.risk.margin import (
     Schedule,
     schedule_for,

@@ -134,17 +134,13 @@ def assess_account(snapshot: AccountSnapshot, profile: VenueProfile | None = Non
     """Figures for every position of ``snapshot`` (input order) and for the account."""
     profile = profile or get_profile(snapshot.venue)
     results: list[PositionRisk | None] = [None] * len(snapshot.positions)
-    cross = [
-        (i, p) for i, p in enumerate(snapshot.positions) if p.margin_mode is MarginMode.CROSS
-    ]
+    cross = [(i, p) for i, p in enumerate(snapshot.positions) if p.margin_mode is MarginMode.CROSS]
     for i, p in enumerate(snapshot.positions):
         if p.margin_mode is MarginMode.ISOLATED:
             results[i] = assess_isolated(p, profile)
     cross_equity, cross_req = _assess_cross(snapshot.wallet_balance, cross, profile, results)
     done = [r for r in results if r is not None]
-    equity = cross_equity + sum(
-        r.equity for r in done if r.margin_mode is MarginMode.ISOLATED
-    )
+    equity = cross_equity + sum(r.equity for r in done if r.margin_mode is MarginMode.ISOLATED)
     total_notional = sum(r.notional for r in done)
     return AccountRisk(
         venue=profile.name,
@@ -189,9 +185,7 @@ def _assess_cross(
         group_req = sum(g[5] for g in group)
         marks = {g[1].mark_price for g in group}
         if len(marks) > 1:
-            raise InputError(
-                f"{group[0][1].symbol}: legs of one symbol must share one mark price"
-            )
+            raise InputError(f"{group[0][1].symbol}: legs of one symbol must share one mark price")
         mark = group[0][1].mark_price
         # The rest of the account, held at its marks, backs this symbol.
         backing = wallet + (total_upnl - group_upnl) - (total_req - group_req)

@@ -25,9 +25,7 @@ def liquidation_distances(
         schedule = schedule_for(p, profile)
         collateral = isolated_collateral(p)
         mark = p.mark_price
-        lp, safe = solve_single_leg(
-            collateral, p.side.sign, p.size, p.entry_price, mark, schedule
-        )
+        lp, safe = solve_single_leg(collateral, p.side.sign, p.size, p.entry_price, mark, schedule)
         if lp is None:
             append((None, None))
         else:

@@ -1,8 +1,8 @@
 """Distance to liquidation: as a fraction of price, in sigmas over a horizon, and as a probability.
 
-    distance   = |M - LP| / M, negative when the position is already past its threshold
-    sigma dist = |ln(M / LP)| / (sigma * sqrt(h))     sigma per sqrt(second), h in seconds
-    P(touch)   = 2 * Phi(-sigma_dist) = erfc(sigma_dist / sqrt(2))   driftless GBM barrier hit
+distance   = |M - LP| / M, negative when the position is already past its threshold
+sigma dist = |ln(M / LP)| / (sigma * sqrt(h))     sigma per sqrt(second), h in seconds
+P(touch)   = 2 * Phi(-sigma_dist) = erfc(sigma_dist / sqrt(2))   driftless GBM barrier hit
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ def distance_fraction(mark: float, liquidation: float | None, safe: bool = True)
 
 
 def sigma_distance(
-    mark: float, liquidation: float | None, sigma_per_sqrt_s: float, horizon_s: float, safe: bool = True
+    mark: float,
+    liquidation: float | None,
+    sigma_per_sqrt_s: float,
+    horizon_s: float,
+    safe: bool = True,
 ) -> float | None:
     """Distance to liquidation in standard deviations of the log mark over ``horizon_s``."""
     if liquidation is None:
@@ -35,7 +39,11 @@ def sigma_distance(
 
 
 def touch_probability(
-    mark: float, liquidation: float | None, sigma_per_sqrt_s: float, horizon_s: float, safe: bool = True
+    mark: float,
+    liquidation: float | None,
+    sigma_per_sqrt_s: float,
+    horizon_s: float,
+    safe: bool = True,
 ) -> float:
     """Probability that a driftless log-normal mark touches ``liquidation`` within ``horizon_s``.
 

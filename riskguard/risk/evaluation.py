@@ -14,7 +14,12 @@ from riskguard.domain import AccountSnapshot, MarginMode, Position
 from riskguard.risk.account import AccountRisk, PositionRisk, assess_account, assess_isolated
 from riskguard.risk.distance import sigma_distance, touch_probability
 from riskguard.risk.scenarios import Scenario, gap_scenarios, span_scenarios
-from riskguard.risk.shortfall import DEFAULT_SLIPPAGE, StressResult, position_shortfall, stress_account
+from riskguard.risk.shortfall import (
+    DEFAULT_SLIPPAGE,
+    StressResult,
+    position_shortfall,
+    stress_account,
+)
 from riskguard.risk.venues import VenueProfile, get_profile
 from riskguard.risk.volatility import per_sqrt_second
 
@@ -96,7 +101,9 @@ class AccountEvaluation:
 
 
 def evaluate_account(
-    snapshot: AccountSnapshot, settings: RiskSettings | None = None, profile: VenueProfile | None = None
+    snapshot: AccountSnapshot,
+    settings: RiskSettings | None = None,
+    profile: VenueProfile | None = None,
 ) -> AccountEvaluation:
     """Liquidation, distance, sigma distance, touch probability and shortfall for an account."""
     settings = settings or RiskSettings()

@@ -112,14 +112,19 @@ def tiers_for(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
         return (_flat_tier(1.0 / (2.0 * position.max_leverage), 0.0),)
     hint = " or max_leverage" if profile.mmr_from_max_leverage else ""
     raise InputError(
-        f"{position.symbol}: no maintenance margin data; give tiers or maintenance_margin_rate{hint}"
+        f"{position.symbol}: no maintenance margin data; "
+        f"give tiers or maintenance_margin_rate{hint}"
     )
 
 
 def schedule_for(position: Position, profile: VenueProfile) -> Schedule:
     """Build the schedule for ``position`` (its own margin mode decides the basis)."""
     tiers = tiers_for(position, profile)
-    basis = profile.isolated_basis if position.margin_mode is MarginMode.ISOLATED else profile.cross_basis
+    basis = (
+        profile.isolated_basis
+        if position.margin_mode is MarginMode.ISOLATED
+        else profile.cross_basis
+    )
     return Schedule(
         tiers,
         basis,

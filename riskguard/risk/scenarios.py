@@ -113,6 +113,20 @@ def span_scenarios(
     ):
         out.append(make(f"span {label} vol up", fraction, 1.0, vol_up_cost_factor))
         out.append(make(f"span {label} vol down", fraction, 1.0, 1.0))
-    out.append(make(f"span +{extreme_multiple:g}x extreme", extreme_multiple, extreme_cover, vol_up_cost_factor))
-    out.append(make(f"span -{extreme_multiple:g}x extreme", -extreme_multiple, extreme_cover, vol_up_cost_factor))
+    out.append(
+        make(
+            f"span +{extreme_multiple:g}x extreme",
+            extreme_multiple,
+            extreme_cover,
+            vol_up_cost_factor,
+        )
+    )
+    out.append(
+        make(
+            f"span -{extreme_multiple:g}x extreme",
+            -extreme_multiple,
+            extreme_cover,
+            vol_up_cost_factor,
+        )
+    )
     return tuple(out)

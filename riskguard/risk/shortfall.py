@@ -106,9 +106,13 @@ def stress_account(
             for p, e in zip(positions, own, strict=True)
         )
         shortfalls = tuple(max(0.0, -e) for e in equities)
-        iso_total = sum(e for p, e in zip(positions, own, strict=True) if p.margin_mode is MarginMode.ISOLATED)
+        iso_total = sum(
+            e for p, e in zip(positions, own, strict=True) if p.margin_mode is MarginMode.ISOLATED
+        )
         iso_short = sum(
-            s for p, s in zip(positions, shortfalls, strict=True) if p.margin_mode is MarginMode.ISOLATED
+            s
+            for p, s in zip(positions, shortfalls, strict=True)
+            if p.margin_mode is MarginMode.ISOLATED
         )
         outcomes.append(
             ScenarioOutcome(
@@ -126,7 +130,7 @@ def stress_account(
 def position_shortfall(
     position: Position, scenarios: Sequence[Scenario], *, slippage: float = DEFAULT_SLIPPAGE
 ) -> tuple[float, Scenario | None]:
-    """Worst shortfall of one isolated position on its own collateral, and the scenario giving it."""
+    """Worst shortfall of one isolated position on its own collateral, and its scenario."""
     collateral = isolated_collateral(position)
     worst = 0.0
     which: Scenario | None = None
@@ -166,7 +170,7 @@ class CrossBacking:
 def cross_backing(
     snapshot: AccountSnapshot, index: int, profile: VenueProfile | None = None
 ) -> CrossBacking:
-    """The wallet plus the other cross positions' PnL, and their requirements, for position ``index``."""
+    """The wallet plus the other cross positions' PnL, and their requirements."""
     profile = profile or get_profile(snapshot.venue)
     equity = snapshot.wallet_balance
     requirement = 0.0
@@ -200,7 +204,9 @@ def largest_safe_size(
     """
     s = position.side.sign
     if not (adverse_move >= 0.0 and (s < 0 or adverse_move < 1.0)):
-        raise InputError(f"adverse_move: must be in [0, 1) for a long and >= 0 for a short, got {adverse_move}")
+        raise InputError(
+            f"adverse_move: must be in [0, 1) for a long and >= 0 for a short, got {adverse_move}"
+        )
     q = position.size
     mark = position.mark_price
     stressed = mark * (1.0 - s * adverse_move)

@@ -47,7 +47,7 @@ class EwmaVolatility:
             raise ValueError(f"floor must be >= 0, got {self.floor_per_sqrt_s}")
 
     def update(self, time_s: float, price: float) -> EwmaVolatility:
-        """Fold in one mark sample. Non-positive prices and samples not after the last are errors."""
+        """Fold in one mark sample; prices must be positive and times increasing."""
         if not (math.isfinite(price) and price > 0):
             raise ValueError(f"price must be positive, got {price}")
         if self.last_time_s is None or self.last_price is None:

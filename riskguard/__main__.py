@@ -1,0 +1,5 @@
+"""``python -m riskguard``."""
+
+from riskguard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""The ``riskguard`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from riskguard import __version__
+from riskguard.calc_report import print_table, to_json
+from riskguard.errors import RiskguardError
+from riskguard.risk.evaluation import evaluate_account
+from riskguard.snapshot_input import load_snapshot
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="riskguard",
+        description="Guard leveraged crypto derivatives accounts against liquidation.",
+    )
+    parser.add_argument("--version", action="version", version=f"riskguard {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    calc = commands.add_parser(
+        "calc",
+        help="liquidation, distance and shortfall for an account snapshot (JSON)",
+        description="Read an account snapshot as JSON (a file, or - for stdin) and print the "
+        "liquidation price, bankruptcy price, distance and potential shortfall of every position.",
+    )
+    calc.add_argument("file", metavar="FILE|-", help="snapshot JSON file, or - to read stdin")
+    calc.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _calc(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.file == "-" else None
+    snapshot, settings = load_snapshot(args.file, text)
+    evaluation = evaluate_account(snapshot, settings)
+    if args.json:
+        sys.stdout.write(json.dumps(to_json(evaluation), indent=2) + "\n")
+    else:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=160)
+        print_table(evaluation, console)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "calc":
+            return _calc(args)
+    except RiskguardError as exc:
+        sys.stderr.write(f"riskguard {args.command}: {exc}\n")
+        return EXIT_BAD_INPUT
+    return EXIT_BAD_INPUT  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""The JSON account-snapshot format read by ``riskguard calc``: validation and conversion.
+
+Schema (documented in README.md): a top-level object with ``venue``, ``margin_mode``,
+``wallet_balance`` (cross), ``positions`` and an optional ``risk`` section for the volatility,
+horizon, slippage and gap scenarios. Every problem is reported as one line naming the field by
+its path, e.g. ``positions[1].collateral: isolated position needs collateral or leverage``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
+from riskguard.errors import InputError
+from riskguard.risk.evaluation import DEFAULT_DAILY_VOLATILITY, DEFAULT_HORIZON_S, RiskSettings
+from riskguard.risk.scenarios import DEFAULT_GAPS, gap_scenarios, span_scenarios
+from riskguard.risk.shortfall import DEFAULT_SLIPPAGE
+from riskguard.risk.venues import PROFILES, get_profile
+from riskguard.risk.volatility import per_sqrt_second
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0, le=0.5, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class TierIn(_Strict):
+    """A maintenance-margin bracket: bounds in notional (quote) or in size (base units)."""
+
+    min_notional: NonNegative | None = Field(None, description="inclusive lower notional bound")
+    max_notional: Positive | None = Field(None, description="exclusive upper bound; null: none")
+    min_size: NonNegative | None = Field(None, description="inclusive lower size bound (base)")
+    max_size: Positive | None = Field(None, description="exclusive upper size bound (base)")
+    maintenance_margin_rate: Rate = Field(description="maintenance margin rate, 0.005 = 0.5%")
+    maintenance_amount: float = Field(0.0, allow_inf_nan=False, description="cum / deduction")
+    max_leverage: Positive | None = Field(None, description="the bracket's maximum leverage")
+
+    @model_validator(mode="after")
+    def _one_kind_of_bound(self) -> Self:
+        by_notional = self.min_notional is not None or self.max_notional is not None
+        by_size = self.min_size is not None or self.max_size is not None
+        if by_notional and by_size:
+            raise ValueError("give notional bounds or size bounds, not both")
+        if not by_notional and not by_size:
+            raise ValueError("needs min_notional (or min_size for size tiers)")
+        low = self.min_notional if by_notional else self.min_size
+        high = self.max_notional if by_notional else self.max_size
+        if low is None:
+            raise ValueError("min_notional/min_size is required")
+        if high is not None and high <= low:
+            raise ValueError("the upper bound must be above the lower bound")
+        return self
+
+    def to_tier(self) -> Tier:
+        by_size = self.min_size is not None
+        low = self.min_size if by_size else self.min_notional
+        high = self.max_size if by_size else self.max_notional
+        return Tier(
+            min_bound=float(low or 0.0),
+            max_bound=float("inf") if high is None else high,
+            maintenance_margin_rate=self.maintenance_margin_rate,
+            maintenance_amount=self.maintenance_amount,
+            max_leverage=self.max_leverage,
+            unit=TierUnit.SIZE if by_size else TierUnit.NOTIONAL,
+        )
+
+
+class PositionIn(_Strict):
+    """One position of the snapshot."""
+
+    symbol: str = Field(min_length=1, description="ccxt unified symbol, e.g. BTC/USDT:USDT")
+    side: Literal["long", "short"]
+    size: Positive = Field(description="size in base units (contracts x contract size)")
+    entry_price: Positive
+    mark_price: Positive
+    leverage: Positive | None = None
+    collateral: NonNegative | None = Field(None, description="isolated margin (isolated only)")
+    margin_mode: Literal["isolated", "cross"] | None = Field(None, description="override")
+    maintenance_margin_rate: Rate | None = None
+    maintenance_amount: float = Field(0.0, allow_inf_nan=False)
+    tiers: tuple[TierIn, ...] | None = None
+    taker_fee: Annotated[float, Field(ge=0, lt=0.1)] = 0.0
+    max_leverage: Positive | None = None
+    contract_size: Positive = 1.0
+
+    @model_validator(mode="after")
+    def _margin_source(self) -> Self:
+        if self.tiers is not None and self.maintenance_margin_rate is not None:
+            raise ValueError("give either tiers or maintenance_margin_rate, not both")
+        if self.tiers is not None:
+            if not self.tiers:
+                raise ValueError("tiers: must not be empty")
+            units = {t.min_size is None for t in self.tiers}
+            if len(units) > 1:
+                raise ValueError("tiers: all tiers must use the same kind of bound")
+        return self
+
+
+class RiskIn(_Strict):
+    """Optional settings for the sigma distance and the stress scenarios."""
+
+    daily_volatility_pct: Positive = Field(
+        DEFAULT_DAILY_VOLATILITY * 100, description="sigma of the mark per day, in percent"
+    )
+    horizon_s: Positive = Field(DEFAULT_HORIZON_S, description="reaction horizon in seconds")
+    slippage_pct: NonNegative = Field(DEFAULT_SLIPPAGE * 100, description="closing slippage")
+    gap_moves_pct: tuple[Annotated[float, Field(gt=-100, allow_inf_nan=False)], ...] = Field(
+        tuple(m * 100 for m in DEFAULT_GAPS), description="explicit gap scenarios in percent"
+    )
+
+
+class SnapshotIn(_Strict):
+    """The whole input file."""
+
+    venue: str = Field(description="venue profile: " + ", ".join(sorted(PROFILES)))
+    margin_mode: Literal["isolated", "cross"] = "isolated"
+    wallet_balance: float | None = Field(None, allow_inf_nan=False, description="cross wallet")
+    positions: tuple[PositionIn, ...]
+    taken_at: datetime | None = None
+    risk: RiskIn = RiskIn()
+
+    @model_validator(mode="after")
+    def _cross_needs_wallet(self) -> Self:
+        modes = [p.margin_mode or self.margin_mode for p in self.positions]
+        if "cross" in modes and self.wallet_balance is None:
+            raise ValueError("wallet_balance: required when any position is cross")
+        return self
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _one_line(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function")))
+    message = first["msg"].removeprefix("Value error, ")
+    where = _path(loc)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where + ': ' if where else ''}{message}{more}"
+
+
+def parse_snapshot(data: Any, now: datetime | None = None) -> tuple[AccountSnapshot, RiskSettings]:
+    """Validate decoded JSON and build the snapshot and the risk settings, or raise InputError."""
+    try:
+        model = SnapshotIn.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_one_line(exc)) from None
+    profile = get_profile(model.venue)
+    positions = []
+    for i, p in enumerate(model.positions):
+        mode = MarginMode(p.margin_mode or model.margin_mode)
+        if mode is MarginMode.ISOLATED and p.collateral is None and p.leverage is None:
+            raise InputError(
+                f"positions[{i}].collateral: isolated position needs collateral or leverage"
+            )
+        if (
+            p.tiers is None
+            and p.maintenance_margin_rate is None
+            and not (profile.mmr_from_max_leverage and p.max_leverage is not None)
+        ):
+            raise InputError(
+                f"positions[{i}]: give tiers or maintenance_margin_rate"
+                + (" (or max_leverage)" if profile.mmr_from_max_leverage else "")
+            )
+        try:
+            tiers = tuple(sorted((t.to_tier() for t in p.tiers or ()), key=lambda t: t.min_bound))
+            positions.append(
+                Position(
+                    symbol=p.symbol,
+                    side=Side(p.side),
+                    size=p.size,
+                    entry_price=p.entry_price,
+                    mark_price=p.mark_price,
+                    margin_mode=mode,
+                    leverage=p.leverage,
+                    collateral=p.collateral if mode is MarginMode.ISOLATED else None,
+                    contract_size=p.contract_size,
+                    tiers=tiers,
+                    maintenance_margin_rate=p.maintenance_margin_rate,
+                    maintenance_amount=p.maintenance_amount,
+                    taker_fee=p.taker_fee,
+                    max_leverage=p.max_leverage,
+                )
+            )
+        except ValueError as exc:
+            raise InputError(f"positions[{i}]: {exc}") from None
+    taken_at = model.taken_at or now or datetime.now(UTC)
+    if taken_at.tzinfo is None:
+        taken_at = taken_at.replace(tzinfo=UTC)
+    snapshot = AccountSnapshot(
+        venue=profile.name,
+        wallet_balance=model.wallet_balance or 0.0,
+        positions=tuple(positions),
+        taken_at=taken_at,
+    )
+    sigma = per_sqrt_second(model.risk.daily_volatility_pct / 100)
+    scenarios = span_scenarios(sigma, model.risk.horizon_s) + gap_scenarios(
+        tuple(m / 100 for m in model.risk.gap_moves_pct)
+    )
+    settings = RiskSettings(
+        sigma_per_sqrt_s=sigma,
+        horizon_s=model.risk.horizon_s,
+        scenarios=scenarios,
+        slippage=model.risk.slippage_pct / 100,
+    )
+    return snapshot, settings
+
+
+def load_snapshot(source: str, text: str | None = None) -> tuple[AccountSnapshot, RiskSettings]:
+    """Read a snapshot from a file path (or ``-`` with ``text`` already read from stdin)."""
+    label = "stdin" if source == "-" else source
+    if text is None:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{label}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    try:
+        return parse_snapshot(data)
+    except InputError as exc:
+        raise InputError(f"{label}: {exc}") from None
