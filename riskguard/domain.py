@@ -84,6 +84,9 @@ class Position:
     maintenance margin; venues that derive it from the max leverage (Hyperliquid) may give only
     ``max_leverage``. ``collateral`` is the isolated margin (isolated wallet balance including
     any margin added); it is ignored for cross positions, which share the account's wallet.
+
+    ``inverse`` marks a coin-margined contract: then ``size`` is the quote value (contracts x
+    contract size in USD), and collateral and every money figure are in the base coin.
     """
 
     symbol: str
@@ -121,6 +124,12 @@ class Position:
             raise ValueError(f"taker_fee must be in [0, 0.1), got {self.taker_fee}")
         if self.max_leverage is not None and not self.max_leverage > 0:
             raise ValueError(f"max_leverage must be positive, got {self.max_leverage}")
+        if self.tiers:
+            if len({t.unit for t in self.tiers}) > 1:
+                raise ValueError("tiers must all use the same unit")
+            for lower, upper in zip(self.tiers, self.tiers[1:], strict=False):
+                if upper.min_bound <= lower.min_bound:
+                    raise ValueError("tiers must be sorted by lower bound, without duplicates")
 
     @property
     def contracts(self) -> float:

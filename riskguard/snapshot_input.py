@@ -90,6 +90,11 @@ class PositionIn(_Strict):
     taker_fee: Annotated[float, Field(ge=0, lt=0.1)] = 0.0
     max_leverage: Positive | None = None
     contract_size: Positive = 1.0
+    inverse: bool = Field(
+        False,
+        description="coin-margined contract: size is the quote value (contracts x contract "
+        "size in USD) and collateral, wallet and results are in the base coin",
+    )
 
     @model_validator(mode="after")
     def _margin_source(self) -> Self:
@@ -196,10 +201,13 @@ def parse_snapshot(data: Any, now: datetime | None = None) -> tuple[AccountSnaps
                     maintenance_amount=p.maintenance_amount,
                     taker_fee=p.taker_fee,
                     max_leverage=p.max_leverage,
+                    inverse=p.inverse,
                 )
             )
         except ValueError as exc:
             raise InputError(f"positions[{i}]: {exc}") from None
+    if len({p.inverse for p in model.positions}) > 1:
+        raise InputError("positions: a snapshot cannot mix inverse and linear positions")
     taken_at = model.taken_at or now or datetime.now(UTC)
     if taken_at.tzinfo is None:
         taken_at = taken_at.replace(tzinfo=UTC)

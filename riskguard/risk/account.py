@@ -98,6 +98,10 @@ def isolated_collateral(position: Position) -> float:
 
 def assess_isolated(position: Position, profile: VenueProfile) -> PositionRisk:
     """Figures for one isolated position on its own collateral."""
+    if position.inverse:
+        from riskguard.risk.inverse import from_reciprocal, reciprocal
+
+        return from_reciprocal(assess_isolated(reciprocal(position), profile), position)
     schedule = schedule_for(position, profile)
     s = position.side.sign
     collateral = isolated_collateral(position)
@@ -133,13 +137,25 @@ def assess_isolated(position: Position, profile: VenueProfile) -> PositionRisk:
 def assess_account(snapshot: AccountSnapshot, profile: VenueProfile | None = None) -> AccountRisk:
     """Figures for every position of ``snapshot`` (input order) and for the account."""
     profile = profile or get_profile(snapshot.venue)
-    results: list[PositionRisk | None] = [None] * len(snapshot.positions)
-    cross = [(i, p) for i, p in enumerate(snapshot.positions) if p.margin_mode is MarginMode.CROSS]
-    for i, p in enumerate(snapshot.positions):
+    originals = snapshot.positions
+    inverse = settlement_is_coin(originals)
+    if inverse:
+        from riskguard.risk.inverse import reciprocal
+
+        positions = tuple(reciprocal(p) for p in originals)
+    else:
+        positions = originals
+    results: list[PositionRisk | None] = [None] * len(positions)
+    cross = [(i, p) for i, p in enumerate(positions) if p.margin_mode is MarginMode.CROSS]
+    for i, p in enumerate(positions):
         if p.margin_mode is MarginMode.ISOLATED:
             results[i] = assess_isolated(p, profile)
     cross_equity, cross_req = _assess_cross(snapshot.wallet_balance, cross, profile, results)
     done = [r for r in results if r is not None]
+    if inverse:
+        from riskguard.risk.inverse import from_reciprocal
+
+        done = [from_reciprocal(r, p) for r, p in zip(done, originals, strict=True)]
     equity = cross_equity + sum(r.equity for r in done if r.margin_mode is MarginMode.ISOLATED)
     total_notional = sum(r.notional for r in done)
     return AccountRisk(
@@ -155,6 +171,28 @@ def assess_account(snapshot: AccountSnapshot, profile: VenueProfile | None = Non
         effective_leverage=total_notional / equity if equity > 0 else math.inf,
         positions=tuple(done),
     )
+
+
+def settlement_is_coin(positions: Sequence[Position]) -> bool:
+    """True for an all-inverse snapshot; mixing inverse and linear positions is an InputError.
+
+    One snapshot is one settlement currency: a USDT wallet cannot back a coin-margined position,
+    and money figures in coins and in USDT cannot be added.
+    """
+    kinds = {p.inverse for p in positions}
+    if len(kinds) > 1:
+        raise InputError(
+            "positions: a snapshot cannot mix inverse (coin-margined) and linear positions; "
+            "split them into one snapshot per settlement currency"
+        )
+    if True in kinds:
+        settles = {p.symbol.partition(":")[2] for p in positions}
+        if len(settles) > 1:
+            raise InputError(
+                f"positions: inverse positions settle in different coins ({sorted(settles)})"
+            )
+        return True
+    return False
 
 
 def _assess_cross(

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from riskguard.domain import Position
 from riskguard.risk.account import isolated_collateral
+from riskguard.risk.inverse import reciprocal
 from riskguard.risk.liquidation import solve_single_leg
 from riskguard.risk.margin import schedule_for
 from riskguard.risk.venues import VenueProfile
@@ -18,14 +19,20 @@ def liquidation_distances(
 
     The same numbers as :func:`riskguard.risk.assess_isolated`, without the other figures.
     Distance is the fraction of the mark to the liquidation price, negative when past it.
+    Inverse positions are mapped through :mod:`riskguard.risk.inverse`.
     """
     out: list[tuple[float | None, float | None]] = []
     append = out.append
-    for p in positions:
+    for original in positions:
+        p = reciprocal(original) if original.inverse else original
         schedule = schedule_for(p, profile)
         collateral = isolated_collateral(p)
-        mark = p.mark_price
-        lp, safe = solve_single_leg(collateral, p.side.sign, p.size, p.entry_price, mark, schedule)
+        lp, safe = solve_single_leg(
+            collateral, p.side.sign, p.size, p.entry_price, p.mark_price, schedule
+        )
+        mark = original.mark_price
+        if lp is not None and original.inverse:
+            lp = 1.0 / lp
         if lp is None:
             append((None, None))
         else:

@@ -101,8 +101,8 @@ def tiers_for(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
     """The tiers that describe ``position``'s maintenance margin on ``profile``'s venue."""
     if position.inverse:
         raise UnsupportedError(
-            f"{position.symbol}: coin-margined (inverse) contracts are not supported; "
-            "riskguard computes linear (USDT/USDC-settled) contracts only"
+            f"{position.symbol}: an inverse position must be mapped to reciprocal-price space "
+            "(riskguard.risk.inverse.reciprocal) before its margin schedule is built"
         )
     if position.tiers:
         return position.tiers

@@ -22,7 +22,8 @@ from enum import StrEnum
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, TierUnit
 from riskguard.errors import InputError
-from riskguard.risk.account import isolated_collateral
+from riskguard.risk.account import isolated_collateral, settlement_is_coin
+from riskguard.risk.inverse import reciprocal, reciprocal_move
 from riskguard.risk.margin import schedule_for, tier_index
 from riskguard.risk.scenarios import Scenario
 from riskguard.risk.venues import MarginBasis, ReduceMarginPolicy, VenueProfile, get_profile
@@ -86,6 +87,7 @@ def stress_account(
     if slippage < 0:
         raise InputError(f"slippage: must be >= 0, got {slippage}")
     positions = snapshot.positions
+    settlement_is_coin(positions)
     collaterals = [
         isolated_collateral(p) if p.margin_mode is MarginMode.ISOLATED else 0.0 for p in positions
     ]
@@ -145,8 +147,12 @@ def position_shortfall(
 
 
 def _stressed_value(p: Position, scenario: Scenario, slippage: float) -> float:
-    """PnL at the stressed price minus the cost of closing there."""
+    """PnL at the stressed price minus the cost of closing there (coins for inverse)."""
     stressed = p.mark_price * (1.0 + scenario.loss_weight * scenario.move_for(p.symbol))
+    if p.inverse:
+        coin_value = p.size / stressed
+        pnl_coin = p.side.sign * p.size * (1.0 / p.entry_price - 1.0 / stressed)
+        return pnl_coin - coin_value * (p.taker_fee + slippage * scenario.cost_factor)
     pnl = p.side.sign * p.size * (stressed - p.entry_price)
     cost = p.size * stressed * (p.taker_fee + slippage * scenario.cost_factor)
     return pnl - cost
@@ -177,9 +183,10 @@ def cross_backing(
     for i, p in enumerate(snapshot.positions):
         if i == index or p.margin_mode is not MarginMode.CROSS:
             continue
-        schedule = schedule_for(p, profile)
-        equity += p.unrealized_pnl
-        requirement += schedule.requirement(p.mark_price)
+        linear = reciprocal(p) if p.inverse else p
+        schedule = schedule_for(linear, profile)
+        equity += linear.unrealized_pnl
+        requirement += schedule.requirement(linear.mark_price)
     return CrossBacking(equity, requirement)
 
 
@@ -188,11 +195,11 @@ def largest_safe_size(
     profile: VenueProfile,
     adverse_move: float,
     *,
-    floor: EquityFloor = EquityFloor.ZERO,
+    floor: EquityFloor | str = EquityFloor.ZERO,
     slippage: float = DEFAULT_SLIPPAGE,
     cost_factor: float = 1.0,
     backing: CrossBacking | None = None,
-    policy: ReduceMarginPolicy | None = None,
+    policy: ReduceMarginPolicy | str | None = None,
 ) -> float:
     """The biggest size (base units, at most the current size) that survives ``adverse_move``.
 
@@ -202,10 +209,23 @@ def largest_safe_size(
     Cross positions need ``backing`` (see :func:`cross_backing`). For isolated positions
     ``policy`` says whether reducing releases margin (the venue profile's default) or keeps it.
     """
+    floor = EquityFloor(floor)
+    policy = None if policy is None else ReduceMarginPolicy(policy)
     s = position.side.sign
     if not (adverse_move >= 0.0 and (s < 0 or adverse_move < 1.0)):
         raise InputError(
             f"adverse_move: must be in [0, 1) for a long and >= 0 for a short, got {adverse_move}"
+        )
+    if position.inverse:
+        return largest_safe_size(
+            reciprocal(position),
+            profile,
+            reciprocal_move(adverse_move, position.side),
+            floor=floor,
+            slippage=slippage,
+            cost_factor=cost_factor,
+            backing=backing,
+            policy=policy,
         )
     q = position.size
     mark = position.mark_price
