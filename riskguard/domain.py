@@ -116,7 +116,9 @@ class Position:
             math.isfinite(self.collateral) and self.collateral >= 0
         ):
             raise ValueError(f"collateral must be a non-negative number, got {self.collateral}")
-        if self.maintenance_margin_rate is not None and not (0 <= self.maintenance_margin_rate < 1):
+        if self.maintenance_margin_rate is not None and not (
+            0 <= self.maintenance_margin_rate <= 0.5
+        ):
             raise ValueError(
                 f"maintenance_margin_rate must be in [0, 0.5], got {self.maintenance_margin_rate}"
             )
