@@ -1,0 +1,24 @@
+"""The scripts in examples/ run and print their figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_evaluate_account_example_prints_each_position_and_a_safe_size() -> None:
+    run = subprocess.run(  # noqa: S603
+        [sys.executable, str(EXAMPLES / "evaluate_account.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "BTC/USDT:USDT" in run.stdout
+    assert "ETH/USDT:USDT" in run.stdout
+    assert "survives a 30% drop" in run.stdout
