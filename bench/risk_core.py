@@ -64,23 +64,18 @@ BRACKETS: tuple[tuple[float, float, float], ...] = (
 
 
 def bracket_tiers(unit: TierUnit = TierUnit.NOTIONAL, per_unit: float = 1.0) -> tuple[Tier, ...]:
-    """The bracket table as tiers with cumulative maintenance amounts.
+    """The bracket table as tiers.
 
-    ``unit=SIZE`` with ``per_unit`` (a price) turns notional floors into size floors, the way OKX
-    counts its position tiers.
+    Notional tiers get Binance's cumulative maintenance amounts. ``unit=SIZE`` with ``per_unit``
+    (a price) turns the notional floors into size floors, the way OKX counts its position tiers;
+    OKX charges each tier's rate on the whole position value with no deduction (amount 0).
     """
     tiers = []
     for i, (floor, rate, max_leverage) in enumerate(BRACKETS):
         upper = BRACKETS[i + 1][0] / per_unit if i + 1 < len(BRACKETS) else math.inf
         tiers.append(Tier(floor / per_unit, upper, rate, 0.0, max_leverage, unit))
     if unit is TierUnit.SIZE:
-        # with_cumulative_amounts takes floors in the tier's unit; amounts must be in money.
-        notional = with_cumulative_amounts(bracket_tiers())
-        return tuple(
-            Tier(t.min_bound, t.max_bound, t.maintenance_margin_rate, n.maintenance_amount,
-                 t.max_leverage, unit)
-            for t, n in zip(tiers, notional, strict=True)
-        )
+        return tuple(tiers)
     return with_cumulative_amounts(tiers)
 
 
@@ -104,6 +99,7 @@ def make_positions(
     max_leverage: float | None = None,
     taker_fee: float = 0.0,
     leverage_cap: float = math.inf,
+    inverse: bool = False,
 ) -> list[Position]:
     """Varied positions: notional 100 to ~200M (log-uniform), both sides, 1x to the bracket's max
     leverage or ``leverage_cap`` (log-uniform), entry 20k-120k, mark within +-3% of entry."""
@@ -111,21 +107,27 @@ def make_positions(
     for _ in range(n):
         notional = 10.0 ** rng.uniform(2.0, 8.3)
         entry = rng.uniform(20_000.0, 120_000.0)
-        leverage = math.exp(rng.uniform(0.0, math.log(min(leverage_cap, max_leverage_at(notional)))))
+        cap = min(leverage_cap, max_leverage_at(notional))
+        leverage = math.exp(rng.uniform(0.0, math.log(cap)))
+        # Inverse: size is the USD value and collateral is in coins (riskguard's convention).
+        size = notional if inverse else notional / entry
+        collateral = notional / leverage / (entry if inverse else 1.0)
         out.append(
             Position(
                 symbol=symbol,
                 side=Side.LONG if rng.random() < 0.5 else Side.SHORT,
-                size=notional / entry,
+                size=size,
                 entry_price=entry,
                 mark_price=entry * (1.0 + rng.uniform(-0.03, 0.03)),
                 margin_mode=margin_mode,
                 leverage=leverage,
-                collateral=notional / leverage if margin_mode is MarginMode.ISOLATED else None,
+                collateral=collateral if margin_mode is MarginMode.ISOLATED else None,
                 tiers=tiers,
                 maintenance_margin_rate=maintenance_margin_rate,
                 max_leverage=max_leverage,
                 taker_fee=taker_fee,
+                contract_size=100.0 if inverse else 1.0,
+                inverse=inverse,
             )
         )
     return out
@@ -139,6 +141,10 @@ def best_seconds(fn: Callable[[], object], runs: int) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "none" if value is None else format(value, spec)
 
 
 def verdict(ok: bool) -> str:
@@ -155,8 +161,10 @@ def bench_batch(rng: random.Random) -> float:
     seconds = best_seconds(lambda: liquidation_distances(positions, profile), BATCH_RUNS)
     rate = len(positions) / seconds
     print(f"(a) batch liquidation + distance, binance isolated, {len(tiers)} tiers")
-    print(f"    {len(positions):,} positions, best of {BATCH_RUNS}: {seconds * 1e3:,.1f} ms"
-          f" -> {rate:,.0f} positions/s ({past:,} already past liquidation)")
+    print(
+        f"    {len(positions):,} positions, best of {BATCH_RUNS}: {seconds * 1e3:,.1f} ms"
+        f" -> {rate:,.0f} positions/s ({past:,} already past liquidation)"
+    )
     return rate
 
 
@@ -181,10 +189,22 @@ def bench_venues(rng: random.Random) -> None:
     print(f"(b) batch per venue profile ({VENUE_BATCH_SIZE:,} positions, best of {VENUE_RUNS})")
     for name, profile in PROFILES.items():
         positions = venue_positions(name, rng)
-        seconds = best_seconds(lambda p=positions, v=profile: liquidation_distances(p, v),
-                               VENUE_RUNS)
+        seconds = best_seconds(
+            lambda p=positions, v=profile: liquidation_distances(p, v), VENUE_RUNS
+        )
         margin = "flat mmr" if not positions[0].tiers else f"{len(positions[0].tiers)} tiers"
-        print(f"    {name:<12} {len(positions) / seconds:>12,.0f} positions/s  ({margin})")
+        print(f"    {name:<15} {len(positions) / seconds:>12,.0f} positions/s  ({margin})")
+    inverse = make_positions(
+        VENUE_BATCH_SIZE,
+        rng,
+        symbol="BTC/USD:BTC",
+        maintenance_margin_rate=0.004,
+        taker_fee=0.0005,
+        inverse=True,
+    )
+    okx = get_profile("okx")
+    seconds = best_seconds(lambda: liquidation_distances(inverse, okx), VENUE_RUNS)
+    print(f"    {'okx (inverse)':<15} {len(inverse) / seconds:>12,.0f} positions/s  (flat mmr)")
 
 
 def bench_single(rng: random.Random) -> float:
@@ -204,9 +224,13 @@ def bench_single(rng: random.Random) -> float:
     us = min(timings) / number * 1e6
     risk = evaluation.risk
     print(f"(c) evaluate_position, one isolated position, {len(scenarios)} SPAN scenarios")
-    print(f"    {position.side.value} {position.notional:,.0f} notional: liq {risk.liquidation_price:,.2f}"
-          f", bankruptcy {risk.bankruptcy_price:,.2f}, distance {risk.distance:.4f}"
-          f", sigma distance {evaluation.sigma_distance:.2f}")
+    print(
+        f"    {position.side.value} {position.notional:,.0f} notional:"
+        f" liq {fmt(risk.liquidation_price, ',.2f')},"
+        f" bankruptcy {fmt(risk.bankruptcy_price, ',.2f')},"
+        f" distance {fmt(risk.distance, '.4f')},"
+        f" sigma distance {fmt(evaluation.sigma_distance, '.2f')}"
+    )
     print(f"    {us:.2f} us per call (best of 5 x {number:,})")
     return us
 
@@ -216,7 +240,10 @@ def bench_account(rng: random.Random) -> float:
     positions: list[Position] = []
     for i in range(ACCOUNT_POSITIONS):
         positions += make_positions(
-            1, rng, symbol=f"SYM{i:02d}/USDT:USDT", margin_mode=MarginMode.CROSS,
+            1,
+            rng,
+            symbol=f"SYM{i:02d}/USDT:USDT",
+            margin_mode=MarginMode.CROSS,
             tiers=bracket_tiers(),
         )
     wallet = sum(p.notional for p in positions) / 10.0
@@ -226,10 +253,14 @@ def bench_account(rng: random.Random) -> float:
     number = 200
     timings = timeit.repeat(lambda: evaluate_account(snapshot, settings), number=number, repeat=5)
     us = min(timings) / number * 1e6
-    print(f"(d) evaluate_account, cross account, {len(positions)} positions,"
-          f" {len(settings.scenario_set())} scenarios (SPAN 16 + gaps)")
-    print(f"    margin ratio {evaluation.risk.margin_ratio:.3f},"
-          f" potential shortfall {evaluation.potential_shortfall:,.0f}")
+    print(
+        f"(d) evaluate_account, cross account, {len(positions)} positions,"
+        f" {len(settings.scenario_set())} scenarios (SPAN 16 + gaps)"
+    )
+    print(
+        f"    margin ratio {evaluation.risk.margin_ratio:.3f},"
+        f" potential shortfall {evaluation.potential_shortfall:,.0f}"
+    )
     print(f"    {us:,.1f} us per call (best of 5 x {number})")
     return us
 
@@ -237,8 +268,10 @@ def bench_account(rng: random.Random) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     del argv
     cpu = platform.processor() or platform.machine()
-    print(f"Python {sys.version.split()[0]} ({platform.python_implementation()})"
-          f" on {platform.platform()} [{cpu}]")
+    print(
+        f"Python {sys.version.split()[0]} ({platform.python_implementation()})"
+        f" on {platform.platform()} [{cpu}]"
+    )
     print(f"seed {SEED}")
     started = time.perf_counter()
     rng = random.Random(SEED)
@@ -247,10 +280,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     single_us = bench_single(rng)
     bench_account(rng)
     print()
-    print(f"{verdict(rate >= TARGET_BATCH_PER_S)} (a) batch {rate:,.0f} positions/s"
-          f" (target >= {TARGET_BATCH_PER_S:,.0f}/s)")
-    print(f"{verdict(single_us < TARGET_SINGLE_US)} (c) evaluate_position {single_us:.2f} us"
-          f" (target < {TARGET_SINGLE_US:.0f} us)")
+    print(
+        f"{verdict(rate >= TARGET_BATCH_PER_S)} (a) batch {rate:,.0f} positions/s"
+        f" (target >= {TARGET_BATCH_PER_S:,.0f}/s)"
+    )
+    print(
+        f"{verdict(single_us < TARGET_SINGLE_US)} (c) evaluate_position {single_us:.2f} us"
+        f" (target < {TARGET_SINGLE_US:.0f} us)"
+    )
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 

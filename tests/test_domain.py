@@ -78,4 +78,4 @@ def test_position_derived_figures() -> None:
 
 def test_snapshot_requires_timezone_aware_time() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        AccountSnapshot("binance", 0.0, (), datetime(2025, 1, 1))  # noqa: DTZ001
+        AccountSnapshot("binance", 0.0, (), datetime(2025, 1, 1))

@@ -54,9 +54,16 @@ def solve_single_leg(
     k = -sign * size * entry + collateral
     index = schedule.index_at(mark)
     slope, const = schedule.linear_terms(index, sign)
-    safe = k + const + slope * mark > 0
     if not schedule.price_dependent:
-        return _positive_root(k + const, slope), safe
+        if schedule.clamped_at(index, mark):
+            slope, const = size * (sign - schedule.fee_rate), 0.0
+        safe = k + const + slope * mark > 0
+        root = _positive_root(k + const, slope)
+        if root is not None and schedule.clamped_at(index, root):
+            # Past the price where the margin would turn negative the venue charges none.
+            root = _positive_root(k, size * (sign - schedule.fee_rate))
+        return root, safe
+    safe = k + const + slope * mark > 0
     tiers = schedule.tiers
     # f rises with P for a long (slope > 0), falls for a short; walk towards where f changes sign.
     step = -1 if (slope > 0) == safe else 1

@@ -8,6 +8,7 @@ liquidation and safe-size problem in this package reduces to piecewise-linear ro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,8 +19,54 @@ from riskguard.risk.venues import MarginBasis, VenueProfile
 
 
 @lru_cache(maxsize=4096)
-def _flat_tier(rate: float, amount: float) -> Tier:
-    return Tier(0.0, float("inf"), rate, amount)
+def _flat_tiers(rate: float, amount: float) -> tuple[Tier, ...]:
+    return _split_negative_margin((Tier(0.0, float("inf"), rate, amount),))
+
+
+def _split_negative_margin(tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
+    """Tiers whose maintenance margin never goes negative.
+
+    ``notional * rate - amount`` is negative below ``amount / rate``; the venue charges zero there.
+    A notional tier reaching below that point is split into a zero-rate part and the rest, so
+    the margin stays linear within every tier and the solver needs no special case. (A flat
+    "0.5% minus 50" bracket given for a 5,000 notional position charges 0, not -25.)
+    """
+    if tiers[0].unit is TierUnit.SIZE:
+        return tiers
+    out: list[Tier] = []
+    changed = False
+    for t in tiers:
+        rate, amount = t.maintenance_margin_rate, t.maintenance_amount
+        zero_at = amount / rate if rate > 0 else (math.inf if amount > 0 else 0.0)
+        if zero_at <= t.min_bound:
+            out.append(t)
+            continue
+        changed = True
+        free = Tier(t.min_bound, min(zero_at, t.max_bound), 0.0, 0.0, t.max_leverage, t.unit)
+        out.append(free)
+        if zero_at < t.max_bound:
+            out.append(Tier(zero_at, t.max_bound, rate, amount, t.max_leverage, t.unit))
+    return tuple(out) if changed else tiers
+
+
+_FLOORED: dict[int, tuple[tuple[Tier, ...], tuple[Tier, ...]]] = {}
+_FLOORED_LIMIT = 4096
+
+
+def _floored(tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
+    """:func:`_split_negative_margin`, cached by the identity of the tiers tuple.
+
+    Positions of one market share one tiers tuple, so this is a dictionary hit per position; the
+    cache keeps the tuple alive, so an id is never reused while its entry exists.
+    """
+    hit = _FLOORED.get(id(tiers))
+    if hit is not None and hit[0] is tiers:
+        return hit[1]
+    result = _split_negative_margin(tiers)
+    if len(_FLOORED) >= _FLOORED_LIMIT:
+        _FLOORED.clear()
+    _FLOORED[id(tiers)] = (tiers, result)
+    return result
 
 
 def tier_index(tiers: Sequence[Tier], value: float) -> int:
@@ -75,6 +122,16 @@ class Schedule:
         base = price if self.basis is MarginBasis.MARK else self.entry_price
         return max(0.0, self.size * base * tier.maintenance_margin_rate - tier.maintenance_amount)
 
+    def clamped_at(self, index: int, price: float) -> bool:
+        """True when tier ``index``'s linear margin is negative at ``price`` (charged as zero).
+
+        Notional tiers are split so this never happens; size tiers (fixed by size, charged on the
+        mark value) can still reach it at very low prices.
+        """
+        tier = self.tiers[index]
+        base = price if self.basis is MarginBasis.MARK else self.entry_price
+        return self.size * base * tier.maintenance_margin_rate < tier.maintenance_amount
+
     def requirement(self, price: float) -> float:
         """The liquidation threshold at ``price``: maintenance margin plus any fee term."""
         return self.maintenance_margin(price) + self.size * price * self.fee_rate
@@ -105,11 +162,11 @@ def tiers_for(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
             "(riskguard.risk.inverse.reciprocal) before its margin schedule is built"
         )
     if position.tiers:
-        return position.tiers
+        return _floored(position.tiers)
     if position.maintenance_margin_rate is not None:
-        return (_flat_tier(position.maintenance_margin_rate, position.maintenance_amount),)
+        return _flat_tiers(position.maintenance_margin_rate, position.maintenance_amount)
     if profile.mmr_from_max_leverage and position.max_leverage is not None:
-        return (_flat_tier(1.0 / (2.0 * position.max_leverage), 0.0),)
+        return _flat_tiers(1.0 / (2.0 * position.max_leverage), 0.0)
     hint = " or max_leverage" if profile.mmr_from_max_leverage else ""
     raise InputError(
         f"{position.symbol}: no maintenance margin data; "

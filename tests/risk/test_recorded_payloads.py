@@ -5,11 +5,13 @@ output), extracted to ``../shared/data/ccxt-recorded`` with a SOURCES.md that sa
 carry an exchange-reported liquidation price that can be recomputed:
 
 - binance fetchPositions[0] and [1]: linear cross; the wallet comes from fetchPositions[2]
-  (the account endpoint of the same account at the same update time). Recomputed here.
-- okx fetchPosition[2]: inverse isolated. Recomputable in principle; riskguard refuses inverse
-  contracts for now, so the recompute is a strict xfail that turns into a pass when support lands.
-- binance fetchPositions[3] and okx fetchPosition[1]: inverse cross with a reported price but no
-  recorded coin wallet / cross equity: not recomputable, documented.
+  (the account endpoint of the same account at the same update time). Recomputed.
+- okx fetchPosition[2]: inverse isolated (size in USD, collateral = raw ``margin`` in BTC, taker
+  fee from SOURCES.md). Recomputed.
+- binance fetchPositions[3]: inverse cross, no coin wallet recorded. ccxt's collateral is
+  back-computed from the liquidation price, so reproducing the price on it is a consistency check
+  of riskguard's inverse algebra, not an independent recompute.
+- okx fetchPosition[1]: inverse cross, cross equity not recorded: only the regime is compared.
 - bybit fetchPositions[0], okx fetchPositions[0] and fetchPosition[0]: no exchange figure at all.
 
 Every number is read from the JSON at test time. The only inputs not in the payloads are the OKX
@@ -28,15 +30,14 @@ from typing import Any
 
 import pytest
 
-from riskguard import (
-    AccountSnapshot,
-    MarginMode,
-    Position,
-    Side,
-    Tier,
-    UnsupportedError,
+from riskguard import AccountSnapshot, MarginMode, Position, Side, Tier
+from riskguard.risk import (
+    assess_account,
+    assess_isolated,
+    get_profile,
+    liquidation_distances,
+    with_cumulative_amounts,
 )
-from riskguard.risk import assess_account, assess_isolated, get_profile, with_cumulative_amounts
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ccxt-recorded"
 
@@ -63,7 +64,7 @@ RECOMPUTED = {
     ("okx", "fetchPosition", 2),
 }
 NOT_RECOMPUTABLE = {
-    ("binance", "fetchPositions", 3),  # inverse cross, no coin wallet recorded
+    ("binance", "fetchPositions", 3),  # inverse cross, no coin wallet recorded (circular only)
     ("okx", "fetchPosition", 1),  # inverse cross, cross equity not recorded
 }
 
@@ -133,6 +134,15 @@ def binance_wallet() -> float:
     """The cross wallet of the Binance account: totalWalletBalance of the account endpoint."""
     account = entry("binance", "fetchPositions", BINANCE_WALLET_ENTRY)["httpResponse"]
     return float(account["totalWalletBalance"])
+
+
+def gap(mark: float, liquidation: float) -> float:
+    """Price distance from the mark to a liquidation price.
+
+    Compared with the same 0.1% as the price itself, it is far more sensitive to a wrong input
+    (a 1% wallet error moves the Binance price by 0.04% but its gap by 1%).
+    """
+    return abs(mark - liquidation)
 
 
 def taken_at(parsed: dict[str, Any]) -> datetime:
@@ -253,6 +263,7 @@ def test_inventory_entries_with_reported_liquidation_price_are_all_accounted_for
         ("okx", "fetchPosition", 1),
         ("okx", "fetchPosition", 2),
     ],
+    ids=lambda key: f"{key[0]}-{key[1]}-{key[2]}",
 )
 def test_parsed_info_is_verbatim_raw_row_so_raw_fields_can_be_read_from_it(
     key: tuple[str, str, int],
@@ -277,8 +288,8 @@ def test_binance_account_entry_wallet_is_its_asset_wallets_at_the_positions_upda
     # Act
     asset_sum = sum(float(asset["walletBalance"]) for asset in account["assets"])
 
-    # Assert
-    assert binance_wallet() == pytest.approx(asset_sum, rel=1e-9)
+    # Assert: multi-asset mode values USDC at its USD price, so the total is close, not equal
+    assert binance_wallet() == pytest.approx(asset_sum, rel=REL)
     assert float(account["totalCrossWalletBalance"]) == binance_wallet()
     assert len(update_times) == 1
 
@@ -295,7 +306,11 @@ def test_binance_linear_cross_liquidation_price_matches_recorded_within_0_1_pct(
     risk = assess_account(snapshot).positions[0]
 
     # Assert
+    assert risk.liquidation_price is not None
     assert risk.liquidation_price == pytest.approx(recorded_lp, rel=REL)
+    assert gap(parsed["markPrice"], risk.liquidation_price) == pytest.approx(
+        gap(parsed["markPrice"], recorded_lp), rel=REL
+    )
     assert parsed["liquidationPrice"] == pytest.approx(recorded_lp, rel=1e-12)
 
 
@@ -347,33 +362,65 @@ def test_binance_ccxt_collateral_is_back_computed_from_liquidation_price_so_not_
     assert parsed["collateral"] == pytest.approx(circular, rel=1e-6)
 
 
-# --- binance inverse cross: reported, not recomputable -----------------------------------------
+# --- binance inverse cross: reported, no coin wallet recorded (consistency only) ---------------
 
 
-def test_binance_inverse_cross_collateral_is_derived_from_liquidation_price() -> None:
+def binance_inverse_cross_snapshot() -> tuple[AccountSnapshot, dict[str, Any]]:
+    """binance fetchPositions[3] with ccxt's ``collateral`` standing in for the coin wallet.
+
+    No coin wallet is recorded, and ccxt back-computes ``collateral`` from the liquidation price
+    with Binance's formula: a recompute on it checks riskguard's inverse cross algebra against
+    that formula, not against an independent input.
+    """
+    parsed = single_parsed("binance", "fetchPositions", 3)
+    position = built(parsed, tiers=binance_tiers(parsed["symbol"]))
+    snapshot = AccountSnapshot("binance", parsed["collateral"], (position,), taken_at(parsed))
+    return snapshot, parsed
+
+
+def test_binance_inverse_cross_ccxt_collateral_is_derived_from_liquidation_price() -> None:
     # Arrange
     parsed = single_parsed("binance", "fetchPositions", 3)
     usd = parsed["contracts"] * parsed["contractSize"]
     mmr, liq = parsed["maintenanceMarginPercentage"], parsed["liquidationPrice"]
 
-    # Act
+    # Act: ccxt's formula for a short inverse position
     circular = usd * (1 / parsed["entryPrice"] - (1 - mmr) / liq)
 
     # Assert
+    assert parsed["side"] == "short"
     assert parsed["collateral"] == pytest.approx(circular, rel=REL)
 
 
-def test_binance_inverse_cross_account_is_refused_as_inverse() -> None:
+def test_binance_inverse_cross_on_back_computed_wallet_reproduces_recorded_price() -> None:
     # Arrange
-    parsed = single_parsed("binance", "fetchPositions", 3)
-    position = built(parsed, maintenance_margin_rate=parsed["maintenanceMarginPercentage"])
-    # No coin wallet is recorded; ccxt's (circular) collateral stands in, the call must refuse.
-    snapshot = AccountSnapshot("binance", parsed["collateral"], (position,), taken_at(parsed))
+    snapshot, parsed = binance_inverse_cross_snapshot()
 
-    # Act / Assert
-    assert position.inverse
-    with pytest.raises(UnsupportedError, match="inverse"):
-        assess_account(snapshot)
+    # Act
+    risk = assess_account(snapshot).positions[0]
+
+    # Assert
+    assert snapshot.positions[0].inverse
+    assert risk.side == "short"
+    recorded_lp = float(parsed["info"]["liquidationPrice"])
+    assert risk.liquidation_price is not None
+    assert risk.liquidation_price == pytest.approx(recorded_lp, rel=REL)
+    assert gap(parsed["markPrice"], risk.liquidation_price) == pytest.approx(
+        gap(parsed["markPrice"], recorded_lp), rel=REL
+    )
+
+
+def test_binance_inverse_cross_coin_figures_match_recorded_margin_pnl_and_notional() -> None:
+    # Arrange
+    snapshot, parsed = binance_inverse_cross_snapshot()
+
+    # Act
+    risk = assess_account(snapshot).positions[0]
+
+    # Assert: money figures of an inverse position are in BTC
+    assert risk.maintenance_margin == pytest.approx(parsed["maintenanceMargin"], rel=REL)
+    assert risk.unrealized_pnl == pytest.approx(float(parsed["info"]["unRealizedProfit"]), rel=REL)
+    assert risk.notional == pytest.approx(abs(float(parsed["info"]["notionalValue"])), rel=REL)
 
 
 def test_binance_flat_inverse_row_is_dropped_by_ccxt_parser() -> None:
@@ -389,21 +436,11 @@ def test_binance_flat_inverse_row_is_dropped_by_ccxt_parser() -> None:
     assert not set(flat) & set(parsed_symbols)
 
 
-# --- okx inverse isolated: recomputable, riskguard refuses for now -----------------------------
-
-
-def test_okx_inverse_isolated_assess_isolated_refuses_with_inverse_message() -> None:
-    # Arrange
-    position, _parsed = okx_inverse_isolated()
-
-    # Act / Assert
-    assert position.inverse
-    with pytest.raises(UnsupportedError, match="inverse"):
-        assess_isolated(position, get_profile("okx"))
+# --- okx inverse isolated: recomputed ----------------------------------------------------------
 
 
 def test_okx_inverse_isolated_recorded_price_fits_sources_formula_with_taker_fee() -> None:
-    # Arrange: checks the inputs the xfail test below uses, independently of riskguard
+    # Arrange: checks the inputs of the recompute below independently of riskguard
     position, parsed = okx_inverse_isolated()
     usd, margin = position.size, float(parsed["info"]["margin"])
     mmr = parsed["maintenanceMarginPercentage"]
@@ -426,12 +463,12 @@ def test_okx_inverse_isolated_contracts_times_contract_size_is_usd_notional() ->
     position, _ = okx_inverse_isolated()
 
     # Assert
+    assert position.inverse
     assert position.size == pytest.approx(float(parsed["info"]["notionalUsd"]))
     assert position.contracts == pytest.approx(float(parsed["info"]["pos"]))
     assert position.margin_mode is MarginMode.ISOLATED
 
 
-@pytest.mark.xfail(raises=UnsupportedError, strict=True, reason="inverse not supported yet")
 def test_okx_inverse_isolated_liquidation_price_matches_recorded_within_0_1_pct() -> None:
     # Arrange
     position, parsed = okx_inverse_isolated()
@@ -440,22 +477,86 @@ def test_okx_inverse_isolated_liquidation_price_matches_recorded_within_0_1_pct(
     risk = assess_isolated(position, get_profile("okx"))
 
     # Assert
-    assert risk.liquidation_price == pytest.approx(float(parsed["info"]["liqPx"]), rel=REL)
+    recorded_lp = float(parsed["info"]["liqPx"])
+    assert risk.liquidation_price is not None
+    assert risk.liquidation_price == pytest.approx(recorded_lp, rel=REL)
+    assert gap(position.mark_price, risk.liquidation_price) == pytest.approx(
+        gap(position.mark_price, recorded_lp), rel=REL
+    )
+    assert parsed["liquidationPrice"] == pytest.approx(recorded_lp, rel=1e-12)
 
 
-# --- okx inverse cross: reported, not recomputable ---------------------------------------------
-
-
-def test_okx_inverse_cross_reported_price_is_far_below_mark_and_riskguard_refuses() -> None:
+def test_okx_inverse_isolated_batch_agrees_with_assess_isolated_on_recorded_position() -> None:
     # Arrange
-    parsed = single_parsed("okx", "fetchPosition", 1)
-    position = built(parsed, maintenance_margin_rate=parsed["maintenanceMarginPercentage"])
-    snapshot = AccountSnapshot("okx", parsed["collateral"], (position,), taken_at(parsed))
+    position, _parsed = okx_inverse_isolated()
+    profile = get_profile("okx")
 
-    # Act / Assert
-    assert 0 < float(parsed["info"]["liqPx"]) < 0.01 * parsed["markPrice"]
-    with pytest.raises(UnsupportedError, match="inverse"):
-        assess_account(snapshot)
+    # Act
+    [(batch_lp, batch_distance)] = liquidation_distances([position], profile)
+    risk = assess_isolated(position, profile)
+
+    # Assert
+    assert batch_lp == pytest.approx(risk.liquidation_price, rel=1e-12)
+    assert batch_distance == pytest.approx(risk.distance, rel=1e-12)
+    assert batch_distance is not None
+    assert batch_distance > 0
+
+
+@pytest.mark.parametrize(
+    "cross", [True, False], ids=["cross-fetchPosition-1", "isolated-fetchPosition-2"]
+)
+def test_okx_inverse_maintenance_margin_and_pnl_in_btc_match_raw_mmr_and_upl(cross: bool) -> None:
+    # Arrange
+    if cross:
+        snapshot, parsed = okx_inverse_cross_snapshot()
+    else:
+        position, parsed = okx_inverse_isolated()
+        snapshot = AccountSnapshot("okx", 0.0, (position,), taken_at(parsed))
+
+    # Act
+    risk = assess_account(snapshot).positions[0]
+
+    # Assert
+    assert risk.maintenance_margin == pytest.approx(float(parsed["info"]["mmr"]), rel=REL)
+    assert risk.unrealized_pnl == pytest.approx(float(parsed["info"]["upl"]), rel=REL)
+
+
+# --- okx inverse cross: reported, cross equity not recorded ------------------------------------
+
+
+def okx_inverse_cross_snapshot() -> tuple[AccountSnapshot, dict[str, Any]]:
+    """okx fetchPosition[1] on a cross wallet estimated from OKX's margin ratio.
+
+    OKX's ``mgnRatio`` is roughly equity / maintenance margin, so equity ~ mgnRatio x mmr (an
+    estimate: the account's equity itself is not recorded). The wallet excludes the PnL.
+    """
+    parsed = single_parsed("okx", "fetchPosition", 1)
+    position = built(
+        parsed,
+        maintenance_margin_rate=parsed["maintenanceMarginPercentage"],
+        taker_fee=OKX_INVERSE_TAKER_FEE,
+    )
+    equity = float(parsed["info"]["mgnRatio"]) * float(parsed["info"]["mmr"])
+    wallet = equity - float(parsed["info"]["upl"])
+    return AccountSnapshot("okx", wallet, (position,), taken_at(parsed)), parsed
+
+
+def test_okx_inverse_cross_on_estimated_equity_puts_liquidation_below_1pct_of_mark_like_okx() -> (
+    None
+):
+    # Arrange
+    snapshot, parsed = okx_inverse_cross_snapshot()
+    mark = parsed["markPrice"]
+
+    # Act
+    risk = assess_account(snapshot).positions[0]
+
+    # Assert: same regime as the exchange's figure, not the same number (equity is estimated)
+    assert 0 < float(parsed["info"]["liqPx"]) < 0.01 * mark
+    assert risk.liquidation_price is not None
+    assert 0 < risk.liquidation_price < 0.01 * mark
+    assert risk.distance is not None
+    assert risk.distance > 0.99
 
 
 # --- okx linear cross: no exchange figure ------------------------------------------------------
