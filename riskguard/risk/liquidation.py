@@ -97,20 +97,23 @@ def legs_liquidation(collateral: float, legs: Sequence[Leg], mark: float) -> flo
             collateral, leg.sign, leg.size, leg.entry_price, mark, leg.schedule
         )
     k = collateral - sum(leg.sign * leg.size * leg.entry_price for leg in legs)
-    breaks = sorted(
-        {
-            leg.schedule.price_floor(i)
-            for leg in legs
-            if leg.schedule.price_dependent
-            for i in range(1, len(leg.schedule.tiers))
-        }
+    points = {
+        leg.schedule.price_floor(i)
+        for leg in legs
+        if leg.schedule.price_dependent
+        for i in range(1, len(leg.schedule.tiers))
+    }
+    # Size tiers with a maintenance amount stop charging below amount / (size x rate).
+    points.update(
+        p for p in (leg.schedule.clamp_price() for leg in legs) if p is not None and p > 0
     )
+    breaks = sorted(points)
 
     def terms(price: float) -> tuple[float, float]:
         slope = 0.0
         const = k
         for leg in legs:
-            s, c = leg.schedule.linear_terms(leg.schedule.index_at(price), leg.sign)
+            s, c = leg.schedule.linear_terms(leg.schedule.index_at(price), leg.sign, price)
             slope += s
             const += c
         return slope, const

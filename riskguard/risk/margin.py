@@ -20,24 +20,31 @@ from riskguard.risk.venues import MarginBasis, VenueProfile
 
 @lru_cache(maxsize=4096)
 def _flat_tiers(rate: float, amount: float) -> tuple[Tier, ...]:
-    return _split_negative_margin((Tier(0.0, float("inf"), rate, amount),))
+    return split_negative_margin((Tier(0.0, float("inf"), rate, amount),))
 
 
-def _split_negative_margin(tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
+def split_negative_margin(
+    tiers: tuple[Tier, ...], unit_price: float | None = None
+) -> tuple[Tier, ...]:
     """Tiers whose maintenance margin never goes negative.
 
     ``notional * rate - amount`` is negative below ``amount / rate``; the venue charges zero there.
     A notional tier reaching below that point is split into a zero-rate part and the rest, so
     the margin stays linear within every tier and the solver needs no special case. (A flat
     "0.5% minus 50" bracket given for a 5,000 notional position charges 0, not -25.)
+    Size tiers are split only for a known price (``unit_price``: the value of one base unit).
     """
     if tiers[0].unit is TierUnit.SIZE:
-        return tiers
+        if unit_price is None:
+            return tiers
+        scale = unit_price
+    else:
+        scale = 1.0
     out: list[Tier] = []
     changed = False
     for t in tiers:
         rate, amount = t.maintenance_margin_rate, t.maintenance_amount
-        zero_at = amount / rate if rate > 0 else (math.inf if amount > 0 else 0.0)
+        zero_at = amount / (rate * scale) if rate > 0 else (math.inf if amount > 0 else 0.0)
         if zero_at <= t.min_bound:
             out.append(t)
             continue
@@ -54,7 +61,7 @@ _FLOORED_LIMIT = 4096
 
 
 def _floored(tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
-    """:func:`_split_negative_margin`, cached by the identity of the tiers tuple.
+    """:func:`split_negative_margin`, cached by the identity of the tiers tuple.
 
     Positions of one market share one tiers tuple, so this is a dictionary hit per position; the
     cache keeps the tuple alive, so an id is never reused while its entry exists.
@@ -62,7 +69,7 @@ def _floored(tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
     hit = _FLOORED.get(id(tiers))
     if hit is not None and hit[0] is tiers:
         return hit[1]
-    result = _split_negative_margin(tiers)
+    result = split_negative_margin(tiers)
     if len(_FLOORED) >= _FLOORED_LIMIT:
         _FLOORED.clear()
     _FLOORED[id(tiers)] = (tiers, result)
@@ -136,13 +143,30 @@ class Schedule:
         """The liquidation threshold at ``price``: maintenance margin plus any fee term."""
         return self.maintenance_margin(price) + self.size * price * self.fee_rate
 
-    def linear_terms(self, index: int, sign: int) -> tuple[float, float]:
+    def clamp_price(self) -> float | None:
+        """For size tiers charged on the mark: the price below which the margin would be negative.
+
+        None when no such price exists (notional tiers are split in advance instead).
+        """
+        if self.tiers[0].unit is not TierUnit.SIZE or self.basis is not MarginBasis.MARK:
+            return None
+        tier = self.tiers[self.index_at(0.0)]
+        if tier.maintenance_amount <= 0 or tier.maintenance_margin_rate <= 0:
+            return None
+        return tier.maintenance_amount / (self.size * tier.maintenance_margin_rate)
+
+    def linear_terms(
+        self, index: int, sign: int, price: float | None = None
+    ) -> tuple[float, float]:
         """``(slope, constant)`` of ``sign*size*P - requirement(P)`` within tier ``index``.
 
-        The entry-price term ``-sign*size*entry`` is not included; callers add it.
+        The entry-price term ``-sign*size*entry`` is not included; callers add it. With
+        ``price`` given, a margin that would be negative there is charged as zero.
         """
         tier = self.tiers[index]
         q = self.size
+        if price is not None and self.clamped_at(index, price):
+            return q * (sign - self.fee_rate), 0.0
         if self.basis is MarginBasis.MARK:
             return (
                 q * (sign - tier.maintenance_margin_rate - self.fee_rate),

@@ -24,7 +24,7 @@ from riskguard.domain import AccountSnapshot, MarginMode, Position, TierUnit
 from riskguard.errors import InputError
 from riskguard.risk.account import isolated_collateral, settlement_is_coin
 from riskguard.risk.inverse import reciprocal, reciprocal_move
-from riskguard.risk.margin import schedule_for, tier_index
+from riskguard.risk.margin import schedule_for, split_negative_margin, tier_index
 from riskguard.risk.scenarios import Scenario
 from riskguard.risk.venues import MarginBasis, ReduceMarginPolicy, VenueProfile, get_profile
 
@@ -259,8 +259,11 @@ def _largest_above_threshold(
 ) -> float:
     """Largest q' in [0, size] with ``const + slope*q' - requirement(q', stressed) >= 0``."""
     schedule = schedule_for(position, profile)
-    tiers = schedule.tiers
     mm_price = stressed if schedule.basis is MarginBasis.MARK else position.entry_price
+    tiers = schedule.tiers
+    if tiers[0].unit is TierUnit.SIZE:
+        # At a fixed price a size tier's margin is linear in size: split where it turns negative.
+        tiers = split_negative_margin(tiers, mm_price)
     select_per_unit = 1.0 if tiers[0].unit is TierUnit.SIZE else mm_price
     fee_term = stressed * schedule.fee_rate
     upper = position.size

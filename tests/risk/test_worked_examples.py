@@ -6,6 +6,7 @@ formula the document gives for it.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -73,7 +74,7 @@ def test_binance_isolated_long_bankruptcy_is_90000_and_about_045_percent_below_l
 
 
 def test_binance_cross_recorded_case_matches_formula_and_venue_figure() -> None:
-    # Arrange: the recorded Binance cross account, one long leg, no other positions (TMM1 = UPNL1 = 0).
+    # Arrange: the recorded Binance cross account: one long leg and nothing else (TMM1 = UPNL1 = 0).
     position = Position(
         symbol=BTC,
         side=Side.LONG,
@@ -222,7 +223,7 @@ def test_with_cumulative_amounts_makes_maintenance_margin_continuous_at_each_flo
         [Tier(0.0, 50_000.0, 0.004), Tier(50_000.0, 250_000.0, 0.005), Tier(250_000.0, 1e6, 0.01)]
     )
 
-    for below, above in zip(filled, filled[1:], strict=False):
+    for below, above in itertools.pairwise(filled):
         floor = above.min_bound
         mm_below = floor * below.maintenance_margin_rate - below.maintenance_amount
         mm_above = floor * above.maintenance_margin_rate - above.maintenance_amount
