@@ -3,8 +3,9 @@
 Samples may be irregular (polls are jittered, exchanges hiccup), so each return is normalised by
 its interval: ``r_i^2 / dt_i`` estimates the variance rate per second. The weight of the newest
 observation grows with its interval, ``alpha_i = 1 - exp(-dt_i * ln 2 / half_life_s)``, so the
-half-life is in seconds rather than in samples. The floor keeps a quiet hour from shrinking the
-buffer to nothing: the reported sigma is ``max(estimate, floor)``.
+half-life is in seconds rather than in samples. The average is bias-corrected (divided by the
+total weight so far), so the first returns do not count as a full history. The floor keeps a
+quiet hour from shrinking the buffer to nothing: the reported sigma is ``max(estimate, floor)``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class EwmaVolatility:
     half_life_s: float
     floor_per_sqrt_s: float
     variance_rate: float | None = None
+    weight: float = 0.0
     last_time_s: float | None = None
     last_price: float | None = None
     samples: int = 0
@@ -51,18 +53,27 @@ class EwmaVolatility:
         if not (math.isfinite(price) and price > 0):
             raise ValueError(f"price must be positive, got {price}")
         if self.last_time_s is None or self.last_price is None:
-            return EwmaVolatility(self.half_life_s, self.floor_per_sqrt_s, None, time_s, price, 1)
+            return EwmaVolatility(
+                self.half_life_s, self.floor_per_sqrt_s, None, 0.0, time_s, price, 1
+            )
         dt = time_s - self.last_time_s
         if dt <= 0:
             raise ValueError(f"samples must be in time order: {time_s} after {self.last_time_s}")
         observed = math.log(price / self.last_price) ** 2 / dt
-        if self.variance_rate is None:
-            variance = observed
-        else:
-            alpha = -math.expm1(-dt * math.log(2.0) / self.half_life_s)
-            variance = self.variance_rate + alpha * (observed - self.variance_rate)
+        decay = math.exp(-dt * math.log(2.0) / self.half_life_s)
+        alpha = 1.0 - decay
+        weight = decay * self.weight + alpha
+        previous = 0.0 if self.variance_rate is None else self.variance_rate
+        # Weighted mean of the observations so far: (decay*W*old + alpha*new) / (decay*W + alpha).
+        variance = (decay * self.weight * previous + alpha * observed) / weight
         return EwmaVolatility(
-            self.half_life_s, self.floor_per_sqrt_s, variance, time_s, price, self.samples + 1
+            self.half_life_s,
+            self.floor_per_sqrt_s,
+            variance,
+            weight,
+            time_s,
+            price,
+            self.samples + 1,
         )
 
     @property
