@@ -23,6 +23,11 @@ class Side(StrEnum):
         """+1 for long, -1 for short: the `s` of RISK_MATH.md."""
         return 1 if self is Side.LONG else -1
 
+    @property
+    def opposite(self) -> Side:
+        """The other side."""
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
 
 class MarginMode(StrEnum):
     """Whether a position has its own collateral or shares the cross wallet."""

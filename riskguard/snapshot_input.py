@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
@@ -22,17 +22,14 @@ from riskguard.risk.scenarios import DEFAULT_GAPS, gap_scenarios, span_scenarios
 from riskguard.risk.shortfall import DEFAULT_SLIPPAGE
 from riskguard.risk.venues import PROFILES, get_profile
 from riskguard.risk.volatility import per_sqrt_second
+from riskguard.validation import StrictModel, one_line
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Rate = Annotated[float, Field(ge=0, le=0.5, allow_inf_nan=False)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
-
-
-class TierIn(_Strict):
+class TierIn(StrictModel):
     """A maintenance-margin bracket: bounds in notional (quote) or in size (base units)."""
 
     min_notional: NonNegative | None = Field(None, description="inclusive lower notional bound")
@@ -73,7 +70,7 @@ class TierIn(_Strict):
         )
 
 
-class PositionIn(_Strict):
+class PositionIn(StrictModel):
     """One position of the snapshot."""
 
     symbol: str = Field(min_length=1, description="ccxt unified symbol, e.g. BTC/USDT:USDT")
@@ -109,7 +106,7 @@ class PositionIn(_Strict):
         return self
 
 
-class RiskIn(_Strict):
+class RiskIn(StrictModel):
     """Optional settings for the sigma distance and the stress scenarios."""
 
     daily_volatility_pct: Positive = Field(
@@ -122,7 +119,7 @@ class RiskIn(_Strict):
     )
 
 
-class SnapshotIn(_Strict):
+class SnapshotIn(StrictModel):
     """The whole input file."""
 
     venue: str = Field(description="venue profile: " + ", ".join(sorted(PROFILES)))
@@ -140,32 +137,12 @@ class SnapshotIn(_Strict):
         return self
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
-
-
-def _one_line(exc: ValidationError) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function")))
-    message = first["msg"].removeprefix("Value error, ")
-    where = _path(loc)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where + ': ' if where else ''}{message}{more}"
-
-
 def parse_snapshot(data: Any, now: datetime | None = None) -> tuple[AccountSnapshot, RiskSettings]:
     """Validate decoded JSON and build the snapshot and the risk settings, or raise InputError."""
     try:
         model = SnapshotIn.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_one_line(exc)) from None
+        raise InputError(one_line(exc)) from None
     profile = get_profile(model.venue)
     positions = []
     for i, p in enumerate(model.positions):
