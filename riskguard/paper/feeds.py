@@ -453,7 +453,15 @@ def _simulate(
                     log_price += rng.gauss(dynamics.jump_mean, dynamics.jump_std)
             if crashing:
                 log_price += dynamics.crash_log_per_substep
-            price = math.exp(log_price)
+            try:
+                price = math.exp(log_price)
+            except OverflowError:
+                price = math.inf
+            if not 0 < price < math.inf:
+                raise ValueError(
+                    f"{symbol}: the simulated price left the float range in bar {bar} (log price "
+                    f"{log_price:.1f}); the volatility, jumps or crash are too extreme"
+                )
             high = max(high, price)
             low = min(low, price)
         times.append(start_ms + bar * bar_ms)

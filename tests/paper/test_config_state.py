@@ -138,7 +138,7 @@ def test_missing_csv_feed_is_a_config_error_naming_the_market(tmp_path: Path) ->
     config = _config()
     config["markets"][0]["feed"] = {"csv": "nowhere.csv"}
 
-    with pytest.raises(InputError, match="nowhere.csv"):
+    with pytest.raises(InputError, match=r"nowhere\.csv"):
         build_paper(parse_paper_config(config), tmp_path)
 
 
