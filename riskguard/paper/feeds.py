@@ -431,7 +431,7 @@ def _simulate(
     dynamics: _Dynamics,
 ) -> Bars:
     """Bars from ``substeps`` log-price steps each: open = previous close, high/low = extremes."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible simulation, not cryptography
+    rng = random.Random(seed)
     dt_s = bar_ms / 1000.0 / substeps
     step_drift = (dynamics.drift_per_s - 0.5 * dynamics.sigma_per_sqrt_s**2) * dt_s
     step_sigma = dynamics.sigma_per_sqrt_s * math.sqrt(dt_s)
