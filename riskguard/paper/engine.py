@@ -447,7 +447,10 @@ class PaperVenue:
         """Fill a market order now, or a limit order now if marketable, else rest it."""
         market = self.markets[order.symbol]
         base = order.amount * market.contract_size
-        if order.reduce_only:
+        if order.reduce_only or self._closes_hedge_leg(acc, order):
+            # A hedge-mode order aimed at the leg its side closes (SELL on LONG) can only close
+            # that leg, like a reduce-only order: without this cap the order and its trade
+            # reported (and paid fees on) more than the leg held, or filled with nothing to close.
             base = min(base, self._reduce_target(acc, order))
         fill_base = base * fill_fraction if fill_fraction < 1.0 else base
         fill_base = market.round_amount(fill_base / market.contract_size) * market.contract_size
@@ -465,6 +468,20 @@ class PaperVenue:
         self._fill(acc, order, fill_base, price, maker=False)
         if order.type == "market" or fill_base >= base - _EPS:
             order.status = "closed" if fill_base >= base - _EPS else "expired"
+        else:
+            # A partly filled limit order keeps its remainder on the book, as on a venue.
+            # Before, it stayed "open" but on no book, so the remainder could never fill.
+            self._limits[order.symbol].append(order)
+
+    @staticmethod
+    def _closes_hedge_leg(acc: PaperAccount, order: PaperOrder) -> bool:
+        """True for a hedge-mode order on the leg its side closes (SELL LONG, BUY SHORT)."""
+        opening = Side.LONG if order.side == "buy" else Side.SHORT
+        return (
+            acc.hedge_mode
+            and order.position_side is not None
+            and order.position_side is not opening
+        )
 
     def _reduce_target(self, acc: PaperAccount, order: PaperOrder) -> float:
         """Base size a reduce-only order may close; rejects one that would add exposure."""
@@ -510,7 +527,8 @@ class PaperVenue:
         return acc.margin_mode.get(symbol, MarginMode.CROSS)
 
     def available_balance(self, acc: PaperAccount) -> float:
-        """Cross wallet plus cross unrealised PnL, less cross initial margin."""
+        """Cross wallet plus cross unrealised PnL, less cross initial margin and the initial
+        margin resting limit orders hold for the exposure they would open."""
         upnl = 0.0
         used = 0.0
         for (symbol, side), pos in acc.positions.items():
@@ -518,6 +536,16 @@ class PaperVenue:
                 mark = self._symbols[symbol].mark
                 upnl += side.sign * pos.size * (mark - pos.entry_price)
                 used += pos.size * mark / pos.leverage
+        # Open-order initial margin, as venues hold it: without it each resting order passed
+        # the margin check alone, and filled together they opened far beyond the account (five
+        # 10x orders for 0.9 BTC each on 10,000 filled into 4.5 BTC, available -38,689).
+        for book in self._limits.values():
+            for order in book:
+                if order.account == acc.id and order.price is not None:
+                    market = self.markets[order.symbol]
+                    rest = (order.amount - order.filled) * market.contract_size
+                    opening = self._opening_base(acc, order, rest)
+                    used += opening * order.price / self.leverage_of(acc, order.symbol)
         return acc.wallet + min(upnl, 0.0) - used
 
     def _fill(
@@ -671,7 +699,7 @@ class PaperVenue:
             market = st.market
             base = (order.amount - order.filled) * market.contract_size
             try:
-                if order.reduce_only:
+                if order.reduce_only or self._closes_hedge_leg(acc, order):
                     base = min(base, self._reduce_target(acc, order))
                 self._fill(acc, order, base, limit, maker=True)
                 order.status = "closed"
@@ -841,19 +869,21 @@ class PaperVenue:
             raise ccxt.BadRequest(
                 f"paper: leverage {leverage} outside 1..{market.max_leverage:g} for {symbol}"
             )
-        for side in (Side.LONG, Side.SHORT):
-            pos = acc.positions.get((symbol, side))
-            if pos is None:
-                continue
-            if pos.margin_mode is MarginMode.ISOLATED:
-                needed = pos.size * pos.entry_price / leverage - pos.isolated_margin
-                if needed > 0:
-                    if needed > self.available_balance(acc) + 1e-9:
-                        raise ccxt.InsufficientFunds(
-                            f"paper: lowering leverage needs {needed:.2f} more margin"
-                        )
-                    acc.wallet -= needed
-                    pos.isolated_margin += needed
+        legs = [p for (sym, _), p in acc.positions.items() if sym == symbol]
+        # Check the margin both legs (hedge mode) need before moving any: raising after the
+        # first leg had been changed left the account half-updated.
+        needed = {
+            p.side: max(0.0, p.size * p.entry_price / leverage - p.isolated_margin)
+            if p.margin_mode is MarginMode.ISOLATED
+            else 0.0
+            for p in legs
+        }
+        total = sum(needed.values())
+        if total > 0 and total > self.available_balance(acc) + 1e-9:
+            raise ccxt.InsufficientFunds(f"paper: lowering leverage needs {total:.2f} more margin")
+        for pos in legs:
+            acc.wallet -= needed[pos.side]
+            pos.isolated_margin += needed[pos.side]
             pos.leverage = leverage
             pos.schedule = None
         acc.leverage[symbol] = leverage

@@ -537,7 +537,9 @@ class PaperExchange:
             "cost": o.cost,
             "average": o.average,
             "filled": o.filled,
-            "remaining": max(0.0, o.amount - o.filled) if o.status == "open" else 0.0,
+            # What did not fill, whatever the status (ccxt's rule): an expired partial fill
+            # has a remainder, which was reported as 0 and hid the unfilled part.
+            "remaining": 0.0 if o.status == "closed" else max(0.0, o.amount - o.filled),
             "status": o.status,
             "fee": {"cost": o.fee, "currency": settle},
             "fees": [{"cost": o.fee, "currency": settle}],
