@@ -275,10 +275,19 @@ class PaperSetup:
         else:
             self.clock = PacedClock(self.venue.now_ms, self.clock.speed)
 
-    def client(self, account: str, *, with_faults: bool = True) -> PaperExchange:
-        """A ccxt-shaped client of ``account``; several may share one account."""
+    def client(
+        self, account: str, *, with_faults: bool = True, label: str = "client"
+    ) -> PaperExchange:
+        """A ccxt-shaped client of ``account``; several may share one account.
+
+        ``label`` names the client (``bot``, ``guard``): each label draws its own faults.
+        """
         return PaperExchange(
-            self.venue, account, clock=self.clock, faults=self.faults if with_faults else None
+            self.venue,
+            account,
+            clock=self.clock,
+            faults=self.faults if with_faults else None,
+            label=label,
         )
 
 

@@ -25,7 +25,7 @@ from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.paper.feeds import TICK_OFFSETS, Bars, IntrabarOrder, bar_ticks
 from riskguard.paper.market import PaperMarket
 from riskguard.risk.account import assess_account
-from riskguard.risk.margin import Schedule, schedule_for
+from riskguard.risk.margin import Schedule, schedule_for, tier_index
 from riskguard.risk.venues import VenueProfile
 
 _LN2 = math.log(2.0)
@@ -73,6 +73,7 @@ class PaperOrder:
     reduce_only: bool
     position_side: Side | None
     timestamp: int
+    contract_size: float = 1.0
     status: str = "open"
     filled: float = 0.0
     cost: float = 0.0
@@ -86,7 +87,8 @@ class PaperOrder:
 
     @property
     def average(self) -> float | None:
-        return self.cost / self.filled if self.filled > 0 else None
+        """Average fill price (``cost`` is in the quote currency, ``filled`` in contracts)."""
+        return self.cost / (self.filled * self.contract_size) if self.filled > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,7 @@ class PaperTrade:
     timestamp: int
     maker: bool
     liquidation: bool = False
+    order_type: str = "market"
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +424,7 @@ class PaperVenue:
             reduce_only=reduce_only,
             position_side=position_side,
             timestamp=self.now_ms,
+            contract_size=market.contract_size,
             last_update=self.now_ms,
         )
         if trigger_price is not None:
@@ -429,6 +433,12 @@ class PaperVenue:
                 order.trigger_below = side == "sell"
             else:
                 order.trigger_below = trigger_price < mark
+            crossed = mark <= trigger_price if order.trigger_below else mark >= trigger_price
+            if crossed:
+                # Venues refuse a stop that would fire at once (Binance -2021, Bybit 110092).
+                raise ccxt.InvalidOrder(
+                    f"paper: stop at {trigger_price} would trigger immediately (mark {mark:.2f})"
+                )
             if reduce_only:
                 self._reduce_target(acc, order)  # a stop must have something to protect
             acc.orders[order.id] = order
@@ -604,10 +614,11 @@ class PaperVenue:
             timestamp=self.now_ms,
             maker=maker,
             liquidation=liquidation,
+            order_type=order.type,
         )
         acc.trades.append(trade)
         order.filled += base / market.contract_size
-        order.cost += base / market.contract_size * price
+        order.cost += base * price
         order.fee += fee
         order.last_update = self.now_ms
         order.trades.append(trade.id)
@@ -845,6 +856,7 @@ class PaperVenue:
                 reduce_only=True,
                 position_side=pos.side if acc.hedge_mode else None,
                 timestamp=t_ms,
+                contract_size=self.markets[pos.symbol].contract_size,
             )
             acc.orders[order.id] = order
             self._fill(acc, order, pos.size, price, maker=False, liquidation=True, fee_rate=0.0)
@@ -870,6 +882,13 @@ class PaperVenue:
                 f"paper: leverage {leverage} outside 1..{market.max_leverage:g} for {symbol}"
             )
         legs = [p for (sym, _), p in acc.positions.items() if sym == symbol]
+        for pos in legs:
+            tier = market.tiers[tier_index(market.tiers, pos.size * self.mark_price(symbol))]
+            if tier.max_leverage is not None and leverage > tier.max_leverage:
+                raise ccxt.BadRequest(
+                    f"paper: leverage {leverage:g} above {tier.max_leverage:g}, the maximum "
+                    f"for a {symbol} position of this size"
+                )
         # Check the margin both legs (hedge mode) need before moving any: raising after the
         # first leg had been changed left the account half-updated.
         needed = {

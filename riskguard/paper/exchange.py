@@ -64,12 +64,14 @@ class PaperExchange:
         *,
         clock: Clock | None = None,
         faults: FaultConfig | None = None,
+        label: str = "client",
     ) -> None:
         venue.account(account)
         self.venue = venue
         self.account = account
         self.clock = clock
-        self.faults = FaultInjector(faults or FaultConfig(), account)
+        # Each client draws its own faults: a bot and the guard on one account do not share luck.
+        self.faults = FaultInjector(faults or FaultConfig(), f"{account}/{label}")
         self.markets: dict[str, dict[str, Any]] = {}
         self._frozen: dict[tuple[str, int], float] = {}
         self._closed = False
@@ -299,6 +301,8 @@ class PaperExchange:
         self, symbols: list[str] | None = None, params: Params | None = None
     ) -> list[dict[str, Any]]:
         decision = await self._enter("fetch_positions")
+        for wanted in symbols or ():
+            self._symbol(wanted)
         venue = self.venue
         acc = venue.account(self.account)
         snapshot = venue.snapshot(self.account)
@@ -459,6 +463,8 @@ class PaperExchange:
         self, id: str, symbol: str | None = None, params: Params | None = None
     ) -> dict[str, Any]:
         decision = await self._enter("cancel_order")
+        if symbol is not None:
+            self._symbol(symbol)
         order = self.venue.cancel_order(self.account, id)
         await self._leave(decision)
         return self._order_dict(order)
@@ -485,6 +491,8 @@ class PaperExchange:
     ) -> dict[str, Any]:
         params = params or {}
         decision = await self._enter("fetch_order")
+        if symbol is not None:
+            self._symbol(symbol)
         client_id = params.get("clientOrderId", params.get("origClientOrderId"))
         order = self.venue.find_order(self.account, id, client_id)
         await self._leave(decision)
@@ -498,6 +506,8 @@ class PaperExchange:
         params: Params | None = None,
     ) -> list[dict[str, Any]]:
         decision = await self._enter("fetch_my_trades")
+        if symbol is not None:
+            self._symbol(symbol)
         acc = self.venue.account(self.account)
         trades = [
             self._trade_dict(t)
@@ -539,12 +549,16 @@ class PaperExchange:
             "filled": o.filled,
             # What did not fill, whatever the status (ccxt's rule): an expired partial fill
             # has a remainder, which was reported as 0 and hid the unfilled part.
-            "remaining": 0.0 if o.status == "closed" else max(0.0, o.amount - o.filled),
+            "remaining": max(0.0, o.amount - o.filled),
             "status": o.status,
             "fee": {"cost": o.fee, "currency": settle},
             "fees": [{"cost": o.fee, "currency": settle}],
-            "trades": list(o.trades),
+            "trades": [self._trade_dict(t) for t in self._trades_of(o)],
         }
+
+    def _trades_of(self, o: PaperOrder) -> list[PaperTrade]:
+        wanted = set(o.trades)
+        return [t for t in self.venue.account(self.account).trades if t.id in wanted]
 
     def _trade_dict(self, t: PaperTrade) -> dict[str, Any]:
         settle = self.venue.markets[t.symbol].settle
@@ -556,7 +570,7 @@ class PaperExchange:
             "timestamp": t.timestamp,
             "datetime": iso8601(t.timestamp),
             "symbol": t.symbol,
-            "type": "market",
+            "type": t.order_type,
             "side": t.side,
             "takerOrMaker": "maker" if t.maker else "taker",
             "price": t.price,

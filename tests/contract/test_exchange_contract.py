@@ -23,7 +23,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from tests.contract.harness import PAPER_HARNESSES, Capability, ContractHarness
+from tests.contract.harness import Capability, ContractHarness
 
 ContractTest = Callable[..., Awaitable[None]]
 
@@ -447,11 +447,6 @@ async def test_reduce_only_order_that_would_not_reduce_raises_invalid_order(
     ]
 
 
-@pytest.mark.known_bug(
-    *PAPER_HARNESSES,
-    reason="paper bug: the order keeps the requested amount and status 'closed' but reports "
-    "remaining 0, not amount - filled",
-)
 @pytest.mark.parametrize("side", SIDES)
 @contract
 async def test_reduce_only_order_larger_than_the_position_closes_it_without_reversing(
@@ -592,10 +587,6 @@ async def test_fetch_order_by_id_and_by_client_order_id_returns_the_filled_order
         assert found["average"] > 0
 
 
-@pytest.mark.known_bug(
-    "paper-contract-0.01",
-    reason="paper bug: order cost is filled * average, without the contract size",
-)
 @contract
 async def test_filled_order_cost_is_contracts_times_contract_size_times_average(
     harness: ContractHarness,
@@ -610,10 +601,6 @@ async def test_filled_order_cost_is_contracts_times_contract_size_times_average(
     assert sent["cost"] == pytest.approx(await equity_of(harness), rel=0.01)
 
 
-@pytest.mark.known_bug(
-    *PAPER_HARNESSES,
-    reason="paper bug: order['trades'] holds trade ids; ccxt's order structure holds trade dicts",
-)
 @contract
 async def test_filled_order_trades_are_trade_structures(harness: ContractHarness) -> None:
     client, symbol = harness.client, harness.symbol
@@ -704,11 +691,6 @@ async def test_stop_loss_is_listed_among_trigger_orders_only(harness: ContractHa
     assert listed["amount"] == pytest.approx(position["contracts"])
 
 
-@pytest.mark.known_bug(
-    *PAPER_HARNESSES,
-    reason="paper bug: a stop the mark has already crossed is accepted and fires on the next "
-    "tick; binanceusdm (-2021), bybit (110092/110093) and okx (51278/51280) reject it",
-)
 @pytest.mark.parametrize("side", SIDES)
 @contract
 async def test_stop_loss_the_mark_has_already_crossed_raises_invalid_order(
@@ -781,11 +763,6 @@ def _order_on(symbol: str) -> Callable[[Any], Awaitable[Any]]:
     return lambda c: c.create_order(symbol, "market", "buy", 1, None, {"clientOrderId": "rgctbad"})
 
 
-PAPER_IGNORES_SYMBOL = pytest.mark.known_bug(
-    *PAPER_HARNESSES,
-    reason="paper bug: PaperExchange ignores this symbol argument; ccxt raises BadSymbol "
-    "(market()/market_symbols()) before any request",
-)
 UNKNOWN_SYMBOL_CALLS = [
     pytest.param(lambda c: c.fetch_ticker(UNKNOWN_SYMBOL), id="fetch_ticker"),
     pytest.param(lambda c: c.fetch_mark_price(UNKNOWN_SYMBOL), id="fetch_mark_price"),
@@ -802,19 +779,13 @@ UNKNOWN_SYMBOL_CALLS = [
     pytest.param(
         lambda c: c.fetch_positions([UNKNOWN_SYMBOL]),
         id="fetch_positions",
-        marks=PAPER_IGNORES_SYMBOL,
     ),
     pytest.param(
         lambda c: c.fetch_my_trades(UNKNOWN_SYMBOL),
         id="fetch_my_trades",
-        marks=PAPER_IGNORES_SYMBOL,
     ),
-    pytest.param(
-        lambda c: c.fetch_order("1", UNKNOWN_SYMBOL), id="fetch_order", marks=PAPER_IGNORES_SYMBOL
-    ),
-    pytest.param(
-        lambda c: c.cancel_order("1", UNKNOWN_SYMBOL), id="cancel_order", marks=PAPER_IGNORES_SYMBOL
-    ),
+    pytest.param(lambda c: c.fetch_order("1", UNKNOWN_SYMBOL), id="fetch_order"),
+    pytest.param(lambda c: c.cancel_order("1", UNKNOWN_SYMBOL), id="cancel_order"),
 ]
 
 
