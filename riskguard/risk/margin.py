@@ -92,7 +92,7 @@ def tier_index(tiers: Sequence[Tier], value: float) -> int:
     return index
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per position per call, frozen init costs 1 us
 class Schedule:
     """A position's maintenance-margin schedule under a venue profile.
 
