@@ -34,7 +34,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     calc.add_argument("file", metavar="FILE|-", help="snapshot JSON file, or - to read stdin")
     calc.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    validate = commands.add_parser(
+        "validate",
+        help="check a configuration file and report every problem by its path",
+        description="Validate a riskguard YAML configuration: every problem is printed on its "
+        "own line as FILE: path: problem. Exit code 0 when valid, 2 otherwise.",
+    )
+    validate.add_argument("config", metavar="CONFIG", help="YAML configuration file")
     return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from riskguard.config import problems, read_document
+
+    found = problems(read_document(args.config))
+    if found:
+        for line in found:
+            sys.stderr.write(f"{args.config}: {line}\n")
+        return EXIT_BAD_INPUT
+    sys.stdout.write(f"{args.config}: ok\n")
+    return EXIT_OK
 
 
 def _calc(args: argparse.Namespace) -> int:
@@ -57,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "calc":
             return _calc(args)
+        if args.command == "validate":
+            return _validate(args)
     except RiskguardError as exc:
         sys.stderr.write(f"riskguard {args.command}: {exc}\n")
         return EXIT_BAD_INPUT

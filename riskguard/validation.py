@@ -6,6 +6,9 @@ Every problem is reported by its path in the document, e.g.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 
@@ -25,17 +28,33 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def problem_lines(exc: ValidationError, prefix: str = "") -> list[str]:
-    """One ``path: message`` line per problem, paths prefixed with ``prefix`` (e.g. ``paper``)."""
+_FIELD_PATH = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.DOTALL)
+
+
+def problem_lines(
+    exc: ValidationError, prefix: str = "", union_tags: Collection[str] = ()
+) -> list[str]:
+    """One ``path: message`` line per problem, paths prefixed with ``prefix`` (e.g. ``paper``).
+
+    ``union_tags`` are discriminator values pydantic puts in the path of a tagged union (the rule
+    ``type``s); they are left out. A cross-field message that starts with a field path
+    (``act.distance_pct: must be ...``) is joined onto the path of the model that raised it.
+    """
     lines = []
     for error in exc.errors():
         loc = tuple(
             p
             for p in error["loc"]
-            if not (isinstance(p, str) and (p.startswith("function") or p.startswith("tagged")))
+            if not (
+                isinstance(p, str) and (p.startswith(("function", "tagged")) or p in union_tags)
+            )
         )
         where = _path(((prefix,) if prefix else ()) + loc)
         message = error["msg"].removeprefix("Value error, ")
+        nested = _FIELD_PATH.match(message)
+        if nested and where:
+            where = f"{where}.{nested.group(1)}"
+            message = nested.group(2)
         lines.append(f"{where}: {message}" if where else message)
     return lines
 

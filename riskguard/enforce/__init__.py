@@ -1,0 +1,1 @@
+"""Side effects of the guard: journalling plans and sending protective orders through the port."""

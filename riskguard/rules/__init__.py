@@ -1,0 +1,2 @@
+"""Guard rules: pure functions from an account's snapshot, risk figures and the time to findings
+and proposed actions. See :mod:`riskguard.rules.base` for the shared vocabulary."""

@@ -1,0 +1,49 @@
+"""Venue order params for protective orders, and the in-memory journal."""
+
+from __future__ import annotations
+
+from riskguard.domain import MarginMode
+from riskguard.enforce.journal import MemoryJournal
+from riskguard.enforce.quirks import quirks_for, reduce_params, stop_params
+
+
+def test_binance_stop_triggers_on_mark_price_and_never_sends_a_stoploss_dict() -> None:
+    params = stop_params(quirks_for("binanceusdm"), "rgabc", 90_000.0, MarginMode.CROSS, False)
+
+    assert params["workingType"] == "MARK_PRICE"
+    assert params["stopLossPrice"] == 90_000.0
+    assert params["reduceOnly"] is True
+    assert params["clientOrderId"] == "rgabc"
+    assert "stopLoss" not in params
+
+
+def test_okx_isolated_stop_uses_mark_trigger_and_isolated_margin_mode() -> None:
+    params = stop_params(quirks_for("okx"), "rgabc", 1.0, MarginMode.ISOLATED, False)
+
+    assert params["slTriggerPxType"] == "mark"
+    assert params["marginMode"] == "isolated"
+    assert quirks_for("okx").open_stops_params == {"trigger": True, "ordType": "conditional"}
+
+
+def test_bybit_stop_triggers_by_mark_price() -> None:
+    params = stop_params(quirks_for("bybit"), "rgabc", 1.0, MarginMode.CROSS, False)
+
+    assert params["triggerBy"] == "MarkPrice"
+
+
+def test_hedged_reduce_order_says_so_and_unknown_venue_gets_the_generic_form() -> None:
+    params = reduce_params(quirks_for("kraken"), "rgabc", MarginMode.CROSS, True)
+
+    assert params == {"reduceOnly": True, "clientOrderId": "rgabc", "hedged": True}
+
+
+def test_memory_journal_keeps_entries_in_order_and_filters() -> None:
+    journal = MemoryJournal()
+
+    journal.append("plan", "a", 1, {"steps": 2})
+    journal.append("order_intent", "a", 2, {"cid": "rgx"})
+    journal.append("plan", "b", 3, {"steps": 0})
+
+    assert [e.seq for e in journal.entries()] == [1, 2, 3]
+    assert [e.account for e in journal.entries(kind="plan")] == ["a", "b"]
+    assert journal.entries(kind="plan", account="b")[0].payload == {"steps": 0}
