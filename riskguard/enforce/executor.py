@@ -1,0 +1,484 @@
+"""Carry out a plan through the exchange port, journalling every step before it is taken.
+
+Guarantees:
+- **Journal first.** The plan, then each order's intent (with its client id), is written before
+  anything is sent; the outcome is written as soon as it is known.
+- **Deterministic client ids** (:mod:`riskguard.enforce.order_ids`): the same planned order always
+  carries the same id, so a resend after a timeout cannot create a second order.
+- **A timed-out order is looked up by its id** before it is sent again, and sent again with the
+  same id only when the venue does not know it.
+- **Never add exposure.** Orders are reduce-only market orders in the closing direction of a
+  position that exists in the snapshot; anything else is refused before it reaches the port.
+- **Rejections**: a rejected reduction is retried once at half the size, then a critical alert.
+- **add_margin is never retried blindly** (OKX applies it and still raises): after an error the
+  position is read back and the result journalled.
+- **Stops are replaced safely**: the new stop is placed before the guard's old one is cancelled;
+  the bot's own stops are never touched.
+- **Dry run** journals and alerts everything and sends nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import ccxt.async_support as ccxt
+
+from riskguard.clock import Clock
+from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
+from riskguard.enforce.journal import Journal
+from riskguard.enforce.order_ids import client_order_id
+from riskguard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
+from riskguard.rules.base import Action, ActionKind, Level, OpenStop
+
+AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
+
+
+class Port(Protocol):
+    """The ccxt methods the executor uses."""
+
+    async def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def cancel_order(
+        self,
+        id: str,
+        symbol: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def fetch_order(
+        self,
+        id: str | None,
+        symbol: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def add_margin(
+        self, symbol: str, amount: float, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    async def set_leverage(
+        self, leverage: float, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    async def fetch_positions(
+        self, symbols: list[str] | None = None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One order of a step, in contracts, in the closing direction."""
+
+    symbol: str
+    side: str
+    contracts: float
+    part: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What happened to one planned action."""
+
+    kind: ActionKind
+    symbol: str | None
+    status: str
+    client_ids: tuple[str, ...] = ()
+    exchange_ids: tuple[str, ...] = ()
+    filled_contracts: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class ExecutorConfig:
+    """Settings of the executor."""
+
+    prefix: str = "rg"
+    dry_run: bool = False
+    contract_sizes: Mapping[str, float] = field(default_factory=dict)
+    amount_steps: Mapping[str, float] = field(default_factory=dict)
+
+
+class Executor:
+    """Sends one account's plans through its port."""
+
+    def __init__(
+        self,
+        port: Port,
+        *,
+        account: str,
+        exchange_id: str,
+        journal: Journal,
+        clock: Clock,
+        alert: AlertFn,
+        config: ExecutorConfig,
+        hedged: bool = False,
+    ) -> None:
+        self.port = port
+        self.account = account
+        self.journal = journal
+        self.clock = clock
+        self.alert = alert
+        self.config = config
+        self.quirks: OrderQuirks = quirks_for(exchange_id)
+        self.hedged = hedged
+
+    # ------------------------------------------------------------------ journal
+
+    def _log(self, entry: str, **payload: Any) -> None:
+        self.journal.append(entry, self.account, self.clock.now_ms(), payload)
+
+    # ------------------------------------------------------------------ entry
+
+    async def execute(
+        self,
+        plan_id: str,
+        actions: Sequence[tuple[Action, Sequence[float]]],
+        snapshot: AccountSnapshot,
+        open_stops: Sequence[OpenStop] = (),
+    ) -> list[StepOutcome]:
+        """Carry out ``actions`` (each with its order sizes in contracts, when it has orders)."""
+        self._log(
+            "plan",
+            plan_id=plan_id,
+            dry_run=self.config.dry_run,
+            steps=[_describe(a, parts) for a, parts in actions],
+        )
+        outcomes = []
+        for action, parts in actions:
+            position = _find(snapshot, action)
+            try:
+                outcome = await self._step(plan_id, action, parts, position, open_stops)
+            except ccxt.BaseError as exc:  # pragma: no cover - each path handles its own
+                outcome = StepOutcome(action.kind, action.symbol, "failed", error=str(exc))
+            outcomes.append(outcome)
+        return outcomes
+
+    async def _step(
+        self,
+        plan_id: str,
+        action: Action,
+        parts: Sequence[float],
+        position: Position | None,
+        open_stops: Sequence[OpenStop],
+    ) -> StepOutcome:
+        if action.kind is ActionKind.ALERT:
+            self._alert(action.level, action.reason, action)
+            return StepOutcome(action.kind, action.symbol, "alerted")
+        if position is None or action.symbol is None or action.side is None:
+            self._log("step_refused", reason="no such position", action=_describe(action, parts))
+            return StepOutcome(action.kind, action.symbol, "refused", error="no such position")
+        if action.kind in (ActionKind.REDUCE, ActionKind.CLOSE):
+            return await self._reduce(plan_id, action, parts, position)
+        if action.kind is ActionKind.PLACE_STOP:
+            return await self._stop(plan_id, action, position, open_stops)
+        if action.kind is ActionKind.ADD_MARGIN:
+            return await self._add_margin(plan_id, action, position)
+        return await self._set_leverage(plan_id, action, position)
+
+    def _alert(self, level: Level, message: str, action: Action | None = None) -> None:
+        payload: dict[str, Any] = {"account": self.account}
+        if action is not None:
+            payload.update(
+                rule=action.rule,
+                symbol=action.symbol,
+                side=action.side.value if action.side else None,
+                figures=dict(action.figures),
+            )
+        self._log("alert", level=level.name, message=message, **payload)
+        self.alert(level, message, payload)
+
+    # ------------------------------------------------------------------ reductions
+
+    async def _reduce(
+        self, plan_id: str, action: Action, parts: Sequence[float], position: Position
+    ) -> StepOutcome:
+        closing_side = "sell" if position.side is Side.LONG else "buy"
+        contract_size = self.config.contract_sizes.get(position.symbol, position.contract_size)
+        held = position.size / contract_size
+        requests = []
+        total = 0.0
+        for i, wanted in enumerate(parts):
+            if not (math.isfinite(wanted) and wanted > 0):
+                continue
+            contracts = min(wanted, held - total)
+            if contracts <= 0:
+                break
+            total += contracts
+            requests.append(OrderRequest(position.symbol, closing_side, contracts, i))
+        if not requests:
+            self._log("step_refused", reason="nothing to reduce", action=_describe(action, parts))
+            return StepOutcome(action.kind, action.symbol, "refused", error="nothing to reduce")
+        cids: list[str] = []
+        ids: list[str] = []
+        filled = 0.0
+        for request in requests:
+            cid = client_order_id(
+                self.config.prefix,
+                self.account,
+                request.symbol,
+                position.side.value,
+                action.kind.value,
+                plan_id,
+                request.part,
+            )
+            cids.append(cid)
+            params = reduce_params(self.quirks, cid, position.margin_mode, self.hedged)
+            self._log(
+                "order_intent",
+                plan_id=plan_id,
+                client_id=cid,
+                symbol=request.symbol,
+                side=request.side,
+                contracts=request.contracts,
+                kind=action.kind.value,
+                rule=action.rule,
+                level=action.level.name,
+                reason=action.reason,
+                size_before=action.size_before,
+                target_size=action.target_size,
+                figures=dict(action.figures),
+            )
+            if self.config.dry_run:
+                self._log("order_dry_run", client_id=cid)
+                continue
+            order = await self._send_market(request, cid, params)
+            if order is None:
+                order = await self._smaller(plan_id, action, request, position)
+            if order is None:
+                self._alert(
+                    Level.CRITICAL,
+                    f"could not reduce {position.symbol} {position.side.value}: "
+                    f"{request.contracts:g} contracts rejected, also at half size",
+                    action,
+                )
+                return StepOutcome(action.kind, action.symbol, "failed", tuple(cids), tuple(ids))
+            ids.append(str(order.get("id")))
+            filled += float(order.get("filled") or 0.0)
+        status = "dry_run" if self.config.dry_run else "sent"
+        return StepOutcome(action.kind, action.symbol, status, tuple(cids), tuple(ids), filled)
+
+    async def _send_market(
+        self, request: OrderRequest, cid: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Send once; after a timeout look the order up by id, resend only if it is unknown."""
+        for attempt in range(2):
+            try:
+                order = await self.port.create_order(
+                    request.symbol, "market", request.side, request.contracts, None, dict(params)
+                )
+            except ccxt.InvalidOrder as exc:
+                found = await self._lookup(request.symbol, cid)
+                if found is not None:
+                    self._log("order_found", client_id=cid, after="rejection", order_id=found["id"])
+                    return found
+                self._log("order_failed", client_id=cid, error=str(exc), attempt=attempt)
+                return None
+            except (ccxt.RequestTimeout, ccxt.NetworkError) as exc:
+                found = await self._lookup(request.symbol, cid)
+                if found is not None:
+                    self._log("order_found", client_id=cid, after="timeout", order_id=found["id"])
+                    return found
+                self._log("order_unknown", client_id=cid, error=str(exc), attempt=attempt)
+                continue
+            except ccxt.BaseError as exc:
+                self._log("order_failed", client_id=cid, error=str(exc), attempt=attempt)
+                return None
+            self._log(
+                "order_sent",
+                client_id=cid,
+                order_id=order.get("id"),
+                status=order.get("status"),
+                filled=order.get("filled"),
+                average=order.get("average"),
+            )
+            return order
+        return None
+
+    async def _lookup(self, symbol: str, cid: str) -> dict[str, Any] | None:
+        try:
+            return await self.port.fetch_order(None, symbol, {"clientOrderId": cid})
+        except ccxt.OrderNotFound:
+            return None
+        except ccxt.BaseError as exc:
+            self._log("lookup_failed", client_id=cid, error=str(exc))
+            return None
+
+    async def _smaller(
+        self, plan_id: str, action: Action, request: OrderRequest, position: Position
+    ) -> dict[str, Any] | None:
+        step = self.config.amount_steps.get(request.symbol, 0.0)
+        half = request.contracts / 2
+        if step > 0:
+            half = math.floor(half / step + 1e-9) * step
+        if half <= 0:
+            return None
+        cid = client_order_id(
+            self.config.prefix,
+            self.account,
+            request.symbol,
+            position.side.value,
+            action.kind.value,
+            plan_id,
+            request.part,
+            "half",
+        )
+        self._log("order_intent", plan_id=plan_id, client_id=cid, contracts=half, retry="half")
+        params = reduce_params(self.quirks, cid, position.margin_mode, self.hedged)
+        smaller = OrderRequest(request.symbol, request.side, half, request.part)
+        return await self._send_market(smaller, cid, params)
+
+    # ------------------------------------------------------------------ stops
+
+    async def _stop(
+        self,
+        plan_id: str,
+        action: Action,
+        position: Position,
+        open_stops: Sequence[OpenStop],
+    ) -> StepOutcome:
+        price = action.stop_price
+        if price is None or not price > 0:
+            return StepOutcome(action.kind, action.symbol, "refused", error="no stop price")
+        closing_side = "sell" if position.side is Side.LONG else "buy"
+        contract_size = self.config.contract_sizes.get(position.symbol, position.contract_size)
+        contracts = (action.target_size or position.size) / contract_size
+        contracts = min(contracts, position.size / contract_size)
+        cid = client_order_id(
+            self.config.prefix,
+            self.account,
+            position.symbol,
+            position.side.value,
+            "stop",
+            plan_id,
+        )
+        own_old = [
+            s
+            for s in open_stops
+            if s.guard_owned and s.symbol == position.symbol and s.protects is position.side
+        ]
+        self._log(
+            "order_intent",
+            plan_id=plan_id,
+            client_id=cid,
+            symbol=position.symbol,
+            side=closing_side,
+            contracts=contracts,
+            kind="stop",
+            stop_price=price,
+            replaces=[s.order_id for s in own_old],
+            rule=action.rule,
+            reason=action.reason,
+            figures=dict(action.figures),
+        )
+        if self.config.dry_run:
+            self._log("order_dry_run", client_id=cid)
+            return StepOutcome(action.kind, action.symbol, "dry_run", (cid,))
+        params = stop_params(self.quirks, cid, price, position.margin_mode, self.hedged)
+        request = OrderRequest(position.symbol, closing_side, contracts, 0)
+        order = await self._send_market(request, cid, params)
+        if order is None:
+            self._alert(Level.CRITICAL, f"could not place a stop for {position.symbol}", action)
+            return StepOutcome(action.kind, action.symbol, "failed", (cid,))
+        for old in own_old:
+            try:
+                await self.port.cancel_order(
+                    old.order_id, old.symbol, dict(self.quirks.cancel_stop_params)
+                )
+                self._log("stop_cancelled", order_id=old.order_id, replaced_by=cid)
+            except ccxt.BaseError as exc:
+                self._log("stop_cancel_failed", order_id=old.order_id, error=str(exc))
+        return StepOutcome(action.kind, action.symbol, "sent", (cid,), (str(order.get("id")),))
+
+    # ------------------------------------------------------------------ margin and leverage
+
+    async def _add_margin(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
+        amount = action.margin
+        if amount is None or not amount > 0 or position.margin_mode is not MarginMode.ISOLATED:
+            return StepOutcome(action.kind, action.symbol, "refused", error="not addable")
+        self._log(
+            "margin_intent",
+            plan_id=plan_id,
+            symbol=position.symbol,
+            amount=amount,
+            rule=action.rule,
+            reason=action.reason,
+        )
+        if self.config.dry_run:
+            return StepOutcome(action.kind, action.symbol, "dry_run")
+        params: dict[str, Any] = {}
+        if self.hedged:
+            params["positionSide"] = position.side.value.upper()
+        try:
+            await self.port.add_margin(position.symbol, amount, params)
+        except (ccxt.BaseError, TypeError) as exc:
+            # Some venues apply the change and still raise: read back, never retry blindly.
+            after = await self._read_back(position.symbol)
+            self._log("margin_unknown", symbol=position.symbol, error=str(exc), position=after)
+            self._alert(Level.WARN, f"adding margin to {position.symbol} failed: {exc}", action)
+            return StepOutcome(action.kind, action.symbol, "unknown", error=str(exc))
+        self._log("margin_added", symbol=position.symbol, amount=amount)
+        return StepOutcome(action.kind, action.symbol, "sent")
+
+    async def _read_back(self, symbol: str) -> list[dict[str, Any]] | str:
+        try:
+            rows = await self.port.fetch_positions([symbol])
+        except ccxt.BaseError as exc:
+            return f"read back failed: {exc}"
+        return [
+            {
+                "side": r.get("side"),
+                "contracts": r.get("contracts"),
+                "collateral": r.get("collateral"),
+            }
+            for r in rows
+        ]
+
+    async def _set_leverage(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
+        target = action.leverage
+        if target is None or position.leverage is None or not target < position.leverage:
+            return StepOutcome(action.kind, action.symbol, "refused", error="would not lower")
+        self._log("leverage_intent", plan_id=plan_id, symbol=position.symbol, leverage=target)
+        if self.config.dry_run:
+            return StepOutcome(action.kind, action.symbol, "dry_run")
+        try:
+            await self.port.set_leverage(target, position.symbol)
+        except ccxt.BaseError as exc:
+            self._log("leverage_failed", symbol=position.symbol, error=str(exc))
+            return StepOutcome(action.kind, action.symbol, "failed", error=str(exc))
+        self._log("leverage_set", symbol=position.symbol, leverage=target)
+        return StepOutcome(action.kind, action.symbol, "sent")
+
+
+def _find(snapshot: AccountSnapshot, action: Action) -> Position | None:
+    for p in snapshot.positions:
+        if p.symbol == action.symbol and p.side is action.side:
+            return p
+    return None
+
+
+def _describe(action: Action, parts: Sequence[float]) -> dict[str, Any]:
+    return {
+        "kind": action.kind.value,
+        "symbol": action.symbol,
+        "side": action.side.value if action.side else None,
+        "rule": action.rule,
+        "level": action.level.name,
+        "reason": action.reason,
+        "size_before": action.size_before,
+        "target_size": action.target_size,
+        "margin": action.margin,
+        "leverage": action.leverage,
+        "stop_price": action.stop_price,
+        "orders_contracts": list(parts),
+    }

@@ -1,0 +1,1 @@
+"""The exchange boundary: turning ccxt-shaped data into domain values."""

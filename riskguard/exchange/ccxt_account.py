@@ -1,0 +1,176 @@
+"""Normalise what a ccxt-shaped client returns into an :class:`AccountSnapshot`.
+
+Works for the paper venue and for ccxt exchanges (CCXT_NOTES.md): sizes are
+``contracts x contractSize``; zero rows and rows without a side are dropped; a missing margin
+mode falls back to the account's configured default; the cross wallet comes from the venue's
+``crossWalletBalance`` when it reports one, else from the total less unrealised PnL and isolated
+collateral. Tiers come from ``fetch_leverage_tiers`` (Binance's maintenance amount is in
+``info['cum']``; missing amounts are derived so the margin is continuous).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
+from riskguard.errors import InputError
+from riskguard.risk.margin import with_cumulative_amounts
+from riskguard.rules.base import OpenStop
+
+
+def _num(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def tiers_from_ccxt(rows: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
+    """ccxt leverage tiers (ascending) to domain tiers."""
+    tiers = []
+    has_amounts = False
+    for row in sorted(rows, key=lambda r: _num(r.get("minNotional")) or 0.0):
+        info = row.get("info") or {}
+        low = _num(row.get("minNotional")) or 0.0
+        high = _num(row.get("maxNotional"))
+        cum = _num(info.get("cum")) if isinstance(info, Mapping) else None
+        has_amounts = has_amounts or cum is not None
+        rate = _num(row.get("maintenanceMarginRate"))
+        if rate is None:
+            raise InputError(f"tier {row.get('tier')}: no maintenanceMarginRate")
+        tiers.append(
+            Tier(
+                low,
+                math.inf if high is None or high <= low else high,
+                rate,
+                cum or 0.0,
+                _num(row.get("maxLeverage")),
+            )
+        )
+    result = tuple(tiers)
+    return result if has_amounts else with_cumulative_amounts(result)
+
+
+def position_from_ccxt(
+    row: Mapping[str, Any],
+    market: Mapping[str, Any],
+    tiers: tuple[Tier, ...],
+    default_mode: MarginMode,
+) -> Position | None:
+    """One ccxt position row as a domain Position, or None for an empty row."""
+    contracts = _num(row.get("contracts"))
+    side = row.get("side")
+    if not contracts or contracts <= 0 or side not in ("long", "short"):
+        return None
+    contract_size = _num(row.get("contractSize")) or _num(market.get("contractSize")) or 1.0
+    mode_raw = row.get("marginMode")
+    mode = MarginMode(mode_raw) if mode_raw in ("isolated", "cross") else default_mode
+    entry = _num(row.get("entryPrice"))
+    mark = _num(row.get("markPrice"))
+    symbol = str(row.get("symbol"))
+    if not entry or not mark:
+        raise InputError(f"{symbol}: position without entry or mark price")
+    collateral = None
+    if mode is MarginMode.ISOLATED:
+        raw_collateral = _num(row.get("collateral"))
+        upnl = _num(row.get("unrealizedPnl")) or 0.0
+        if raw_collateral is not None:
+            collateral = max(0.0, raw_collateral - upnl)
+    return Position(
+        symbol=symbol,
+        side=Side(side),
+        size=contracts * contract_size,
+        entry_price=entry,
+        mark_price=mark,
+        margin_mode=mode,
+        leverage=_num(row.get("leverage")),
+        collateral=collateral,
+        contract_size=contract_size,
+        tiers=tiers,
+        taker_fee=_num(market.get("taker")) or 0.0,
+        max_leverage=_num((market.get("limits") or {}).get("leverage", {}).get("max")),
+        inverse=bool(market.get("inverse")),
+    )
+
+
+def snapshot_from_ccxt(
+    *,
+    account: str,
+    venue: str,
+    balance: Mapping[str, Any],
+    positions: Iterable[Mapping[str, Any]],
+    markets: Mapping[str, Mapping[str, Any]],
+    tiers: Mapping[str, tuple[Tier, ...]],
+    taken_at: datetime,
+    default_mode: MarginMode = MarginMode.CROSS,
+) -> AccountSnapshot:
+    """The account as the risk core sees it."""
+    domain = []
+    for row in positions:
+        symbol = str(row.get("symbol"))
+        market = markets.get(symbol)
+        if market is None:
+            raise InputError(f"{symbol}: position in a market that was not loaded")
+        position = position_from_ccxt(row, market, tiers.get(symbol, ()), default_mode)
+        if position is not None:
+            domain.append(position)
+    return AccountSnapshot(
+        venue=venue,
+        wallet_balance=cross_wallet(balance, domain),
+        positions=tuple(domain),
+        taken_at=taken_at,
+        account=account,
+    )
+
+
+def cross_wallet(balance: Mapping[str, Any], positions: Sequence[Position]) -> float:
+    """The cross wallet balance (without unrealised PnL)."""
+    info = balance.get("info") or {}
+    reported = _num(info.get("crossWalletBalance")) if isinstance(info, Mapping) else None
+    if reported is not None:
+        return reported
+    settle = positions[0].symbol.partition(":")[2] if positions else "USDT"
+    total = _num((balance.get("total") or {}).get(settle)) or 0.0
+    for p in positions:
+        if p.margin_mode is MarginMode.CROSS:
+            total -= p.unrealized_pnl
+        else:
+            total -= (p.collateral or 0.0) + p.unrealized_pnl
+    return total
+
+
+def open_stops_from_ccxt(
+    orders: Iterable[Mapping[str, Any]],
+    markets: Mapping[str, Mapping[str, Any]],
+    is_guard: Any,
+) -> tuple[OpenStop, ...]:
+    """Reduce-only trigger orders as the stops protecting positions.
+
+    ``is_guard(client_order_id) -> bool`` tells the guard's own orders from the bot's.
+    """
+    stops = []
+    for o in orders:
+        price = _num(o.get("stopLossPrice")) or _num(o.get("triggerPrice"))
+        amount = _num(o.get("amount"))
+        if price is None or amount is None or not o.get("reduceOnly", False):
+            continue
+        symbol = str(o.get("symbol"))
+        contract_size = _num((markets.get(symbol) or {}).get("contractSize")) or 1.0
+        remaining = _num(o.get("remaining"))
+        size = (remaining if remaining else amount) * contract_size
+        stops.append(
+            OpenStop(
+                order_id=str(o.get("id")),
+                client_order_id=o.get("clientOrderId"),
+                symbol=symbol,
+                protects=Side.LONG if o.get("side") == "sell" else Side.SHORT,
+                size=size,
+                stop_price=price,
+                guard_owned=bool(is_guard(o.get("clientOrderId"))),
+            )
+        )
+    return tuple(stops)

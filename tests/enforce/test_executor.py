@@ -1,0 +1,236 @@
+"""The executor on the paper venue: journal first, reduce-only, no duplicates, dry run."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from riskguard.clock import VirtualClock
+from riskguard.domain import MarginMode, Side, Tier
+from riskguard.enforce.executor import Executor, ExecutorConfig
+from riskguard.enforce.journal import MemoryJournal
+from riskguard.enforce.order_ids import is_guard_client_id
+from riskguard.exchange.ccxt_account import (
+    open_stops_from_ccxt,
+    snapshot_from_ccxt,
+    tiers_from_ccxt,
+)
+from riskguard.paper.engine import PaperVenue
+from riskguard.paper.exchange import PaperExchange
+from riskguard.paper.faults import FaultConfig, MethodFaults
+from riskguard.paper.feeds import Bars
+from riskguard.paper.market import PaperMarket
+from riskguard.risk import get_profile
+from riskguard.rules.base import Action, ActionKind, Level
+
+SYMBOL = "BTC/USDT:USDT"
+
+
+def _venue(mode: MarginMode = MarginMode.CROSS) -> tuple[PaperVenue, VirtualClock]:
+    prices = tuple([100_000.0] * 50)
+    times = tuple(1_700_000_000_000 + i * 1000 for i in range(50))
+    bars = Bars(SYMBOL, times, prices, prices, prices, prices, 0)
+    market = PaperMarket(SYMBOL, (Tier(0, float("inf"), 0.005, 0, 125),), mark_half_life_s=0)
+    venue = PaperVenue(get_profile("binance"), [market], {SYMBOL: bars})
+    venue.add_account("main", 100_000.0)
+    if mode is MarginMode.ISOLATED:
+        venue.set_margin_mode("main", SYMBOL, mode)
+    venue.set_leverage("main", SYMBOL, 10)
+    venue.create_order("main", SYMBOL, "market", "buy", 2.0, None)
+    clock = VirtualClock(venue.now_ms)
+    clock.subscribe(venue.advance_to)
+    return venue, clock
+
+
+async def _snapshot(client: PaperExchange) -> Any:
+    markets = await client.load_markets()
+    tiers = {SYMBOL: tiers_from_ccxt(await client.fetch_market_leverage_tiers(SYMBOL))}
+    from riskguard.clock import to_datetime
+
+    return snapshot_from_ccxt(
+        account="main",
+        venue="binance",
+        balance=await client.fetch_balance(),
+        positions=await client.fetch_positions(),
+        markets=markets,
+        tiers=tiers,
+        taken_at=to_datetime(client.milliseconds()),
+    )
+
+
+def _executor(
+    client: PaperExchange, clock: VirtualClock, *, dry_run: bool = False
+) -> tuple[Executor, MemoryJournal, list[tuple[Level, str]]]:
+    journal = MemoryJournal()
+    alerts: list[tuple[Level, str]] = []
+    executor = Executor(
+        client,
+        account="main",
+        exchange_id="paper",
+        journal=journal,
+        clock=clock,
+        alert=lambda level, message, _payload: alerts.append((level, message)),
+        config=ExecutorConfig(prefix="rg", dry_run=dry_run, amount_steps={SYMBOL: 0.001}),
+    )
+    return executor, journal, alerts
+
+
+def _reduce(target: float, kind: ActionKind = ActionKind.REDUCE) -> Action:
+    return Action(
+        kind=kind,
+        account="main",
+        symbol=SYMBOL,
+        side=Side.LONG,
+        rule="liquidation_distance",
+        level=Level.ACT,
+        reason="test",
+        size_before=2.0,
+        target_size=target,
+    )
+
+
+def test_reduction_is_journalled_before_it_is_sent_and_leaves_the_target_size() -> None:
+    venue, clock = _venue()
+    client = PaperExchange(venue, "main", clock=clock)
+    executor, journal, _ = _executor(client, clock)
+    snapshot = asyncio.run(_snapshot(client))
+
+    outcomes = asyncio.run(executor.execute("p1", [(_reduce(0.5), [1.5])], snapshot))
+
+    kinds = [e.kind for e in journal.entries()]
+    assert kinds[:3] == ["plan", "order_intent", "order_sent"]
+    assert outcomes[0].status == "sent"
+    (pos,) = venue.accounts["main"].positions.values()
+    assert pos.size == pytest.approx(0.5)
+    order = venue.accounts["main"].orders[outcomes[0].exchange_ids[0]]
+    assert order.reduce_only is True
+    assert is_guard_client_id(order.client_order_id, "rg")
+
+
+def test_dry_run_journals_the_intent_and_sends_nothing() -> None:
+    venue, clock = _venue()
+    client = PaperExchange(venue, "main", clock=clock)
+    executor, journal, _ = _executor(client, clock, dry_run=True)
+    snapshot = asyncio.run(_snapshot(client))
+    trades_before = len(venue.accounts["main"].trades)
+
+    outcomes = asyncio.run(
+        executor.execute("p1", [(_reduce(0.0, ActionKind.CLOSE), [2.0])], snapshot)
+    )
+
+    assert outcomes[0].status == "dry_run"
+    assert len(venue.accounts["main"].trades) == trades_before
+    assert [e.kind for e in journal.entries()] == ["plan", "order_intent", "order_dry_run"]
+
+
+def test_order_accepted_while_the_client_timed_out_is_found_not_sent_twice() -> None:
+    venue, clock = _venue()
+    faults = FaultConfig(seed=1, methods={"create_order": MethodFaults(accepted_timeout=1.0)})
+    client = PaperExchange(venue, "main", clock=clock, faults=faults)
+    executor, journal, _ = _executor(client, clock)
+    snapshot = asyncio.run(_snapshot(client))
+
+    outcomes = asyncio.run(executor.execute("p1", [(_reduce(1.0), [1.0])], snapshot))
+
+    assert outcomes[0].status == "sent"
+    assert [e.kind for e in journal.entries()][-1] == "order_found"
+    reduce_orders = [o for o in venue.accounts["main"].orders.values() if o.reduce_only]
+    assert len(reduce_orders) == 1
+    (pos,) = venue.accounts["main"].positions.values()
+    assert pos.size == pytest.approx(1.0)
+
+
+def test_rejected_reduction_is_retried_at_half_size_then_alerts() -> None:
+    venue, clock = _venue()
+    faults = FaultConfig(seed=1, methods={"create_order": MethodFaults(reject=1.0)})
+    client = PaperExchange(venue, "main", clock=clock, faults=faults)
+    executor, journal, alerts = _executor(client, clock)
+    snapshot = asyncio.run(_snapshot(client))
+
+    outcomes = asyncio.run(executor.execute("p1", [(_reduce(1.0), [1.0])], snapshot))
+
+    assert outcomes[0].status == "failed"
+    intents = journal.entries("order_intent")
+    assert [e.payload.get("retry") for e in intents] == [None, "half"]
+    assert intents[1].payload["contracts"] == pytest.approx(0.5)
+    assert alerts
+    assert alerts[0][0] is Level.CRITICAL
+
+
+def test_refuses_to_act_on_a_position_the_snapshot_does_not_hold() -> None:
+    venue, clock = _venue()
+    client = PaperExchange(venue, "main", clock=clock)
+    executor, journal, _ = _executor(client, clock)
+    snapshot = asyncio.run(_snapshot(client))
+    wrong_side = Action(
+        kind=ActionKind.REDUCE,
+        account="main",
+        symbol=SYMBOL,
+        side=Side.SHORT,
+        rule="r",
+        level=Level.ACT,
+        reason="test",
+        target_size=0.0,
+    )
+
+    outcomes = asyncio.run(executor.execute("p1", [(wrong_side, [1.0])], snapshot))
+
+    assert outcomes[0].status == "refused"
+    assert not journal.entries("order_intent")
+
+
+def test_stop_is_replaced_by_placing_the_new_one_before_cancelling_the_old() -> None:
+    venue, clock = _venue()
+    client = PaperExchange(venue, "main", clock=clock)
+    executor, journal, _ = _executor(client, clock)
+    snapshot = asyncio.run(_snapshot(client))
+    stop = Action(
+        kind=ActionKind.PLACE_STOP,
+        account="main",
+        symbol=SYMBOL,
+        side=Side.LONG,
+        rule="stop_loss",
+        level=Level.WARN,
+        reason="keep a stop",
+        target_size=2.0,
+        stop_price=91_000.0,
+    )
+    asyncio.run(executor.execute("p1", [(stop, [])], snapshot))
+    markets = asyncio.run(client.load_markets())
+    open_orders = asyncio.run(client.fetch_open_orders(SYMBOL, params={"trigger": True}))
+    stops = open_stops_from_ccxt(open_orders, markets, lambda c: is_guard_client_id(c, "rg"))
+    safer = Action(**{**{f: getattr(stop, f) for f in stop.__slots__}, "stop_price": 93_000.0})
+
+    asyncio.run(executor.execute("p2", [(safer, [])], snapshot, stops))
+
+    remaining = asyncio.run(client.fetch_open_orders(SYMBOL, params={"trigger": True}))
+    assert [o["stopLossPrice"] for o in remaining] == [93_000.0]
+    kinds = [e.kind for e in journal.entries()]
+    assert kinds.index("stop_cancelled") > kinds.index("order_sent", kinds.index("plan", 1))
+
+
+def test_add_margin_goes_to_an_isolated_position() -> None:
+    venue, clock = _venue(MarginMode.ISOLATED)
+    client = PaperExchange(venue, "main", clock=clock)
+    executor, journal, _ = _executor(client, clock)
+    snapshot = asyncio.run(_snapshot(client))
+    (pos,) = venue.accounts["main"].positions.values()
+    before = pos.isolated_margin
+    add = Action(
+        kind=ActionKind.ADD_MARGIN,
+        account="main",
+        symbol=SYMBOL,
+        side=Side.LONG,
+        rule="liquidation_distance",
+        level=Level.ACT,
+        reason="restore distance",
+        margin=1_000.0,
+    )
+
+    outcomes = asyncio.run(executor.execute("p1", [(add, [])], snapshot))
+
+    assert outcomes[0].status == "sent"
+    assert pos.isolated_margin == pytest.approx(before + 1_000.0)
+    assert [e.kind for e in journal.entries()][-2:] == ["margin_intent", "margin_added"]
