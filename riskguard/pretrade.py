@@ -107,7 +107,22 @@ def apply_order(snapshot: AccountSnapshot, order: ProposedOrder) -> AccountSnaps
                 positions.pop(index)
             flip = order.size - closed
             if flip > 0 and not order.reduce_only:
-                positions.append(_new_position(replace(order, size=flip), side))
+                # The flipped remainder keeps the market's margin data and the position's mode.
+                collateral = None
+                if current.margin_mode is MarginMode.ISOLATED:
+                    lev = order.leverage or current.leverage
+                    if lev is None:
+                        raise InputError("order.leverage: needed to flip an isolated position")
+                    collateral = flip * order.price / lev
+                positions.append(
+                    replace(
+                        current,
+                        side=side,
+                        size=flip,
+                        entry_price=order.price,
+                        collateral=collateral,
+                    )
+                )
     if positions and any(p.margin_mode is MarginMode.CROSS for p in positions):
         wallet -= fee
     marked = [
