@@ -70,7 +70,9 @@ class JumpDiffusionIn(GbmIn):
     jump_mean_pct: float = 0.0
     jump_std_pct: Annotated[float, Field(ge=0)] = 5.0
     crash_at_bar: Annotated[int, Field(ge=0)] | None = None
-    crash_pct: Annotated[float, Field(gt=-100, lt=0)] = -30.0
+    crash_pct: Annotated[float, Field(gt=-100, le=1000)] = Field(
+        -30.0, description="the scheduled move: negative for a crash, positive for a squeeze"
+    )
     crash_bars: Annotated[int, Field(gt=0)] = 15
 
 
