@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -30,10 +30,20 @@ from riskguard.exchange.ccxt_account import (
     snapshot_from_ccxt,
     tiers_from_ccxt,
 )
-from riskguard.planner import MarketRules, Plan, PlannerConfig, PlannerState, plan
+from riskguard.planner import MarketRules, Plan, PlannedStep, PlannerConfig, PlannerState, plan
 from riskguard.risk.evaluation import AccountEvaluation, RiskSettings, evaluate_account
 from riskguard.risk.volatility import EwmaVolatility, per_sqrt_second
-from riskguard.rules.base import Finding, Level, Memory, OpenStop, Rule, RuleInput, RuleResult
+from riskguard.rules.base import (
+    Action,
+    Finding,
+    Level,
+    Memory,
+    OpenStop,
+    Rule,
+    RuleInput,
+    RuleResult,
+)
+from riskguard.rules.stale_data import StaleDataRule, data_is_actionable
 
 STALE_RULE = "stale_data"
 
@@ -215,6 +225,11 @@ class Guard:
         now_ms = self.clock.now_ms()
         results: list[RuleResult] = []
         for rule in self.rules:
+            if isinstance(rule, StaleDataRule) and not data_is_actionable(data, rule.config):
+                actionable = False
+        for rule in self.rules:
+            if not actionable and rule.rule_type != STALE_RULE:
+                continue  # never act on stale or inconsistent data
             if not rule.applies_to(acct.account, None) and not any(
                 rule.applies_to(acct.account, p.symbol) for p in data.snapshot.positions
             ):
@@ -267,13 +282,27 @@ class Guard:
             )
             outcomes = await executor.execute(
                 plan_id,
-                [(step.action, step.amounts) for step in planned.steps],
+                [(_planned_action(step), step.amounts) for step in planned.steps],
                 data.snapshot,
                 stops,
             )
         return CycleReport(
             acct.account, now_ms, actionable, data.snapshot, findings, planned, tuple(outcomes)
         )
+
+
+def _planned_action(step: PlannedStep) -> Action:
+    """The action as the planner settled it: its kind, rounded stop, size after and amounts."""
+    return replace(
+        step.action,
+        kind=step.kind,
+        level=step.level,
+        size_before=step.size_before,
+        target_size=step.size_after,
+        margin=step.margin,
+        leverage=step.leverage,
+        stop_price=step.stop_price,
+    )
 
 
 def _market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:

@@ -22,15 +22,18 @@ How a plan is made, per position ``(account, symbol, side)``:
    ``CLOSE`` beats any ``REDUCE``; among ``REDUCE`` the smallest ``target_size`` wins. The winner
    is sized to the market (below), which can turn it into a ``CLOSE``. If the position is being
    closed, its ``ADD_MARGIN`` and ``PLACE_STOP`` proposals are dropped (nothing left to protect).
-   Otherwise the largest ``ADD_MARGIN`` is kept (a rule's REDUCE + ADD_MARGIN pair, which puts the
-   margin released by the reduction back, stays together; when another rule's REDUCE wins it is
-   the smaller one, so it releases at least that much margin too), and the stop closest to the
-   mark. The lowest ``SET_LEVERAGE`` is kept, also when the position is closed: the setting stays
-   on the symbol and governs what the bot opens next.
+   Otherwise the largest ``ADD_MARGIN`` is kept, and the stop closest to the mark. An
+   ``ADD_MARGIN`` from a rule that also proposed reducing the position is that rule's pair (it
+   puts back the margin the reduction releases, so its amount was not capped by free balance): it
+   is kept only when a reduction is planned (another rule's winning REDUCE is the smaller target,
+   so it releases at least as much), and dropped when none is (its REDUCE was invalid or in
+   cooldown). The lowest ``SET_LEVERAGE`` is kept, also when the position is closed: the setting
+   stays on the symbol and governs what the bot opens next.
 5. **Order** the steps: positions by their most severe step (``CRITICAL`` first), then by
    notional (largest first), then by account, symbol and side; within a position: the reduction
-   first (it frees margin), then leverage, then margin, then the stop. The plan does not depend on
-   the order in which the rules' results arrive.
+   first (it frees margin), then leverage, then margin, then the stop. Steps, alerts and the new
+   state do not depend on the order in which the proposals arrive; dropped proposals are sorted
+   by position, kind, rule and reason (proposals equal in all of these keep their arrival order).
 
 Sizing a reduction (all order amounts are in contracts of the market, ``MarketRules``):
 
@@ -425,7 +428,11 @@ def plan(
     alerts: list[Alert] = []
     dropped: list[Dropped] = []
     proposals: dict[str, list[Action]] = {}
+    reducers: dict[str, set[str]] = {}  # the rules that proposed a reduction, by position key
     for action in (a for result in results for a in result.actions):
+        if action.kind in _EXPOSURE and action.symbol is not None and action.side is not None:
+            key = position_key(action.account, action.symbol, action.side)
+            reducers.setdefault(key, set()).add(action.rule)
         if action.kind is ActionKind.ALERT:
             alerts.append(_alert_from(action))
             continue
@@ -440,7 +447,13 @@ def plan(
     for key in sorted(proposals):
         position = positions[key]
         outcome = _plan_position(
-            proposals[key], position, markets.get(position.symbol), memory.get(key), t, config
+            proposals[key],
+            position,
+            markets.get(position.symbol),
+            memory.get(key),
+            t,
+            config,
+            reducers.get(key, set()),
         )
         steps.extend(outcome.steps)
         dropped.extend(outcome.dropped)
@@ -448,14 +461,14 @@ def plan(
         if outcome.memory is not None:
             memory[key] = outcome.memory
 
-    severity: dict[str, Level] = {}
+    severity: dict[tuple[str, Side], Level] = {}
     for step in steps:
-        severity[step.key] = max(severity.get(step.key, Level.OK), step.level)
+        where = (step.symbol, step.side)
+        severity[where] = max(severity.get(where, Level.OK), step.level)
     steps.sort(
         key=lambda s: (
-            -severity[s.key],
-            -positions[s.key].notional,
-            s.account,
+            -severity[s.symbol, s.side],
+            -s.size_before * s.mark_price,
             s.symbol,
             s.side.value,
             _KIND_RANK[s.kind],
@@ -577,7 +590,11 @@ def _plan_position(
     memory: PositionMemory | None,
     t: float,
     config: PlannerConfig,
+    reducers: set[str],
 ) -> _Outcome:
+    """Merge one position's screened proposals. ``reducers`` are the rules that proposed a
+    reduction of it (before screening): their ADD_MARGIN puts back the margin that reduction
+    releases, so it is kept only if a reduction is planned."""
     out = _Outcome()
     by_kind: dict[ActionKind, list[Action]] = {}
     for action in actions:
@@ -585,39 +602,49 @@ def _plan_position(
         by_kind.setdefault(group, []).append(action)
 
     size_after = position.size
-    closing = False
+    reducing = closing = False
     exposure = by_kind.get(ActionKind.CLOSE, [])
     if exposure and market is None:
         for action in exposure:
             out.dropped.append(Dropped(action, f"no market rules for {position.symbol}"))
         out.alerts.append(_unplannable(position, exposure))
     elif exposure and market is not None:
-        ranked = sorted(exposure, key=_exposure_rank)
+        ranked = _ranked(exposure, _exposure_rank)
         winner = ranked[0]
         _drop_losers(out, ranked, _describe(winner))
         step = _reduction_step(winner, ranked, position, market, config)
         out.steps.append(step)
         size_after = step.size_after
+        reducing = True
         closing = step.kind is ActionKind.CLOSE
         out.memory, fight = _remember_reduction(memory, position, step, market, t, config)
         if fight is not None:
             out.alerts.append(fight)
 
-    leverages = sorted(by_kind.get(ActionKind.SET_LEVERAGE, []), key=_leverage_rank)
+    leverages = _ranked(by_kind.get(ActionKind.SET_LEVERAGE, []), _leverage_rank)
     if leverages:
         _drop_losers(out, leverages, _describe(leverages[0]))
         out.steps.append(_plain_step(ActionKind.SET_LEVERAGE, leverages, position, size_after))
 
-    margins = sorted(by_kind.get(ActionKind.ADD_MARGIN, []), key=_margin_rank)
+    margins = _ranked(by_kind.get(ActionKind.ADD_MARGIN, []), _margin_rank)
     if margins and closing:
         out.dropped.extend(Dropped(a, "position is being closed") for a in margins)
-    elif margins:
+        margins = []
+    elif not reducing:
+        unpaired = [a.rule in reducers for a in margins]
+        out.dropped.extend(
+            Dropped(a, "its paired reduction is not planned, so no margin is released")
+            for a, drop in zip(margins, unpaired, strict=True)
+            if drop
+        )
+        margins = [a for a, drop in zip(margins, unpaired, strict=True) if not drop]
+    if margins:
         _drop_losers(out, margins, _describe(margins[0]))
         out.steps.append(_plain_step(ActionKind.ADD_MARGIN, margins, position, size_after))
         if out.memory is None:
             out.memory = _acted(memory, t)
 
-    stops = sorted(by_kind.get(ActionKind.PLACE_STOP, []), key=_stop_rank(position.side))
+    stops = _ranked(by_kind.get(ActionKind.PLACE_STOP, []), _stop_rank(position.side))
     if stops and closing:
         out.dropped.extend(Dropped(a, "position is being closed") for a in stops)
     elif stops and market is None:
@@ -627,23 +654,40 @@ def _plan_position(
     return out
 
 
-def _exposure_rank(action: Action) -> tuple[int, float, int, str, str]:
+Rank = tuple[float, int, str, str]
+
+
+def _rank(value: float, action: Action) -> Rank:
+    """Sort key: ``value`` first, then the more severe, then the rule and its reason."""
+    return (value, -action.level, action.rule, action.reason)
+
+
+def _ranked(actions: Sequence[Action], rank: Callable[[Action], Rank]) -> list[Action]:
+    """``actions``, best first; when ranks tie, the whole proposal's ``repr`` decides, so the
+    result never depends on the order the proposals came in (and ``repr`` is only paid then)."""
+    ranked = sorted(actions, key=rank)
+    if len(ranked) > 1 and len({rank(a) for a in ranked}) < len(ranked):
+        ranked.sort(key=lambda a: (rank(a), repr(a)))
+    return ranked
+
+
+def _exposure_rank(action: Action) -> Rank:
     target = 0.0 if action.kind is ActionKind.CLOSE else (action.target_size or 0.0)
-    return (0 if target <= 0 else 1, target, -action.level, action.rule, action.reason)
+    return _rank(max(target, 0.0), action)
 
 
-def _leverage_rank(action: Action) -> tuple[float, int, str, str]:
-    return (action.leverage or 0.0, -action.level, action.rule, action.reason)
+def _leverage_rank(action: Action) -> Rank:
+    return _rank(action.leverage or 0.0, action)
 
 
-def _margin_rank(action: Action) -> tuple[float, int, str, str]:
-    return (-(action.margin or 0.0), -action.level, action.rule, action.reason)
+def _margin_rank(action: Action) -> Rank:
+    return _rank(-(action.margin or 0.0), action)
 
 
-def _stop_rank(side: Side) -> Callable[[Action], tuple[float, int, str, str]]:
-    def rank(action: Action) -> tuple[float, int, str, str]:
+def _stop_rank(side: Side) -> Callable[[Action], Rank]:
+    def rank(action: Action) -> Rank:
         # Closest to the mark first: the highest stop for a long, the lowest for a short.
-        return (-side.sign * (action.stop_price or 0.0), -action.level, action.rule, action.reason)
+        return _rank(-side.sign * (action.stop_price or 0.0), action)
 
     return rank
 
@@ -893,10 +937,10 @@ def _alert_order(alert: Alert) -> tuple[int, str, str, str, str, str]:
     return (-alert.level, alert.account, alert.symbol or "", side, alert.source, alert.message)
 
 
-def _dropped_order(item: Dropped) -> tuple[str, str, str, str, str, str, str]:
+def _dropped_order(item: Dropped) -> tuple[str, str, str, str, str, str]:
     a = item.action
     side = a.side.value if a.side else ""
-    return (a.account, a.symbol or "", side, a.kind.value, a.rule, item.reason, a.reason)
+    return (a.account, a.symbol or "", side, a.kind.value, a.rule, item.reason)
 
 
 def _is_dust(contracts: float, market: MarketRules, position: Position) -> bool:
