@@ -38,6 +38,12 @@ class GuardConfig(StrictModel):
     )
     volatility_floor_daily_pct: Annotated[float, Field(gt=0)] = 2.0
     volatility_half_life_s: Annotated[float, Field(gt=0)] = 1800.0
+    stress_gaps_pct: tuple[Annotated[float, Field(gt=-100, lt=1000)], ...] = Field(
+        (-12.0, 12.0),
+        description="gap scenarios for the shortfall, besides the SPAN array over the reaction "
+        "horizon; the default is the largest move seen faster than a guard can react "
+        "(2025-10-10: -11.8% in 15 minutes)",
+    )
     max_order_notional: Annotated[float, Field(gt=0)] | None = None
     cooldown_s: Annotated[float, Field(ge=0)] = 30.0
     fight_window_s: Annotated[float, Field(gt=0)] = 900.0

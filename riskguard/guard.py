@@ -32,6 +32,7 @@ from riskguard.exchange.ccxt_account import (
 )
 from riskguard.planner import MarketRules, Plan, PlannedStep, PlannerConfig, PlannerState, plan
 from riskguard.risk.evaluation import AccountEvaluation, RiskSettings, evaluate_account
+from riskguard.risk.scenarios import gap_scenarios, span_scenarios
 from riskguard.risk.volatility import EwmaVolatility, per_sqrt_second
 from riskguard.rules.base import (
     Action,
@@ -114,21 +115,23 @@ class Guard:
 
     async def prepare(self, acct: GuardAccount) -> None:
         """Load markets and tiers once (refreshed by the daemon on a slower schedule)."""
-        acct.markets = dict(await acct.port.load_markets())
-        symbols = [s for s, m in acct.markets.items() if m.get("swap") or m.get("contract")]
+        markets = dict(await acct.port.load_markets())
+        symbols = [s for s, m in markets.items() if m.get("swap") or m.get("contract")]
         raw = await acct.port.fetch_leverage_tiers(symbols)
+        # Only a complete set is kept: a half-loaded market would be judged without its tiers.
         acct.tiers = {s: tiers_from_ccxt(rows) for s, rows in raw.items() if rows}
-        acct.market_rules = {s: _market_rules(s, m) for s, m in acct.markets.items()}
+        acct.market_rules = {s: _market_rules(s, m) for s, m in markets.items()}
+        acct.markets = markets
 
     # ------------------------------------------------------------------ the cycle
 
     async def cycle(self, acct: GuardAccount) -> CycleReport:
         """One poll of ``acct``."""
-        if not acct.markets:
-            await self.prepare(acct)
         acct.cycles += 1
         started = self.clock.now_ms()
         try:
+            if not acct.markets:
+                await self.prepare(acct)
             balance = await acct.port.fetch_balance()
             positions = await acct.port.fetch_positions()
             orders = await acct.port.fetch_open_orders(
@@ -164,14 +167,21 @@ class Guard:
             acct.volatility[p.symbol] = state
         sigmas = {s: v.sigma for s, v in acct.volatility.items()}
         horizon = self.config.poll_interval_s + (acct.latency_s or self.config.latency_s)
-        evaluation = evaluate_account(
-            snapshot,
-            RiskSettings(
-                sigma_per_sqrt_s=self.volatility_floor,
-                horizon_s=horizon,
-                symbol_sigmas=tuple(sorted(sigmas.items())),
-            ),
-        )
+        try:
+            scenarios = span_scenarios(
+                sigmas, horizon, default_sigma_per_sqrt_s=self.volatility_floor
+            ) + gap_scenarios(tuple(g / 100.0 for g in self.config.stress_gaps_pct))
+            evaluation = evaluate_account(
+                snapshot,
+                RiskSettings(
+                    sigma_per_sqrt_s=self.volatility_floor,
+                    horizon_s=horizon,
+                    scenarios=scenarios,
+                    symbol_sigmas=tuple(sorted(sigmas.items())),
+                ),
+            )
+        except (InputError, ValueError) as exc:
+            return self._stale(acct, fetched, f"cannot evaluate the snapshot: {exc}")
         acct.last_snapshot = snapshot
         acct.last_evaluation = evaluation
         acct.last_good_ms = fetched

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from riskguard.config import GuardConfig
 from riskguard.domain import MarginMode
 from riskguard.enforce.journal import MemoryJournal
 from riskguard.guard import Guard, GuardAccount
 from riskguard.paper.config import PaperSetup, build_paper, parse_paper_config
 from riskguard.rules.base import Level, Rule
-from riskguard.rules.liquidation_distance import LiquidationDistanceConfig, LiquidationDistanceRule
+from riskguard.rules.registry import build_rules, default_rule_configs
 
 
 def _paper(
@@ -54,7 +56,7 @@ def _paper(
 
 
 def _rules() -> list[Rule]:
-    return [LiquidationDistanceRule(LiquidationDistanceConfig(type="liquidation_distance"))]
+    return build_rules(default_rule_configs())
 
 
 async def _replay(setup: PaperSetup, guard: Guard | None, poll_s: float) -> GuardAccount:
@@ -174,3 +176,100 @@ def test_guard_alerts_and_never_acts_when_the_exchange_stops_answering() -> None
     assert report.actionable is False
     assert len(journal.entries("order_intent")) == orders_before
     assert alerts[-1][0] >= Level.WARN
+
+
+def _stops(setup: PaperSetup) -> list[Any]:
+    return [
+        o
+        for o in setup.venue.accounts["main"].orders.values()
+        if o.status == "open" and o.trigger_price is not None
+    ]
+
+
+def test_guard_keeps_one_stop_and_finds_it_again_after_a_restart() -> None:
+    setup = _paper([{**LONG_20X, "leverage": 5}], crash_pct=-1.0)
+    journal = MemoryJournal()
+    guard = _guard(setup, journal, [])
+    acct = GuardAccount("main", setup.client("main", label="guard"), "paper", "binance")
+    asyncio.run(guard.cycle(acct))
+    first = _stops(setup)
+
+    restarted = _guard(setup, MemoryJournal(), [])
+    fresh = GuardAccount("main", setup.client("main", label="guard2"), "paper", "binance")
+    for _ in range(3):
+        setup.clock.advance_to(setup.venue.now_ms + 5_000)  # type: ignore[union-attr]
+        asyncio.run(restarted.cycle(fresh))
+
+    assert len(first) == 1
+    assert first[0].client_order_id.startswith("rg")
+    assert [o.id for o in _stops(setup)] == [first[0].id]
+
+
+def test_bot_stop_that_protects_as_well_gets_no_duplicate() -> None:
+    setup = _paper([{**LONG_20X, "leverage": 5}], crash_pct=-1.0)
+    bot = setup.client("main", label="bot")
+    asyncio.run(bot.load_markets())
+    (pos,) = setup.venue.accounts["main"].positions.values()
+    contracts = pos.size / setup.venue.markets["BTC/USDT:USDT"].contract_size
+    asyncio.run(
+        bot.create_order(
+            "BTC/USDT:USDT",
+            "market",
+            "sell",
+            contracts,
+            None,
+            {"stopLossPrice": pos.entry_price * 0.95, "reduceOnly": True, "clientOrderId": "bot1"},
+        )
+    )
+    guard = _guard(setup, MemoryJournal(), [])
+    acct = GuardAccount("main", setup.client("main", label="guard"), "paper", "binance")
+
+    asyncio.run(guard.cycle(acct))
+
+    assert [o.client_order_id for o in _stops(setup)] == ["bot1"]
+
+
+def test_dry_run_guard_journals_and_alerts_but_sends_nothing() -> None:
+    setup = _paper([LONG_20X])
+    journal = MemoryJournal()
+    guard = Guard(
+        GuardConfig(poll_interval_s=5.0, dry_run=True),
+        _rules(),
+        journal=journal,
+        clock=setup.clock,
+        alert=lambda *_: None,
+    )
+    orders_before = len(setup.venue.accounts["main"].orders)
+
+    asyncio.run(_replay(setup, guard, 5.0))
+
+    sent = [o for o in setup.venue.accounts["main"].orders if not o.startswith("liq")]
+    assert len(sent) == orders_before
+    assert journal.entries("order_dry_run")
+    assert not journal.entries("order_sent")
+    assert setup.venue.liquidations, "a dry run protects nothing"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_with_faults_on_no_order_is_duplicated_or_adds_exposure(seed: int) -> None:
+    from riskguard.paper.faults import FaultConfig, MethodFaults
+
+    setup = _paper([LONG_20X])
+    setup.faults = FaultConfig(
+        seed=seed,
+        methods={
+            "create_order": MethodFaults(timeout=0.2, accepted_timeout=0.2, reject=0.2),
+            "*": MethodFaults(timeout=0.05, unavailable=0.05),
+        },
+    )
+    journal = MemoryJournal()
+
+    asyncio.run(_replay(setup, _guard(setup, journal, []), 5.0))
+
+    orders = list(setup.venue.accounts["main"].orders.values())
+    guard_ids = [o.client_order_id for o in orders if o.client_order_id]
+    assert len(guard_ids) == len(set(guard_ids)), "a client id was used twice"
+    for order in orders[1:]:  # the first is the configured opening trade
+        assert order.reduce_only, f"{order.id} could add exposure"
+        assert order.side == "sell"
+    assert journal.entries("plan"), "the guard should have planned something in the crash"

@@ -115,7 +115,13 @@ def snapshot_from_ccxt(
         market = markets.get(symbol)
         if market is None:
             raise InputError(f"{symbol}: position in a market that was not loaded")
-        position = position_from_ccxt(row, market, tiers.get(symbol, ()), default_mode)
+        symbol_tiers = tiers.get(symbol, ())
+        if not symbol_tiers:
+            rate = _num(market.get("maintenanceMarginPercentage"))
+            if rate is None:
+                raise InputError(f"{symbol}: no leverage tiers and no maintenance margin rate")
+            symbol_tiers = (Tier(0.0, math.inf, rate),)
+        position = position_from_ccxt(row, market, symbol_tiers, default_mode)
         if position is not None:
             domain.append(position)
     return AccountSnapshot(

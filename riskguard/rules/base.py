@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from functools import lru_cache
 from typing import Protocol
 
 from riskguard.domain import AccountSnapshot, Side
@@ -148,9 +149,15 @@ class Scope:
     symbols: tuple[str, ...] = ("*",)
 
     def covers(self, account: str, symbol: str | None = None) -> bool:
-        if not any(fnmatch.fnmatchcase(account, p) for p in self.accounts):
+        if not _matches(account, self.accounts):
             return False
-        return symbol is None or any(fnmatch.fnmatchcase(symbol, p) for p in self.symbols)
+        return symbol is None or _matches(symbol, self.symbols)
+
+
+@lru_cache(maxsize=65536)
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether ``name`` matches any pattern (cached: rules ask for every position every cycle)."""
+    return "*" in patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def classify(

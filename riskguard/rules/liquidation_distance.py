@@ -19,8 +19,9 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from riskguard.domain import MarginMode, Position
+from riskguard.domain import MarginMode, Position, Side
 from riskguard.risk.account import isolated_collateral
+from riskguard.risk.inverse import reciprocal
 from riskguard.risk.margin import schedule_for
 from riskguard.risk.shortfall import (
     EquityFloor,
@@ -41,6 +42,7 @@ from riskguard.rules.base import (
     figures,
 )
 from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.max_leverage import margin_left_by_reduction
 from riskguard.validation import StrictModel
 
 Remedy = Literal["add_margin", "reduce"]
@@ -58,13 +60,18 @@ class DistanceThreshold(StrictModel):
             raise ValueError("give distance_pct and/or sigma")
         return self
 
-    def fraction(self, sigma_per_sqrt_s: float, horizon_s: float) -> float:
-        """The stricter (larger) of the two as a fraction of the mark."""
+    def fraction(self, sigma_per_sqrt_s: float, horizon_s: float, side: Side) -> float:
+        """The stricter (larger) of the two as a fraction of the mark, for a position's side.
+
+        ``k`` sigmas of the log mark are ``1 - e^-k`` of the price below the mark (a long's
+        liquidation) and ``e^k - 1`` above it (a short's).
+        """
         parts = []
         if self.distance_pct is not None:
             parts.append(self.distance_pct / 100.0)
         if self.sigma is not None and sigma_per_sqrt_s > 0:
-            parts.append(-math.expm1(-self.sigma * sigma_per_sqrt_s * math.sqrt(horizon_s)))
+            k = self.sigma * sigma_per_sqrt_s * math.sqrt(horizon_s)
+            parts.append(-math.expm1(-k) if side is Side.LONG else math.expm1(k))
         return max(parts, default=0.0)
 
 
@@ -220,7 +227,7 @@ class LiquidationDistanceRule:
     ) -> list[Action]:
         cfg = self.config
         profile = get_profile(data.snapshot.venue)
-        target = cfg.target.fraction(sigma, data.horizon_s)
+        target = cfg.target.fraction(sigma, data.horizon_s, position.side)
         account = data.snapshot.account
         common = {
             "account": account,
@@ -275,7 +282,13 @@ class LiquidationDistanceRule:
                     )
                 ]
                 if isolated and keep > 0:
-                    released = isolated_collateral(position) * (1 - keep / position.size)
+                    # Put back what the reduction moved to the wallet: the released margin and
+                    # the closed part's realised PnL, less the cost of closing it.
+                    risk = data.evaluation.positions[data.snapshot.positions.index(position)].risk
+                    fee = position.taker_fee + data.evaluation.settings.slippage
+                    released = margin_left_by_reduction(
+                        risk, keep, fee, ReduceMarginPolicy.PROPORTIONAL
+                    )
                     actions.append(
                         Action(
                             kind=ActionKind.ADD_MARGIN,
@@ -303,6 +316,11 @@ def _margin_for_distance(position: Position, profile: VenueProfile, target: floa
     lp_target = position.mark_price * (1.0 - s * target)
     if lp_target <= 0:
         return math.inf
+    if position.inverse:
+        # Coin-margined: the same condition holds in reciprocal-price space.
+        position = reciprocal(position)
+        s = position.side.sign
+        lp_target = 1.0 / lp_target
     schedule = schedule_for(position, profile)
     needed_collateral = schedule.requirement(lp_target) - s * position.size * (
         lp_target - position.entry_price
