@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
 from riskguard.planner import MarketRules, PlannerConfig, PlannerState, plan
 from riskguard.risk import RiskSettings, evaluate_account, per_sqrt_second, with_cumulative_amounts
-from riskguard.rules.base import RuleInput
+from riskguard.risk.scenarios import gap_scenarios, span_scenarios
+from riskguard.rules.base import ActionKind, OpenStop, Rule, RuleInput
 from riskguard.rules.concentration import ConcentrationConfig
 from riskguard.rules.drawdown import DrawdownConfig
 from riskguard.rules.max_leverage import MaxLeverageConfig
@@ -77,6 +78,33 @@ def _accounts(seed: int = 11, *, stressed: bool = True) -> list[AccountSnapshot]
     return out
 
 
+def _steady_stops(
+    snapshots: list[AccountSnapshot], rules: list[Rule], settings: RiskSettings
+) -> dict[str, tuple[OpenStop, ...]]:
+    """The guard's stops as a previous cycle would have left them (steady state)."""
+    stop_rules = [r for r in rules if r.rule_type == "stop_loss"]
+    out = {}
+    for snap in snapshots:
+        data = RuleInput(snap, evaluate_account(snap, settings), NOW, 6.0, 50_000.0)
+        placed = []
+        for rule in stop_rules:
+            for a in rule.evaluate(data, {}).actions:
+                if a.kind is ActionKind.PLACE_STOP and a.side and a.symbol and a.stop_price:
+                    placed.append(
+                        OpenStop(
+                            f"o{len(placed)}",
+                            f"rg{len(placed):016d}",
+                            a.symbol,
+                            a.side,
+                            a.target_size or 0.0,
+                            a.stop_price,
+                            guard_owned=True,
+                        )
+                    )
+        out[snap.account] = tuple(placed)
+    return out
+
+
 def measure(snapshots: list[AccountSnapshot], label: str) -> float:
     configs = [
         *default_rule_configs(),
@@ -86,7 +114,11 @@ def measure(snapshots: list[AccountSnapshot], label: str) -> float:
     ]
     rules = build_rules(configs)
     markets = {s: MarketRules(s, amount_step=1e-6, min_amount=1e-6) for s in SYMBOLS}
-    settings = RiskSettings(sigma_per_sqrt_s=per_sqrt_second(0.04), horizon_s=6.0)
+    sigma = per_sqrt_second(0.04)
+    # The guard's own defaults: SPAN over the reaction horizon plus +-12% gaps.
+    scenarios = span_scenarios(sigma, 6.0) + gap_scenarios((-0.12, 0.12))
+    settings = RiskSettings(sigma_per_sqrt_s=sigma, horizon_s=6.0, scenarios=scenarios)
+    stops = _steady_stops(snapshots, rules, settings)
     memories: dict[tuple[str, str], dict[str, object]] = {}
     best = (float("inf"), float("inf"), float("inf"))
     proposals = 0
@@ -97,7 +129,14 @@ def measure(snapshots: list[AccountSnapshot], label: str) -> float:
             c0 = time.process_time()
             evaluation = evaluate_account(snap, settings)
             c1 = time.process_time()
-            data = RuleInput(snap, evaluation, NOW, 6.0, free_balance=50_000.0)
+            data = RuleInput(
+                snap,
+                evaluation,
+                NOW,
+                6.0,
+                free_balance=50_000.0,
+                open_stops=stops.get(snap.account, ()),
+            )
             results = []
             for rule in rules:
                 key = (snap.account, rule.name)
