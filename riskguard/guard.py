@@ -168,17 +168,8 @@ class Guard:
         sigmas = {s: v.sigma for s, v in acct.volatility.items()}
         horizon = self.config.poll_interval_s + (acct.latency_s or self.config.latency_s)
         try:
-            scenarios = span_scenarios(
-                sigmas, horizon, default_sigma_per_sqrt_s=self.volatility_floor
-            ) + gap_scenarios(tuple(g / 100.0 for g in self.config.stress_gaps_pct))
             evaluation = evaluate_account(
-                snapshot,
-                RiskSettings(
-                    sigma_per_sqrt_s=self.volatility_floor,
-                    horizon_s=horizon,
-                    scenarios=scenarios,
-                    symbol_sigmas=tuple(sorted(sigmas.items())),
-                ),
+                snapshot, guard_risk_settings(self.config, sigmas, horizon)
             )
         except (InputError, ValueError) as exc:
             return self._stale(acct, fetched, f"cannot evaluate the snapshot: {exc}")
@@ -299,6 +290,24 @@ class Guard:
         return CycleReport(
             acct.account, now_ms, actionable, data.snapshot, findings, planned, tuple(outcomes)
         )
+
+
+def guard_risk_settings(
+    config: GuardConfig, sigmas: Mapping[str, float], horizon_s: float
+) -> RiskSettings:
+    """The risk settings the guard evaluates with: SPAN over the reaction horizon plus the
+    configured gaps, volatility per symbol floored at the configured minimum."""
+    floor = per_sqrt_second(config.volatility_floor_daily_pct / 100)
+    floored = {s: max(v, floor) for s, v in sigmas.items()}
+    scenarios = span_scenarios(floored, horizon_s, default_sigma_per_sqrt_s=floor) + gap_scenarios(
+        tuple(g / 100.0 for g in config.stress_gaps_pct)
+    )
+    return RiskSettings(
+        sigma_per_sqrt_s=floor,
+        horizon_s=horizon_s,
+        scenarios=scenarios,
+        symbol_sigmas=tuple(sorted(floored.items())),
+    )
 
 
 def _planned_action(step: PlannedStep) -> Action:

@@ -3,9 +3,9 @@
 A bot calls :func:`pre_trade_check` with the account snapshot, the order it is about to send and
 the guard's rules. The order is applied to a copy of the snapshot as if filled at the expected
 price, the risk core evaluates the result, and every rule judges it (without memory, so without
-hysteresis: a fresh look). The verdict is ``deny`` when any rule would act on the result, ``warn``
-when one would warn, ``allow`` otherwise, with the post-trade liquidation price, distance and
-potential shortfall, and the findings of the rules that object.
+hysteresis: a fresh look). The verdict is ``deny`` when a rule would act on the result (reduce,
+close or add margin), ``warn`` when one reports a finding, ``allow`` otherwise, with the
+post-trade liquidation price, distance and potential shortfall, and the findings that object.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from enum import StrEnum
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
 from riskguard.errors import InputError
 from riskguard.risk.evaluation import RiskSettings, evaluate_account
-from riskguard.rules.base import Finding, Level, Rule, RuleInput
+from riskguard.rules.base import ActionKind, Finding, Level, Rule, RuleInput
+
+NOT_JUDGED = frozenset({"stop_loss", "stale_data"})
+"""Rule types that do not judge an entry: the guard keeps the stop itself, and a bot that can
+fetch a snapshot has fresh data."""
+
+
+_ACTING = frozenset({ActionKind.REDUCE, ActionKind.CLOSE, ActionKind.ADD_MARGIN})
 
 
 class Decision(StrEnum):
@@ -172,16 +179,23 @@ def pre_trade_check(
     evaluation = evaluate_account(after, settings)
     data = RuleInput(after, evaluation, now, horizon_s, free_balance)
     objections: list[Finding] = []
+    deny = False
     for rule in rules:
-        if not rule.applies_to(after.account, order.symbol):
+        if rule.rule_type in NOT_JUDGED or not rule.applies_to(after.account, order.symbol):
             continue
+        result = rule.evaluate(data, {})
         objections.extend(
-            f
-            for f in rule.evaluate(data, {}).findings
-            if f.symbol in (None, order.symbol) and f.level >= Level.WARN
+            f for f in result.findings if f.symbol in (None, order.symbol) and f.level >= Level.WARN
         )
-    worst = max((f.level for f in objections), default=Level.OK)
-    decision = Decision.DENY if worst >= Level.ACT else Decision.WARN if worst else Decision.ALLOW
+        # Deny only where the guard would act on the result (reduce, close, add margin):
+        # a finding that would only be reported (concentration in a one-asset bot) warns.
+        deny = deny or any(
+            a.level >= Level.ACT
+            and a.kind in _ACTING
+            and (a.symbol is None or a.symbol == order.symbol)
+            for a in result.actions
+        )
+    decision = Decision.DENY if deny else Decision.WARN if objections else Decision.ALLOW
     item = next((e for e in evaluation.positions if e.risk.symbol == order.symbol), None)
     return PreTradeVerdict(
         decision=decision,

@@ -22,3 +22,17 @@ def test_evaluate_account_example_prints_each_position_and_a_safe_size() -> None
     assert "BTC/USDT:USDT" in run.stdout
     assert "ETH/USDT:USDT" in run.stdout
     assert "survives a 30% drop" in run.stdout
+
+
+def test_pretrade_bot_example_allows_small_entries_and_denies_the_one_the_guard_would_cut() -> None:
+    run = subprocess.run(  # noqa: S603
+        [sys.executable, str(EXAMPLES / "pretrade_bot.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert run.returncode == 0, run.stderr
+    verdicts = [line.split(";")[0] for line in run.stdout.splitlines() if line.startswith("buy")]
+    assert verdicts == ["buy 0.2 BTC: warn", "buy 0.6 BTC: warn", "buy 1.4 BTC: deny"]
