@@ -36,6 +36,7 @@ test: lint typecheck unit
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/risk_core.py
 	$(BIN)/python bench/paper.py
+	$(BIN)/python bench/cycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
