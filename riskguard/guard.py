@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ccxt.async_support as ccxt
+import structlog
 
 from riskguard.clock import Clock, to_datetime
 from riskguard.config import GuardConfig
@@ -47,6 +48,8 @@ from riskguard.rules.base import (
 from riskguard.rules.stale_data import StaleDataRule, data_is_actionable
 
 STALE_RULE = "stale_data"
+
+_LOG = structlog.get_logger("riskguard.guard")
 
 
 @dataclass
@@ -240,7 +243,9 @@ class Guard:
             results.append(result)
         findings = tuple(f for r in results for f in r.findings)
         for finding in findings:
-            self.journal.append("finding", acct.account, now_ms, _finding_payload(finding))
+            payload = _finding_payload(finding)
+            self.journal.append("finding", acct.account, now_ms, payload)
+            _LOG.info("finding", account=acct.account, **payload)
         planned, acct.planner_state = plan(
             results,
             data.snapshot,

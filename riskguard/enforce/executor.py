@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import ccxt.async_support as ccxt
+import structlog
 
 from riskguard.clock import Clock
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
@@ -34,6 +35,8 @@ from riskguard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, sto
 from riskguard.rules.base import Action, ActionKind, Level, OpenStop
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
+
+_LOG = structlog.get_logger("riskguard.executor")
 
 
 class Port(Protocol):
@@ -136,7 +139,9 @@ class Executor:
     # ------------------------------------------------------------------ journal
 
     def _log(self, entry: str, **payload: Any) -> None:
+        """Journal first, then the log line, both with the figures."""
         self.journal.append(entry, self.account, self.clock.now_ms(), payload)
+        _LOG.info(entry, **{"account": self.account, **payload})
 
     # ------------------------------------------------------------------ entry
 
