@@ -32,11 +32,10 @@ from riskguard.rules.base import (
     Memory,
     RuleInput,
     RuleResult,
-    Scope,
     classify,
     figures,
 )
-from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 
@@ -90,18 +89,10 @@ def asset_of(symbol: str, aliases: dict[str, str] | None = None) -> str:
     return (aliases or {}).get(base, base)
 
 
-class ConcentrationRule:
+class ConcentrationRule(ConfiguredRule[ConcentrationConfig]):
     """The configured rule."""
 
     rule_type = "concentration"
-
-    def __init__(self, config: ConcentrationConfig) -> None:
-        self.config = config
-        self.name = config.name or self.rule_type
-        self.scope: Scope = config.scope.to_scope()
-
-    def applies_to(self, account: str, symbol: str | None) -> bool:
-        return self.scope.covers(account, symbol)
 
     def evaluate(self, data: RuleInput, memory: Memory) -> RuleResult:
         cfg = self.config

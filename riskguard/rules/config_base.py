@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar, Generic, TypeVar
 
 from pydantic import Field
 
@@ -28,3 +28,20 @@ class RuleConfigBase(StrictModel):
     hysteresis_pct: Annotated[float, Field(ge=0, le=100)] = Field(
         20.0, description="a level is left only this far (percent of its threshold) beyond it"
     )
+
+
+ConfigT = TypeVar("ConfigT", bound=RuleConfigBase)
+
+
+class ConfiguredRule(Generic[ConfigT]):
+    """What every rule does with its config: keep it, take its name and scope."""
+
+    rule_type: ClassVar[str]
+
+    def __init__(self, config: ConfigT) -> None:
+        self.config = config
+        self.name: str = config.name or self.rule_type
+        self.scope: Scope = config.scope.to_scope()
+
+    def applies_to(self, account: str, symbol: str | None) -> bool:
+        return self.scope.covers(account, symbol)

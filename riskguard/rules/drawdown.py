@@ -56,11 +56,10 @@ from riskguard.rules.base import (
     Memory,
     RuleInput,
     RuleResult,
-    Scope,
     classify,
     figures,
 )
-from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 __all__ = [
@@ -198,18 +197,10 @@ def _iso(epoch_s: float | None) -> str | None:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="seconds")
 
 
-class DrawdownRule:
+class DrawdownRule(ConfiguredRule[DrawdownConfig]):
     """The configured rule."""
 
     rule_type = "drawdown"
-
-    def __init__(self, config: DrawdownConfig) -> None:
-        self.config = config
-        self.name = config.name or self.rule_type
-        self.scope: Scope = config.scope.to_scope()
-
-    def applies_to(self, account: str, symbol: str | None) -> bool:
-        return self.scope.covers(account, symbol)
 
     def _day(self, time_s: float) -> int:
         return math.floor((time_s - self.config.day_start_hour_utc * 3600) / DAY_S)

@@ -37,11 +37,10 @@ from riskguard.rules.base import (
     Memory,
     RuleInput,
     RuleResult,
-    Scope,
     classify,
     figures,
 )
-from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.rules.max_leverage import margin_left_by_reduction
 from riskguard.validation import StrictModel
 
@@ -108,18 +107,10 @@ class LiquidationDistanceConfig(RuleConfigBase):
         return self
 
 
-class LiquidationDistanceRule:
+class LiquidationDistanceRule(ConfiguredRule[LiquidationDistanceConfig]):
     """The configured rule."""
 
     rule_type = "liquidation_distance"
-
-    def __init__(self, config: LiquidationDistanceConfig) -> None:
-        self.config = config
-        self.name = config.name or self.rule_type
-        self.scope: Scope = config.scope.to_scope()
-
-    def applies_to(self, account: str, symbol: str | None) -> bool:
-        return self.scope.covers(account, symbol)
 
     def evaluate(self, data: RuleInput, memory: Memory) -> RuleResult:
         cfg = self.config

@@ -49,11 +49,10 @@ from riskguard.rules.base import (
     Memory,
     RuleInput,
     RuleResult,
-    Scope,
     classify,
     figures,
 )
-from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 ACCOUNT_KEY = "account"
@@ -102,18 +101,10 @@ class MarginRatioConfig(RuleConfigBase):
         return self
 
 
-class MarginRatioRule:
+class MarginRatioRule(ConfiguredRule[MarginRatioConfig]):
     """The configured rule."""
 
     rule_type = "margin_ratio"
-
-    def __init__(self, config: MarginRatioConfig) -> None:
-        self.config = config
-        self.name = config.name or self.rule_type
-        self.scope: Scope = config.scope.to_scope()
-
-    def applies_to(self, account: str, symbol: str | None) -> bool:
-        return self.scope.covers(account, symbol)
 
     def evaluate(self, data: RuleInput, memory: Memory) -> RuleResult:
         cfg = self.config

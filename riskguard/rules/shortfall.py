@@ -55,11 +55,10 @@ from riskguard.rules.base import (
     Memory,
     RuleInput,
     RuleResult,
-    Scope,
     classify,
     figures,
 )
-from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 CROSS_KEY = "cross"
@@ -138,18 +137,10 @@ class ShortfallConfig(RuleConfigBase):
         return self
 
 
-class ShortfallRule:
+class ShortfallRule(ConfiguredRule[ShortfallConfig]):
     """The configured rule."""
 
     rule_type = "shortfall"
-
-    def __init__(self, config: ShortfallConfig) -> None:
-        self.config = config
-        self.name = config.name or self.rule_type
-        self.scope: Scope = config.scope.to_scope()
-
-    def applies_to(self, account: str, symbol: str | None) -> bool:
-        return self.scope.covers(account, symbol)
 
     def evaluate(self, data: RuleInput, memory: Memory) -> RuleResult:
         account = data.snapshot.account

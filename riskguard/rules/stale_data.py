@@ -34,11 +34,10 @@ from riskguard.rules.base import (
     Memory,
     RuleInput,
     RuleResult,
-    Scope,
     classify,
     figures,
 )
-from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
 
 __all__ = ["StaleDataConfig", "StaleDataRule", "data_is_actionable"]
 
@@ -72,18 +71,10 @@ def _number(value: FigureValue) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-class StaleDataRule:
+class StaleDataRule(ConfiguredRule[StaleDataConfig]):
     """The configured rule."""
 
     rule_type = "stale_data"
-
-    def __init__(self, config: StaleDataConfig) -> None:
-        self.config = config
-        self.name = config.name or self.rule_type
-        self.scope: Scope = config.scope.to_scope()
-
-    def applies_to(self, account: str, symbol: str | None) -> bool:
-        return self.scope.covers(account, symbol)
 
     def evaluate(self, data: RuleInput, memory: Memory) -> RuleResult:
         cfg = self.config

@@ -64,10 +64,9 @@ from riskguard.rules.base import (
     OpenStop,
     RuleInput,
     RuleResult,
-    Scope,
     figures,
 )
-from riskguard.rules.config_base import RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 __all__ = [
@@ -149,18 +148,10 @@ def _crossed(side: Side, mark: float, stop: float) -> bool:
     return mark <= stop if side is Side.LONG else mark >= stop
 
 
-class StopLossRule:
+class StopLossRule(ConfiguredRule[StopLossConfig]):
     """The configured rule."""
 
     rule_type = "stop_loss"
-
-    def __init__(self, config: StopLossConfig) -> None:
-        self.config = config
-        self.name = config.name or self.rule_type
-        self.scope: Scope = config.scope.to_scope()
-
-    def applies_to(self, account: str, symbol: str | None) -> bool:
-        return self.scope.covers(account, symbol)
 
     def is_guard_order(self, client_order_id: str | None) -> bool:
         """Whether a client order id is one of this guard's (by ``client_id_prefix``)."""
