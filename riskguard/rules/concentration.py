@@ -18,7 +18,6 @@ lower the share by reducing, so then the rule only alerts.
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Annotated, Literal, Self
 
@@ -35,7 +34,7 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
 from riskguard.validation import StrictModel
 
 
@@ -70,16 +69,11 @@ class ConcentrationConfig(RuleConfigBase):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         named = [("warn", self.warn), ("act", self.act), ("critical", self.critical)]
-        levels = [(n, t.share_pct) for n, t in named if t is not None]
-        for (n1, v1), (n2, v2) in itertools.pairwise(levels):
-            if not v2 > v1:
-                raise ValueError(f"{n2}.share_pct: must be above {n1}.share_pct ({v2} <= {v1})")
-        acting = [(n, t.share_pct) for n, t in named[1:] if t is not None]
-        if acting and not self.target_pct < acting[0][1]:
-            name, value = acting[0]
-            raise ValueError(
-                f"target_pct: must be below {name}.share_pct ({self.target_pct} >= {value})"
-            )
+        check_rising_levels(
+            "share_pct",
+            [(n, t.share_pct if t else None) for n, t in named],
+            ("target_pct", self.target_pct),
+        )
         return self
 
 

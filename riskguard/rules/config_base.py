@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Annotated, ClassVar, Generic, TypeVar
 
 from pydantic import Field
@@ -45,3 +47,23 @@ class ConfiguredRule(Generic[ConfigT]):
 
     def applies_to(self, account: str, symbol: str | None) -> bool:
         return self.scope.covers(account, symbol)
+
+
+def check_rising_levels(
+    unit: str,
+    levels: Sequence[tuple[str, float | None]],
+    target: tuple[str, float] | None = None,
+) -> None:
+    """Thresholds that must rise from ``warn`` to ``critical``, and a target below ``act``.
+
+    ``levels`` are ``(level name, threshold)`` in the order warn, act, critical (None: not set).
+    Raises ValueError naming the field, e.g. ``act.ratio: must be above warn.ratio``.
+    """
+    present = [(n, v) for n, v in levels if v is not None]
+    for (n1, v1), (n2, v2) in itertools.pairwise(present):
+        if not v2 > v1:
+            raise ValueError(f"{n2}.{unit}: must be above {n1}.{unit} ({v2} <= {v1})")
+    acting = [(n, v) for n, v in levels[1:] if v is not None]
+    if target is not None and acting and not target[1] < acting[0][1]:
+        name, value = acting[0]
+        raise ValueError(f"{target[0]}: must be below {name}.{unit} ({target[1]} >= {value})")

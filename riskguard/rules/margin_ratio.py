@@ -31,7 +31,6 @@ is worked out as at ``act``. Only positions in the rule's scope are reduced.
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Annotated, Literal, Self
 
@@ -52,7 +51,7 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
 from riskguard.validation import StrictModel
 
 ACCOUNT_KEY = "account"
@@ -88,16 +87,11 @@ class MarginRatioConfig(RuleConfigBase):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         named = [("warn", self.warn), ("act", self.act), ("critical", self.critical)]
-        levels = [(n, t.ratio) for n, t in named if t is not None]
-        for (n1, v1), (n2, v2) in itertools.pairwise(levels):
-            if not v2 > v1:
-                raise ValueError(f"{n2}.ratio: must be above {n1}.ratio ({v2} <= {v1})")
-        acting = [(n, t.ratio) for n, t in named[1:] if t is not None]
-        if acting and not self.target_ratio < acting[0][1]:
-            name, value = acting[0]
-            raise ValueError(
-                f"target_ratio: must be below {name}.ratio ({self.target_ratio} >= {value})"
-            )
+        check_rising_levels(
+            "ratio",
+            [(n, t.ratio if t else None) for n, t in named],
+            ("target_ratio", self.target_ratio),
+        )
         return self
 
 

@@ -31,7 +31,6 @@ position's exchange leverage setting is above ``max_setting`` the rule proposes 
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Annotated, Literal, Self
@@ -53,7 +52,7 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
 from riskguard.validation import StrictModel
 
 ACCOUNT_KEY = "account"
@@ -94,17 +93,11 @@ class MaxLeverageConfig(RuleConfigBase):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
-        levels = [(n, t.leverage) for n, t in self._named() if t is not None]
-        for (n1, v1), (n2, v2) in itertools.pairwise(levels):
-            if not v2 > v1:
-                raise ValueError(f"{n2}.leverage: must be above {n1}.leverage ({v2} <= {v1})")
-        acting = [(n, t.leverage) for n, t in self._named()[1:] if t is not None]
-        if acting and not self.target_leverage < acting[0][1]:
-            name, value = acting[0]
-            raise ValueError(
-                f"target_leverage: must be below {name}.leverage "
-                f"({self.target_leverage} >= {value})"
-            )
+        check_rising_levels(
+            "leverage",
+            [(n, t.leverage if t else None) for n, t in self._named()],
+            ("target_leverage", self.target_leverage),
+        )
         if not (self.per_position or self.per_account or self.max_setting is not None):
             raise ValueError(
                 "per_position: nothing to check; enable per_position, per_account "
