@@ -1,15 +1,19 @@
-"""The riskguard configuration file: accounts, guard settings, rules and the paper venue.
+"""The riskguard configuration file: accounts, guard settings, rules, the paper venue, and how
+the daemon runs (journal, metrics, logs, schedule).
 
 YAML, validated by pydantic models that are frozen and forbid unknown keys. Every problem is
 reported by its path (``rules[2].act.distance_pct: must be below warn.distance_pct``). Secrets
-(API keys, webhook tokens) never appear here: only the names of environment variables.
+(API keys, webhook tokens) never appear here: only the names of environment variables
+(``api_key_env``) or the path of a secrets file; a key that looks like a secret inside
+``ccxt_config`` is an error. Relative paths are relative to the config file's folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
+import ccxt
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
@@ -18,13 +22,66 @@ from riskguard.paper.config import PaperConfig
 from riskguard.rules.registry import RULE_TYPES, RuleConfig
 from riskguard.validation import StrictModel, problem_lines
 
+SECRET_CCXT_KEYS = frozenset(
+    {
+        "apikey",
+        "secret",
+        "password",
+        "uid",
+        "login",
+        "privatekey",
+        "walletaddress",
+        "token",
+        "twofa",
+    }
+)
+"""ccxt constructor keys that hold credentials: never accepted inside ``ccxt_config``."""
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
 
 class AccountConfig(StrictModel):
     """One guarded account."""
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    exchange: str = Field("paper", description="'paper' or a ccxt exchange id")
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="account name")
+    exchange: str = Field("paper", description="'paper' or a ccxt exchange id (binanceusdm, ...)")
     paper_account: str | None = Field(None, description="paper account id (default: id)")
+    venue: str | None = Field(
+        None, description="margin profile for the risk math (default: from the exchange id)"
+    )
+    margin_mode: Literal["cross", "isolated"] = Field(
+        "cross", description="margin mode assumed when the exchange does not report one (Bybit)"
+    )
+    hedged: bool = Field(False, description="the account trades in hedge (two-way) mode")
+    alert_only: bool = Field(False, description="never send orders for this account, only alert")
+    ccxt_config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="passed to the ccxt constructor (options, urls, timeout, ...); no secrets",
+    )
+    api_key_env: EnvName | None = Field(None, description="environment variable with the API key")
+    secret_env: EnvName | None = Field(None, description="environment variable with the secret")
+    password_env: EnvName | None = Field(
+        None, description="environment variable with the API passphrase (OKX, ...)"
+    )
+    wallet_address_env: EnvName | None = Field(
+        None, description="environment variable with the wallet address (Hyperliquid, ...)"
+    )
+    private_key_env: EnvName | None = Field(
+        None, description="environment variable with the private key (Hyperliquid, ...)"
+    )
+
+    @model_validator(mode="after")
+    def _no_inline_secrets(self) -> Self:
+        for key in self.ccxt_config:
+            if key.lower() in SECRET_CCXT_KEYS:
+                raise ValueError(
+                    f"ccxt_config.{key}: credentials may not be written in the config file; "
+                    "name an environment variable (api_key_env, secret_env, ...) or use "
+                    "secrets_file"
+                )
+        if self.exchange != "paper" and self.exchange not in ccxt.exchanges:
+            raise ValueError(f"exchange: {self.exchange!r} is not a ccxt exchange id")
+        return self
 
 
 class GuardConfig(StrictModel):
@@ -48,6 +105,60 @@ class GuardConfig(StrictModel):
     cooldown_s: Annotated[float, Field(ge=0)] = 30.0
     fight_window_s: Annotated[float, Field(gt=0)] = 900.0
     fight_threshold: Annotated[int, Field(ge=2)] = 3
+    liquidation_price_tolerance_pct: Annotated[float, Field(gt=0)] = Field(
+        1.0,
+        description="warn when the exchange's liquidation price and ours differ by more than "
+        "this, in percent of the mark",
+    )
+
+
+class JournalConfig(StrictModel):
+    """Where and how the daemon keeps its journal."""
+
+    path: str = Field("riskguard-journal.sqlite3", description="SQLite file")
+    retention_days: Annotated[float, Field(gt=0)] = Field(
+        90.0, description="entries older than this are deleted (pending orders are kept)"
+    )
+    snapshot_every_s: Annotated[float, Field(ge=0)] = Field(
+        300.0, description="journal one account snapshot per account at most this often"
+    )
+    synchronous: Literal["full", "normal"] = Field(
+        "full", description="SQLite synchronous mode: full survives power loss, normal a crash"
+    )
+
+
+class MetricsConfig(StrictModel):
+    """The Prometheus endpoint."""
+
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="bind address; loopback unless you mean it")
+    port: Annotated[int, Field(ge=0, le=65535)] = 9464
+
+
+class LoggingConfig(StrictModel):
+    """structlog output."""
+
+    json_lines: bool | None = Field(
+        None, description="JSON lines (true), console (false), or by TTY (unset)"
+    )
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class DaemonConfig(StrictModel):
+    """The schedule of ``riskguard run``."""
+
+    misfire_grace_s: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="a cycle later than this is skipped, not run late"
+    )
+    tier_refresh_s: Annotated[float, Field(gt=0)] = Field(
+        3600.0, description="reload markets and leverage tiers this often"
+    )
+    retention_every_s: Annotated[float, Field(gt=0)] = 3600.0
+    heartbeat_s: Annotated[float, Field(gt=0)] = 60.0
+    run_for_s: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="stop by itself after this many seconds of wall time (demos)"
+    )
+    live_table: bool = Field(False, description="show a live table of positions on the terminal")
 
 
 class RiskguardConfig(StrictModel):
@@ -57,6 +168,15 @@ class RiskguardConfig(StrictModel):
     guard: GuardConfig = GuardConfig()
     rules: tuple[RuleConfig, ...] = ()
     paper: PaperConfig | None = None
+    secrets_file: str | None = Field(
+        None,
+        description="YAML file mapping account id to its credentials "
+        "({api_key, secret, password, wallet_address, private_key}); keep it out of git",
+    )
+    journal: JournalConfig = JournalConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    daemon: DaemonConfig = DaemonConfig()
 
     @model_validator(mode="after")
     def _references(self) -> Self:

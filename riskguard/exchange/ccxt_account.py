@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
+from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
 from riskguard.risk.margin import with_cumulative_amounts
 from riskguard.rules.base import OpenStop
@@ -30,9 +30,14 @@ def _num(value: Any) -> float | None:
 
 
 def tiers_from_ccxt(rows: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
-    """ccxt leverage tiers (ascending) to domain tiers."""
+    """ccxt leverage tiers (ascending) to domain tiers.
+
+    Rows marked ``unit: size`` (the live adapter converts OKX's contract-bounded tiers to base
+    units) become size tiers, which charge ``size x mark x rate`` with no amount, as OKX does.
+    """
     tiers = []
     has_amounts = False
+    unit = TierUnit.SIZE if rows and rows[0].get("unit") == "size" else TierUnit.NOTIONAL
     for row in sorted(rows, key=lambda r: _num(r.get("minNotional")) or 0.0):
         info = row.get("info") or {}
         low = _num(row.get("minNotional")) or 0.0
@@ -49,10 +54,13 @@ def tiers_from_ccxt(rows: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
                 rate,
                 cum or 0.0,
                 _num(row.get("maxLeverage")),
+                unit,
             )
         )
     result = tuple(tiers)
-    return result if has_amounts else with_cumulative_amounts(result)
+    if has_amounts or unit is TierUnit.SIZE:
+        return result
+    return with_cumulative_amounts(result)
 
 
 def position_from_ccxt(

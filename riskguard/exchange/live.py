@@ -1,0 +1,362 @@
+"""The live ccxt adapter: one ccxt async exchange behind the port the guard uses.
+
+The guard, the executor and the contract tests call ccxt's unified method names on whatever they
+are given; :class:`LiveExchange` gives them those names over a real ``ccxt.async_support``
+exchange, with what running for weeks needs and ccxt leaves to its user (CCXT_NOTES.md):
+
+- **Reads are retried** with exponential backoff and full jitter on ``OperationFailed`` (network,
+  timeout, rate limit, maintenance); a rate limit waits longer. ``InvalidNonce`` (the local clock
+  drifted from the exchange's) first resyncs the time difference, then retries.
+- **Writes are sent once.** A timed-out order may have reached the exchange; the executor looks it
+  up by client id before it sends again. ccxt's own ``maxRetriesOnFailure`` is forced to 0 (it
+  would resend orders) and its rate limiter is forced on.
+- **Tiers in contracts** (OKX's position tiers count contracts) are turned into size tiers in
+  base units, so the risk core never mixes units; venues without a bulk tier call are asked per
+  symbol.
+- Errors leave as ccxt's own classes; :func:`riskguard.exchange.errors.translate` turns them into
+  retry / skip / stop at the guard's boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt
+import structlog
+
+from riskguard.exchange.errors import is_retryable, short_text
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+_LOG = structlog.get_logger("riskguard.exchange")
+
+TIER_BOUNDS_IN_CONTRACTS = frozenset({"okx"})
+"""ccxt ids whose leverage tiers bound the position in contracts, not in notional (CCXT_NOTES)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How reads are retried: ``attempts`` in all, delays ``base * 2**n`` capped, full jitter."""
+
+    attempts: int = 3
+    base_delay_s: float = 0.25
+    max_delay_s: float = 4.0
+    rate_limit_delay_s: float = 2.0
+
+    def delay(self, attempt: int, exc: BaseException, rng: random.Random) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based) after ``exc``."""
+        cap = min(self.max_delay_s, self.base_delay_s * 2**attempt)
+        if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+            cap = max(cap, self.rate_limit_delay_s)
+        return rng.uniform(cap / 2, cap)
+
+
+class LiveExchange:
+    """A ccxt async exchange with retried reads, single-shot writes and unit-safe tiers."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        on_retry: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
+        client.enableRateLimit = True
+        client.options["maxRetriesOnFailure"] = 0
+        self.client = client
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._on_retry = on_retry
+        self.resyncs = 0
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def id(self) -> str:
+        """The ccxt exchange id."""
+        return str(self.client.id)
+
+    @property
+    def has(self) -> Mapping[str, Any]:
+        """ccxt's capability flags."""
+        return dict(self.client.has)
+
+    @property
+    def markets(self) -> Mapping[str, Any]:
+        """The loaded markets (empty before :meth:`load_markets`)."""
+        return self.client.markets or {}
+
+    def milliseconds(self) -> int:
+        """The exchange client's clock, corrected for the measured time difference."""
+        return int(self.client.milliseconds())
+
+    def __repr__(self) -> str:
+        # ccxt clients hold the keys; never let a repr reach a log line.
+        return f"LiveExchange({self.id})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _read(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except ccxt.BaseError as exc:
+                if not is_retryable(exc) or attempt + 1 >= self.retry.attempts:
+                    raise
+                if isinstance(exc, ccxt.InvalidNonce):
+                    await self.resync_time()
+                delay = self.retry.delay(attempt, exc, self._rng)
+                _LOG.warning(
+                    "exchange_retry",
+                    exchange=self.id,
+                    method=method,
+                    error=type(exc).__name__,
+                    detail=short_text(exc),
+                    attempt=attempt + 1,
+                    delay_s=round(delay, 3),
+                )
+                if self._on_retry is not None:
+                    self._on_retry(method, exc)
+                await self._sleep(delay)
+                attempt += 1
+
+    async def resync_time(self) -> None:
+        """Measure the difference between the exchange's clock and ours again."""
+        if not self.client.has.get("fetchTime"):
+            return
+        self.resyncs += 1
+        try:
+            difference = await self.client.load_time_difference()
+        except ccxt.BaseError as exc:
+            _LOG.warning("time_resync_failed", exchange=self.id, error=short_text(exc))
+            return
+        _LOG.info("time_resynced", exchange=self.id, difference_ms=difference)
+
+    # ------------------------------------------------------------------ reads
+
+    async def load_markets(
+        self, reload: bool = False, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ccxt's ``load_markets`` (retried)."""
+        result: dict[str, Any] = await self._read(
+            "load_markets", lambda: self.client.load_markets(reload, params or {})
+        )
+        return result
+
+    def adopt_markets(self, markets: Mapping[str, Any]) -> None:
+        """Use markets another client of the same exchange already loaded (no request)."""
+        self.client.set_markets(dict(markets))
+
+    async def fetch_balance(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """ccxt's ``fetch_balance`` (retried)."""
+        result: dict[str, Any] = await self._read(
+            "fetch_balance", lambda: self.client.fetch_balance(params or {})
+        )
+        return result
+
+    async def fetch_positions(
+        self, symbols: list[str] | None = None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """ccxt's ``fetch_positions`` (retried)."""
+        result: list[dict[str, Any]] = await self._read(
+            "fetch_positions", lambda: self.client.fetch_positions(symbols, params or {})
+        )
+        return result
+
+    async def fetch_open_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """ccxt's ``fetch_open_orders`` (retried)."""
+        result: list[dict[str, Any]] = await self._read(
+            "fetch_open_orders",
+            lambda: self.client.fetch_open_orders(symbol, since, limit, params or {}),
+        )
+        return result
+
+    async def fetch_order(
+        self, id: str | None, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ccxt's ``fetch_order`` (retried: it is a read; ``OrderNotFound`` is not retried)."""
+        result: dict[str, Any] = await self._read(
+            "fetch_order", lambda: self.client.fetch_order(id, symbol, params or {})
+        )
+        return result
+
+    async def fetch_mark_price(
+        self, symbol: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The mark price: ``fetch_mark_price`` where the venue has it, else the ticker's."""
+        if self.client.has.get("fetchMarkPrice"):
+            result: dict[str, Any] = await self._read(
+                "fetch_mark_price", lambda: self.client.fetch_mark_price(symbol, params or {})
+            )
+            return result
+        ticker: dict[str, Any] = await self._read(
+            "fetch_ticker", lambda: self.client.fetch_ticker(symbol, params or {})
+        )
+        return ticker
+
+    async def fetch_ticker(self, symbol: str, params: dict[str, Any] | None = None) -> Any:
+        """ccxt's ``fetch_ticker`` (retried)."""
+        return await self._read(
+            "fetch_ticker", lambda: self.client.fetch_ticker(symbol, params or {})
+        )
+
+    async def fetch_leverage_tiers(
+        self, symbols: Sequence[str] | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Tiers per symbol, bounds in notional or (``unit: size``) in base units.
+
+        One bulk call where ccxt has ``fetchLeverageTiers``, else one call per symbol.
+        """
+        wanted = list(symbols or [])
+        raw: dict[str, list[dict[str, Any]]]
+        if self.client.has.get("fetchLeverageTiers"):
+            raw = await self._read(
+                "fetch_leverage_tiers",
+                lambda: self.client.fetch_leverage_tiers(wanted or None, params or {}),
+            )
+        elif self.client.has.get("fetchMarketLeverageTiers"):
+            raw = {}
+            for symbol in wanted:
+                raw[symbol] = await self._read(
+                    "fetch_market_leverage_tiers",
+                    lambda s=symbol: self.client.fetch_market_leverage_tiers(s, params or {}),  # type: ignore[misc]
+                )
+        else:
+            return {}
+        if self.id not in TIER_BOUNDS_IN_CONTRACTS:
+            return raw
+        markets = self.markets
+        return {s: contract_tiers_as_size(rows, markets.get(s) or {}) for s, rows in raw.items()}
+
+    async def fetch_my_trades(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """ccxt's ``fetch_my_trades`` (retried)."""
+        result: list[dict[str, Any]] = await self._read(
+            "fetch_my_trades",
+            lambda: self.client.fetch_my_trades(symbol, since, limit, params or {}),
+        )
+        return result
+
+    async def fetch_funding_rate(self, symbol: str, params: dict[str, Any] | None = None) -> Any:
+        """ccxt's ``fetch_funding_rate`` (retried)."""
+        return await self._read(
+            "fetch_funding_rate", lambda: self.client.fetch_funding_rate(symbol, params or {})
+        )
+
+    # ------------------------------------------------------------------ writes (sent once)
+
+    async def _write(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except ccxt.InvalidNonce:
+            _LOG.warning("time_skew", exchange=self.id, method=method)
+            await self.resync_time()  # the caller decides whether to send again
+            raise
+
+    async def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """ccxt's ``create_order``, sent once."""
+        result: dict[str, Any] = await self._write(
+            "create_order",
+            lambda: self.client.create_order(symbol, type, side, amount, price, params or {}),
+        )
+        return result
+
+    async def cancel_order(
+        self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ccxt's ``cancel_order``, sent once."""
+        result: dict[str, Any] = await self._write(
+            "cancel_order", lambda: self.client.cancel_order(id, symbol, params or {})
+        )
+        return result
+
+    async def add_margin(
+        self, symbol: str, amount: float, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ccxt's ``add_margin``, sent once (never retried: read the position back instead)."""
+        result: dict[str, Any] = await self._write(
+            "add_margin", lambda: self.client.add_margin(symbol, amount, params or {})
+        )
+        return result
+
+    async def reduce_margin(
+        self, symbol: str, amount: float, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ccxt's ``reduce_margin``, sent once."""
+        result: dict[str, Any] = await self._write(
+            "reduce_margin", lambda: self.client.reduce_margin(symbol, amount, params or {})
+        )
+        return result
+
+    async def set_leverage(
+        self, leverage: float, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ccxt's ``set_leverage``, sent once."""
+        result: dict[str, Any] = await self._write(
+            "set_leverage", lambda: self.client.set_leverage(leverage, symbol, params or {})
+        )
+        return result
+
+    async def set_margin_mode(
+        self, margin_mode: str, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ccxt's ``set_margin_mode``, sent once."""
+        result: dict[str, Any] = await self._write(
+            "set_margin_mode",
+            lambda: self.client.set_margin_mode(margin_mode, symbol, params or {}),
+        )
+        return result
+
+    async def create_market_order(
+        self, symbol: str, side: str, amount: float, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A market order through :meth:`create_order`."""
+        return await self.create_order(symbol, "market", side, amount, None, params)
+
+    async def close(self) -> None:
+        """Close the ccxt client's HTTP session."""
+        await self.client.close()
+
+
+def contract_tiers_as_size(
+    rows: Sequence[Mapping[str, Any]], market: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Tiers bounded in contracts as tiers bounded in base units (``unit: size``)."""
+    size = float(market.get("contractSize") or 1.0)
+    converted = []
+    for row in rows:
+        new = dict(row)
+        for key in ("minNotional", "maxNotional"):
+            if new.get(key) is not None:
+                new[key] = float(new[key]) * size
+        new["unit"] = "size"
+        converted.append(new)
+    return converted
