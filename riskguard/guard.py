@@ -10,9 +10,10 @@ pass its checks, only the ``stale_data`` rule runs (it alerts), and the last goo
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -25,12 +26,10 @@ from riskguard.enforce.executor import AlertFn, Executor, ExecutorConfig, StepOu
 from riskguard.enforce.journal import Journal
 from riskguard.enforce.order_ids import is_guard_client_id
 from riskguard.enforce.quirks import quirks_for
-from riskguard.errors import InputError
-from riskguard.exchange.ccxt_account import (
-    open_stops_from_ccxt,
-    snapshot_from_ccxt,
-    tiers_from_ccxt,
-)
+from riskguard.errors import ExchangeProblem, InputError, StopAccount
+from riskguard.exchange.ccxt_account import open_stops_from_ccxt, snapshot_from_ccxt
+from riskguard.exchange.errors import translate
+from riskguard.exchange.markets import SharedMarkets
 from riskguard.planner import MarketRules, Plan, PlannedStep, PlannerConfig, PlannerState, plan
 from riskguard.risk.evaluation import AccountEvaluation, RiskSettings, evaluate_account
 from riskguard.risk.scenarios import gap_scenarios, span_scenarios
@@ -54,7 +53,13 @@ _LOG = structlog.get_logger("riskguard.guard")
 
 @dataclass
 class GuardAccount:
-    """One guarded account and what the guard remembers about it between cycles."""
+    """One guarded account and what the guard remembers about it between cycles.
+
+    ``alert_only``: journal and alert every decision, send nothing (a read-only key, or the
+    account's config). ``shared`` holds the exchange's markets and tiers, shared with the other
+    accounts on the same exchange. :meth:`state` / :meth:`restore` carry what must survive a
+    restart (rule memories, the planner's cooldowns, volatility estimates) through the journal.
+    """
 
     account: str
     port: Any
@@ -62,9 +67,8 @@ class GuardAccount:
     venue: str
     default_margin_mode: MarginMode = MarginMode.CROSS
     hedged: bool = False
-    markets: dict[str, Any] = field(default_factory=dict)
-    tiers: dict[str, tuple[Tier, ...]] = field(default_factory=dict)
-    market_rules: dict[str, MarketRules] = field(default_factory=dict)
+    alert_only: bool = False
+    shared: SharedMarkets = field(default_factory=SharedMarkets)
     volatility: dict[str, EwmaVolatility] = field(default_factory=dict)
     memories: dict[str, Memory] = field(default_factory=dict)
     planner_state: PlannerState = field(default_factory=PlannerState)
@@ -73,6 +77,43 @@ class GuardAccount:
     last_good_ms: int | None = None
     latency_s: float | None = None
     cycles: int = 0
+    liquidation_mismatches: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def markets(self) -> Mapping[str, Any]:
+        """The exchange's markets (ccxt dicts)."""
+        return self.shared.markets
+
+    @property
+    def tiers(self) -> Mapping[str, tuple[Tier, ...]]:
+        """Leverage tiers by symbol."""
+        return self.shared.tiers
+
+    @property
+    def market_rules(self) -> Mapping[str, MarketRules]:
+        """Order rules by symbol."""
+        return self.shared.market_rules
+
+    def state(self) -> dict[str, Any]:
+        """What the guard remembers, JSON-ready, for the journal's state table."""
+        return {
+            "memories": {name: dict(memory) for name, memory in self.memories.items()},
+            "planner": self.planner_state.to_dict(),
+            "volatility": {
+                s: {f.name: getattr(v, f.name) for f in fields(v)}
+                for s, v in self.volatility.items()
+            },
+            "cycles": self.cycles,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` saved before a restart."""
+        self.memories = {k: dict(v) for k, v in (state.get("memories") or {}).items()}
+        self.planner_state = PlannerState.from_dict(state.get("planner") or {})
+        self.volatility = {
+            s: EwmaVolatility(**v) for s, v in (state.get("volatility") or {}).items()
+        }
+        self.cycles = int(state.get("cycles") or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +128,8 @@ class CycleReport:
     plan: Plan | None
     outcomes: tuple[StepOutcome, ...]
     error: str | None = None
+    evaluation: AccountEvaluation | None = None
+    data_age_s: float = 0.0
 
 
 class Guard:
@@ -117,31 +160,43 @@ class Guard:
     # ------------------------------------------------------------------ setup
 
     async def prepare(self, acct: GuardAccount) -> None:
-        """Load markets and tiers once (refreshed by the daemon on a slower schedule)."""
-        markets = dict(await acct.port.load_markets())
-        symbols = [s for s, m in markets.items() if m.get("swap") or m.get("contract")]
-        raw = await acct.port.fetch_leverage_tiers(symbols)
-        # Only a complete set is kept: a half-loaded market would be judged without its tiers.
-        acct.tiers = {s: tiers_from_ccxt(rows) for s, rows in raw.items() if rows}
-        acct.market_rules = {s: _market_rules(s, m) for s, m in markets.items()}
-        acct.markets = markets
+        """Load markets (once per exchange; the daemon refreshes them on a slower schedule)."""
+        await acct.shared.ensure(acct.port, self.clock.now_ms())
 
     # ------------------------------------------------------------------ the cycle
 
     async def cycle(self, acct: GuardAccount) -> CycleReport:
-        """One poll of ``acct``."""
+        """One poll of ``acct``.
+
+        Reads only what it needs: balance and positions together, then the mark of any position
+        reported without one, the tiers of symbols not seen before, and the open trigger orders
+        of the symbols that hold positions. An exchange error that waiting will not fix
+        (:class:`StopAccount`) is raised to the daemon; any other makes the cycle stale.
+        """
         acct.cycles += 1
         started = self.clock.now_ms()
         try:
-            if not acct.markets:
-                await self.prepare(acct)
-            balance = await acct.port.fetch_balance()
-            positions = await acct.port.fetch_positions()
-            orders = await acct.port.fetch_open_orders(
-                None, None, None, dict(quirks_for(acct.exchange_id).open_stops_params)
+            if not acct.shared.loaded:
+                await _call("load_markets", self.prepare(acct))
+            balance, positions = await asyncio.gather(
+                _call("fetch_balance", acct.port.fetch_balance()),
+                _call("fetch_positions", acct.port.fetch_positions()),
             )
-        except ccxt.BaseError as exc:
-            return self._stale(acct, started, f"fetch failed: {type(exc).__name__}: {exc}")
+            held = sorted({str(r.get("symbol")) for r in positions if _is_open(r)})
+            positions = await self._with_marks(acct, positions)
+            await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
+            params = dict(quirks_for(acct.exchange_id).open_stops_params)
+            per_symbol = await asyncio.gather(
+                *(
+                    _call("fetch_open_orders", acct.port.fetch_open_orders(s, None, None, params))
+                    for s in held
+                )
+            )
+        except StopAccount:
+            raise
+        except ExchangeProblem as exc:
+            return self._stale(acct, started, f"fetch failed: {exc}")
+        orders = [o for rows in per_symbol for o in rows]
         fetched = self.clock.now_ms()
         latency = max(0.0, (fetched - started) / 1000.0)
         acct.latency_s = latency if acct.latency_s is None else 0.8 * acct.latency_s + 0.2 * latency
@@ -179,6 +234,7 @@ class Guard:
         acct.last_snapshot = snapshot
         acct.last_evaluation = evaluation
         acct.last_good_ms = fetched
+        self._cross_check(acct, positions, snapshot, evaluation, fetched)
         free = _free_balance(balance, snapshot)
         data = RuleInput(
             snapshot=snapshot,
@@ -191,7 +247,84 @@ class Guard:
             data_age_s=0.0,
             consistent=True,
         )
-        return await self._judge_and_act(acct, data, stops, actionable=True)
+        report = await self._judge_and_act(acct, data, stops, actionable=True)
+        return replace(report, evaluation=evaluation)
+
+    async def _with_marks(
+        self, acct: GuardAccount, positions: Sequence[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]]:
+        """Positions whose row has no mark price get one from the venue's mark-price call."""
+        missing = sorted(
+            {str(r.get("symbol")) for r in positions if _is_open(r) and not r.get("markPrice")}
+        )
+        if not missing:
+            return list(positions)
+        marks = await asyncio.gather(
+            *(_call("fetch_mark_price", acct.port.fetch_mark_price(s)) for s in missing)
+        )
+        by_symbol = {
+            s: m.get("markPrice") or m.get("last") for s, m in zip(missing, marks, strict=True)
+        }
+        return [
+            {**r, "markPrice": by_symbol[str(r.get("symbol"))]}
+            if str(r.get("symbol")) in by_symbol and not r.get("markPrice")
+            else r
+            for r in positions
+        ]
+
+    def _cross_check(
+        self,
+        acct: GuardAccount,
+        rows: Sequence[Mapping[str, Any]],
+        snapshot: AccountSnapshot,
+        evaluation: AccountEvaluation,
+        now_ms: int,
+    ) -> None:
+        """Warn once when the exchange's liquidation price and ours disagree beyond tolerance.
+
+        The exchange's figure is often missing (Binance cross, Bybit UTA) or lags; ours is the
+        one acted on. A disagreement means our tiers, wallet or venue profile may be wrong for
+        this account: the operator must know. The warning repeats only after it cleared.
+        """
+        reported: dict[tuple[str, str], float] = {}
+        for row in rows:
+            price = _positive(row.get("liquidationPrice"))
+            if price is not None and row.get("side") in ("long", "short"):
+                reported[(str(row.get("symbol")), str(row.get("side")))] = price
+        tolerance = self.config.liquidation_price_tolerance_pct / 100.0
+        for position, figures in zip(snapshot.positions, evaluation.positions, strict=True):
+            key = (position.symbol, position.side.value)
+            theirs = reported.get(key)
+            ours = figures.risk.liquidation_price
+            if theirs is None or ours is None:
+                continue
+            gap = abs(theirs - ours) / position.mark_price
+            if gap <= tolerance:
+                acct.liquidation_mismatches.discard(key)
+                continue
+            if key in acct.liquidation_mismatches:
+                continue
+            acct.liquidation_mismatches.add(key)
+            message = (
+                f"{acct.account} {position.symbol} {position.side.value}: the exchange reports "
+                f"liquidation at {theirs:g}, riskguard computes {ours:g} ({gap:.2%} of the mark "
+                f"apart, tolerance {tolerance:.2%}); riskguard acts on its own figure"
+            )
+            payload = {
+                "account": acct.account,
+                "symbol": position.symbol,
+                "side": position.side.value,
+                "figures": {
+                    "exchange_liquidation_price": theirs,
+                    "riskguard_liquidation_price": ours,
+                    "mark_price": position.mark_price,
+                    "gap_pct_of_mark": round(gap * 100, 4),
+                    "tolerance_pct": self.config.liquidation_price_tolerance_pct,
+                },
+            }
+            self.journal.append("liquidation_mismatch", acct.account, now_ms, payload)
+            _LOG.warning("liquidation_mismatch", **payload)
+            self.alert(Level.WARN, message, payload)
 
     def _stale(self, acct: GuardAccount, now_ms: int, reason: str) -> CycleReport:
         """The data cannot be trusted: alert through the stale-data rule, never act."""
@@ -280,7 +413,7 @@ class Guard:
                 alert=self.alert,
                 config=ExecutorConfig(
                     prefix=self.config.client_id_prefix,
-                    dry_run=self.config.dry_run,
+                    dry_run=self.config.dry_run or acct.alert_only,
                     contract_sizes={s: r.contract_size for s, r in acct.market_rules.items()},
                     amount_steps={s: r.amount_step for s, r in acct.market_rules.items()},
                 ),
@@ -329,20 +462,24 @@ def _planned_action(step: PlannedStep) -> Action:
     )
 
 
-def _market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
-    precision = market.get("precision") or {}
-    limits = market.get("limits") or {}
-    amount_limits = limits.get("amount") or {}
-    cost_limits = limits.get("cost") or {}
-    step = precision.get("amount") or 1.0  # ccxt 4 reports precision as a tick size
-    return MarketRules(
-        symbol=symbol,
-        contract_size=float(market.get("contractSize") or 1.0),
-        amount_step=float(step),
-        min_amount=float(amount_limits.get("min") or 0.0),
-        price_tick=float(precision.get("price") or 0.01),
-        min_notional=float(cost_limits["min"]) if cost_limits.get("min") else None,
-    )
+async def _call(method: str, awaitable: Any) -> Any:
+    """Await one exchange call; a ccxt error leaves translated (retry / skip / stop)."""
+    try:
+        return await awaitable
+    except ccxt.BaseError as exc:
+        raise translate(exc, method) from exc
+
+
+def _is_open(row: Mapping[str, Any]) -> bool:
+    return row.get("side") in ("long", "short") and bool(_positive(row.get("contracts")))
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def _free_balance(balance: Mapping[str, Any], snapshot: AccountSnapshot) -> float:

@@ -1,0 +1,109 @@
+"""Markets and leverage tiers of one exchange, loaded once and shared by its accounts.
+
+Every account on an exchange trades the same markets under the same tiers, so they are loaded
+through the first account's client, handed to the others without a request
+(``adopt_markets``), and refreshed on the daemon's slower schedule. Tiers are fetched in one call
+where the venue has a bulk endpoint (Binance, Bybit), else per symbol and only for symbols that
+hold a position (OKX), so a venue with hundreds of markets costs a handful of calls.
+A refresh that fails keeps the previous markets and tiers: stale tiers beat none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from riskguard.domain import Tier
+from riskguard.exchange.ccxt_account import tiers_from_ccxt
+from riskguard.planner import MarketRules
+
+
+class SharedMarkets:
+    """One exchange's markets, tiers and order rules, shared by the accounts on it."""
+
+    def __init__(self, exchange_id: str = "") -> None:
+        self.exchange_id = exchange_id
+        self.markets: dict[str, Any] = {}
+        self.tiers: dict[str, tuple[Tier, ...]] = {}
+        self.market_rules: dict[str, MarketRules] = {}
+        self.loaded_ms: int | None = None
+        self.refreshes = 0
+        self._lock = asyncio.Lock()
+        self._bulk_done = False
+
+    @property
+    def loaded(self) -> bool:
+        """Whether markets have been loaded at least once."""
+        return bool(self.markets)
+
+    async def ensure(self, port: Any, now_ms: int) -> None:
+        """Load markets through ``port`` if nobody has yet; else hand them to ``port``."""
+        async with self._lock:
+            if not self.markets:
+                await self._load(port, now_ms)
+            else:
+                _adopt(port, self.markets)
+
+    async def refresh(self, port: Any, now_ms: int) -> None:
+        """Reload markets and every tier already known (the slow scheduled job)."""
+        async with self._lock:
+            known = list(self.tiers)
+            self._bulk_done = False
+            await self._load(port, now_ms, reload=True, symbols=known)
+            self.refreshes += 1
+
+    async def ensure_tiers(self, port: Any, symbols: Iterable[str]) -> None:
+        """Make sure the tiers of ``symbols`` are known (per-symbol venues fetch the missing)."""
+        missing = sorted({s for s in symbols if s not in self.tiers})
+        if not missing or self._bulk_done:
+            return
+        async with self._lock:
+            missing = [s for s in missing if s not in self.tiers]
+            if missing:
+                await self._load_tiers(port, missing)
+
+    async def _load(
+        self, port: Any, now_ms: int, *, reload: bool = False, symbols: Iterable[str] = ()
+    ) -> None:
+        loaded = await port.load_markets(reload) if reload else await port.load_markets()
+        markets = dict(loaded)
+        self.market_rules = {s: market_rules(s, m) for s, m in markets.items()}
+        self.markets = markets
+        self.loaded_ms = now_ms
+        await self._load_tiers(port, list(symbols))
+
+    async def _load_tiers(self, port: Any, symbols: list[str]) -> None:
+        has = getattr(port, "has", {}) or {}
+        if has.get("fetchLeverageTiers") is True:
+            contracts = [s for s, m in self.markets.items() if m.get("swap") or m.get("contract")]
+            raw = await port.fetch_leverage_tiers(contracts)
+            self._bulk_done = True
+        else:
+            raw = await port.fetch_leverage_tiers(symbols) if symbols else {}
+        # Only complete rows are kept: a half-loaded market would be judged without its tiers.
+        fresh = {s: tiers_from_ccxt(rows) for s, rows in raw.items() if rows}
+        self.tiers = {**self.tiers, **fresh}
+
+
+def _adopt(port: Any, markets: Mapping[str, Any]) -> None:
+    adopt = getattr(port, "adopt_markets", None)
+    if adopt is not None and not getattr(port, "markets", None):
+        adopt(markets)
+
+
+def market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
+    """The order rules of one ccxt market (amount step, minimums, tick, contract size)."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+    amount_limits = limits.get("amount") or {}
+    cost_limits = limits.get("cost") or {}
+    step = precision.get("amount") or 1.0  # ccxt 4 reports precision as a tick size
+    return MarketRules(
+        symbol=symbol,
+        contract_size=float(market.get("contractSize") or 1.0),
+        amount_step=float(step),
+        min_amount=float(amount_limits.get("min") or 0.0),
+        price_tick=float(precision.get("price") or 0.01),
+        min_notional=float(cost_limits["min"]) if cost_limits.get("min") else None,
+    )
