@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 
@@ -41,6 +42,37 @@ def _build_parser() -> argparse.ArgumentParser:
         "own line as FILE: path: problem. Exit code 0 when valid, 2 otherwise.",
     )
     validate.add_argument("config", metavar="CONFIG", help="YAML configuration file")
+    run = commands.add_parser(
+        "run",
+        help="run the guard daemon on every account of a configuration",
+        description="Poll every account of CONFIG on its schedule and enforce the rules. "
+        "SIGINT/SIGTERM finish the cycle in flight, flush the journal and exit 0.",
+    )
+    run.add_argument("config", metavar="CONFIG", help="YAML configuration file")
+    run.add_argument("--once", action="store_true", help="run one cycle of every account, exit")
+    check = commands.add_parser(
+        "check",
+        help="one read-only cycle: a table of every position; exit 0 ok, 1 warnings, 2 act",
+        description="Run one cycle of every account without sending anything, print every "
+        "position (the exchange's liquidation price and riskguard's, distance, sigma distance, "
+        "shortfall, rules that fire). Exit code 0 ok, 1 warnings, 2 action needed or no data.",
+    )
+    check.add_argument("config", metavar="CONFIG", help="YAML configuration file")
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    journal = commands.add_parser(
+        "journal",
+        help="export the journal as CSV or JSON",
+        description="Export journal entries (decisions, orders, alerts, sampled snapshots) for "
+        "an accountant or a post-mortem. Give the CONFIG (its journal.path is used) or --db.",
+    )
+    source = journal.add_mutually_exclusive_group(required=True)
+    source.add_argument("config", metavar="CONFIG", nargs="?", help="YAML configuration file")
+    source.add_argument("--db", metavar="PATH", help="journal SQLite file")
+    journal.add_argument("--since", help="ISO date/time (UTC) or a duration back: 90m, 24h, 7d")
+    journal.add_argument("--until", help="ISO date/time (UTC) or a duration back (exclusive)")
+    journal.add_argument("--kind", help="only entries of this kind (order_sent, alert, ...)")
+    journal.add_argument("--account", help="only entries of this account")
+    journal.add_argument("--format", choices=("csv", "json"), default="csv", dest="fmt")
     return parser
 
 
@@ -70,18 +102,66 @@ def _calc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run(args: argparse.Namespace) -> int:
+    from riskguard.run_command import run_daemon
+
+    return run_daemon(args.config, once=args.once)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from riskguard.run_command import run_check
+
+    return run_check(args.config, as_json=args.json)
+
+
+def _journal(args: argparse.Namespace) -> int:
+    import time
+
+    from riskguard.journal import SqliteJournal
+    from riskguard.journal_export import export_entries, parse_since
+
+    if args.db is not None:
+        path = Path(args.db)
+    else:
+        from riskguard.config import load_config
+        from riskguard.wiring import resolve_path
+
+        path = resolve_path(Path(args.config), load_config(args.config).journal.path)
+    now_ms = int(time.time() * 1000)
+    since = parse_since(args.since, now_ms) if args.since else None
+    until = parse_since(args.until, now_ms, option="--until") if args.until else None
+    with SqliteJournal(path, readonly=True) as journal:
+        export_entries(
+            journal,
+            sys.stdout,
+            fmt=args.fmt,
+            since_ms=since,
+            until_ms=until,
+            kind=args.kind,
+            account=args.account,
+        )
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "calc": _calc,
+    "validate": _validate,
+    "run": _run,
+    "check": _check,
+    "journal": _journal,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _build_parser().parse_args(argv)
     try:
-        if args.command == "calc":
-            return _calc(args)
-        if args.command == "validate":
-            return _validate(args)
+        return _COMMANDS[args.command](args)
     except RiskguardError as exc:
-        sys.stderr.write(f"riskguard {args.command}: {exc}\n")
+        from riskguard.observability.logs import redact
+
+        sys.stderr.write(redact(f"riskguard {args.command}: {exc}") + "\n")
         return EXIT_BAD_INPUT
-    return EXIT_BAD_INPUT  # pragma: no cover - argparse rejects unknown commands
 
 
 if __name__ == "__main__":  # pragma: no cover

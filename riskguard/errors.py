@@ -36,7 +36,7 @@ class UnsupportedError(RiskguardError):
     """A valid request that riskguard refuses to answer rather than answer wrongly."""
 
 
-class ExchangeProblem(RiskguardError):
+class ExchangeProblem(RiskguardError):  # noqa: N818 - the subclasses name what to do
     """An exchange call failed; the subclass tells the daemon what to do next."""
 
     def __init__(self, message: str, *, method: str = "", cause: str = "") -> None:

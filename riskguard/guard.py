@@ -78,6 +78,8 @@ class GuardAccount:
     latency_s: float | None = None
     cycles: int = 0
     liquidation_mismatches: set[tuple[str, str]] = field(default_factory=set)
+    exchange_liquidation_prices: dict[tuple[str, str], float] = field(default_factory=dict)
+    """The liquidation price the exchange reported last cycle, by (symbol, side), where it did."""
 
     @property
     def markets(self) -> Mapping[str, Any]:
@@ -291,6 +293,7 @@ class Guard:
             price = _positive(row.get("liquidationPrice"))
             if price is not None and row.get("side") in ("long", "short"):
                 reported[(str(row.get("symbol")), str(row.get("side")))] = price
+        acct.exchange_liquidation_prices = reported
         tolerance = self.config.liquidation_price_tolerance_pct / 100.0
         for position, figures in zip(snapshot.positions, evaluation.positions, strict=True):
             key = (position.symbol, position.side.value)

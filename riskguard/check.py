@@ -1,0 +1,168 @@
+"""``riskguard check CONFIG``: one cycle of every account, a table, and an exit code for cron.
+
+The cycle is the daemon's own, with every account in alert-only mode: the rules judge and the
+planner plans, but nothing is sent and the daemon's journal is not touched (a check runs in a
+memory journal). The exit code summarises the worst finding: 0 nothing to report, 1 warnings,
+2 the guard would act now (or could not get fresh data for an account), so a monitoring system
+can page on 2. ``--json`` prints the same figures as one JSON document.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from riskguard.guard import CycleReport, GuardAccount
+from riskguard.rules.base import Level
+
+EXIT_OK = 0
+EXIT_WARN = 1
+EXIT_ACT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one check found: the report of each account and the exit code."""
+
+    reports: tuple[tuple[GuardAccount, CycleReport], ...]
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 warnings, 2 action needed or no fresh data."""
+        worst = Level.OK
+        for _, report in self.reports:
+            if not report.actionable:
+                return EXIT_ACT
+            worst = max([worst, *(f.level for f in report.findings)])
+        if worst >= Level.ACT:
+            return EXIT_ACT
+        return EXIT_WARN if worst >= Level.WARN else EXIT_OK
+
+
+def _number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(result: CheckResult) -> dict[str, Any]:
+    """The check as a JSON-ready document."""
+    accounts = []
+    for acct, report in result.reports:
+        evaluation = report.evaluation
+        positions = []
+        if report.snapshot is not None and evaluation is not None:
+            for p, e in zip(report.snapshot.positions, evaluation.positions, strict=True):
+                fired = [
+                    {"rule": f.rule, "level": f.level.name, "message": f.message}
+                    for f in report.findings
+                    if f.symbol == p.symbol and (f.side is None or f.side is p.side)
+                ]
+                positions.append(
+                    {
+                        "symbol": p.symbol,
+                        "side": p.side.value,
+                        "margin_mode": p.margin_mode.value,
+                        "size": p.size,
+                        "mark_price": p.mark_price,
+                        "exchange_liquidation_price": acct.exchange_liquidation_prices.get(
+                            (p.symbol, p.side.value)
+                        ),
+                        "liquidation_price": e.risk.liquidation_price,
+                        "distance_pct": _number(
+                            None if e.risk.distance is None else e.risk.distance * 100
+                        ),
+                        "sigma_distance": _number(e.sigma_distance),
+                        "margin_ratio": _number(e.risk.margin_ratio),
+                        "shortfall": e.shortfall,
+                        "rules": fired,
+                    }
+                )
+        accounts.append(
+            {
+                "account": acct.account,
+                "exchange": acct.exchange_id,
+                "actionable": report.actionable,
+                "error": report.error,
+                "equity": None if evaluation is None else evaluation.risk.equity,
+                "potential_shortfall": None
+                if evaluation is None
+                else evaluation.potential_shortfall,
+                "positions": positions,
+                "findings": [
+                    {
+                        "rule": f.rule,
+                        "level": f.level.name,
+                        "symbol": f.symbol,
+                        "side": f.side.value if f.side else None,
+                        "message": f.message,
+                    }
+                    for f in report.findings
+                ],
+                "planned": [
+                    {"kind": s.kind.value, "symbol": s.action.symbol, "reason": s.action.reason}
+                    for s in (report.plan.steps if report.plan is not None else ())
+                ],
+            }
+        )
+    return {"exit_code": result.exit_code, "accounts": accounts}
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    if value is None:
+        return "-"
+    if math.isinf(value):
+        return "inf"
+    return format(value, spec)
+
+
+def print_table(result: CheckResult, console: Console) -> None:
+    """Every position with both liquidation prices, distance, sigma distance and shortfall."""
+    document = to_json(result)
+    table = Table(title="riskguard check", show_lines=False)
+    for name, justify in (
+        ("account", "left"),
+        ("symbol", "left"),
+        ("side", "left"),
+        ("mode", "left"),
+        ("mark", "right"),
+        ("liq (exchange)", "right"),
+        ("liq (riskguard)", "right"),
+        ("distance %", "right"),
+        ("σ-distance", "right"),
+        ("shortfall", "right"),
+        ("rules firing", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for account in document["accounts"]:
+        if account["error"]:
+            table.add_row(account["account"], "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                          f"[red]no fresh data: {account['error']}[/red]")  # fmt: skip
+        for p in account["positions"]:
+            rules = ", ".join(f"{r['rule']}:{r['level']}" for r in p["rules"]) or "-"
+            table.add_row(
+                account["account"],
+                p["symbol"],
+                p["side"],
+                p["margin_mode"],
+                _fmt(p["mark_price"], ",.6g"),
+                _fmt(p["exchange_liquidation_price"], ",.6g"),
+                _fmt(p["liquidation_price"], ",.6g"),
+                _fmt(p["distance_pct"], ".2f"),
+                _fmt(p["sigma_distance"], ".1f"),
+                _fmt(p["shortfall"], ",.2f"),
+                rules,
+            )
+    console.print(table)
+    labels = {EXIT_OK: "ok", EXIT_WARN: "warnings", EXIT_ACT: "action needed"}
+    console.print(f"result: {labels[result.exit_code]} (exit code {result.exit_code})")
+
+
+def summarise(reports: Sequence[tuple[GuardAccount, CycleReport]]) -> CheckResult:
+    """Bundle the reports of one check."""
+    return CheckResult(tuple(reports))

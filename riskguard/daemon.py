@@ -1,0 +1,364 @@
+"""``riskguard run``: the guard cycle of every account on a schedule, until told to stop.
+
+APScheduler 3.11's ``AsyncIOScheduler`` runs one interval job per account (one instance at a time,
+coalescing missed runs, skipping runs later than the misfire grace) and three slow jobs: markets
+and tiers refresh, journal retention, heartbeat. Paper accounts run on the paper venue's paced
+clock, so their job interval is the poll interval divided by the clock's speed.
+
+Start: markets are loaded lazily by the first cycle; before it, key permissions are checked and
+orders whose fate the journal does not know (the last run died mid-request) are looked up by
+client id (:mod:`riskguard.wiring`). Each cycle's memories are saved in the journal's state
+table, so a restart continues with the same cooldowns, holds and volatility estimates.
+
+Stop: SIGINT or SIGTERM (or ``run_for_s``) stops the scheduler, lets the cycles in flight finish,
+saves every account's state, journals ``stop``, closes the exchange clients and the journal, and
+the process exits 0. A cycle that raises does not stop the daemon: it is journalled and alerted.
+An account whose exchange says waiting will not help (bad key, suspended) is stopped alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from riskguard import __version__
+from riskguard.enforce.executor import AlertFn
+from riskguard.errors import StopAccount
+from riskguard.guard import CycleReport, GuardAccount
+from riskguard.observability.logs import redact
+from riskguard.observability.metrics import GuardMetrics
+from riskguard.rules.base import Level
+from riskguard.wiring import STATE_KEY, Runtime, check_keys, recover_orders
+
+_LOG = structlog.get_logger("riskguard.daemon")
+
+STATE_SAVE_EVERY_S = 60.0
+"""Unchanged memories are saved at least this often (wall seconds): volatility moves every cycle
+but losing a minute of it costs nothing, while a changed rule memory is saved at once."""
+
+
+@dataclass
+class AccountRun:
+    """The daemon's bookkeeping for one account."""
+
+    acct: GuardAccount
+    interval_s: float
+    last_report: CycleReport | None = None
+    last_state: str = ""
+    last_state_saved: float = 0.0
+    stopped: str | None = None
+    cycles: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+class Daemon:
+    """Schedules guard cycles for a :class:`~riskguard.wiring.Runtime` and stops cleanly."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        alert: AlertFn,
+        metrics: GuardMetrics | None = None,
+        on_cycle: Callable[[AccountRun], None] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.alert = alert
+        self.metrics = metrics
+        self.on_cycle = on_cycle
+        poll = runtime.config.guard.poll_interval_s
+        self.runs = {
+            a.account: AccountRun(a, poll / runtime.speeds.get(a.account, 1.0))
+            for a in runtime.accounts
+        }
+        self._stop = asyncio.Event()
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._scheduler: AsyncIOScheduler | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Journal the start, check keys, recover orders in doubt."""
+        journal = self.runtime.journal
+        journal.append(
+            "start",
+            "*",
+            int(time.time() * 1000),
+            {
+                "version": __version__,
+                "config": str(self.runtime.config_path),
+                "accounts": [a.account for a in self.runtime.accounts],
+            },
+        )
+        await check_keys(self.runtime, self.alert)
+        recovered = await recover_orders(self.runtime)
+        if recovered:
+            _LOG.info("orders_recovered", looked_up=recovered)
+        for notice in self.runtime.notices:
+            _LOG.warning("notice", message=notice)
+        if self.metrics is not None:
+            for run in self.runs.values():
+                self.metrics.set_alert_only(run.acct.account, run.acct.alert_only)
+
+    async def run_once(self) -> list[CycleReport]:
+        """One cycle of every account, in parallel; then stop cleanly."""
+        await self.start()
+        try:
+            await asyncio.gather(*(self._cycle(run) for run in self.runs.values()))
+        finally:
+            await self.shutdown()
+        return [r.last_report for r in self.runs.values() if r.last_report is not None]
+
+    async def run(self, *, run_for_s: float | None = None, handle_signals: bool = True) -> int:
+        """Run until SIGINT/SIGTERM (or ``run_for_s`` wall seconds); returns the exit code."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        daemon_cfg = self.runtime.config.daemon
+        now = datetime.now(UTC)
+        for i, run in enumerate(self.runs.values()):
+            scheduler.add_job(
+                self._cycle_job,
+                "interval",
+                args=[run],
+                id=f"cycle:{run.acct.account}",
+                seconds=run.interval_s,
+                # Spread first runs over one interval so accounts do not poll in lockstep.
+                next_run_time=now + timedelta(seconds=run.interval_s * i / len(self.runs)),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, math.ceil(daemon_cfg.misfire_grace_s)),
+            )
+        scheduler.add_job(
+            self._refresh_markets, "interval", seconds=daemon_cfg.tier_refresh_s, id="markets"
+        )
+        scheduler.add_job(
+            self._retention, "interval", seconds=daemon_cfg.retention_every_s, id="retention"
+        )
+        scheduler.add_job(
+            self._heartbeat,
+            "interval",
+            seconds=daemon_cfg.heartbeat_s,
+            id="heartbeat",
+            next_run_time=now,
+        )
+        self._scheduler = scheduler
+        scheduler.start()
+        try:
+            if run_for_s is None:
+                await self._stop.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), run_for_s)
+        finally:
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            await self.shutdown()
+        return 0
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Ask the daemon to stop after the cycles in flight (signal handlers call this)."""
+        if not self._stop.is_set():
+            _LOG.info("stopping", reason=reason)
+            self._stop.set()
+
+    async def shutdown(self) -> None:
+        """Stop scheduling, finish cycles in flight, save state, close clients and journal."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        for run in self.runs.values():
+            self._save_state(run, force=True)
+        self.runtime.journal.append(
+            "stop",
+            "*",
+            int(time.time() * 1000),
+            {"cycles": {a: r.cycles for a, r in self.runs.items()}},
+        )
+        await self.runtime.aclose()
+        close = getattr(self.runtime.journal, "close", None)
+        if close is not None:
+            close()
+
+    # ------------------------------------------------------------------ jobs
+
+    async def _cycle_job(self, run: AccountRun) -> None:
+        """The scheduled job: the cycle runs in a task of its own, shielded, so that stopping
+        the scheduler (which cancels its jobs) lets the cycle in flight finish."""
+        if run.stopped is not None or self._stop.is_set():
+            return
+        task = asyncio.create_task(self._cycle(run), name=f"cycle:{run.acct.account}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+
+    async def _cycle(self, run: AccountRun) -> None:
+        acct = run.acct
+        guard = self.runtime.guards[acct.account]
+        started = time.perf_counter()
+        try:
+            report = await guard.cycle(acct)
+        except StopAccount as exc:
+            self._stop_account(run, str(exc))
+            return
+        except Exception as exc:  # one account's bug must not stop the others
+            message = redact(f"{acct.account}: the guard cycle failed: {type(exc).__name__}: {exc}")
+            self.runtime.journal.append(
+                "cycle_error", acct.account, guard.clock.now_ms(), {"error": message}
+            )
+            _LOG.exception("cycle_error", account=acct.account)
+            self.alert(Level.CRITICAL, message, {"account": acct.account})
+            return
+        duration = time.perf_counter() - started
+        run.cycles += 1
+        run.last_report = report
+        for outcome in report.outcomes:
+            run.actions[outcome.kind.value] = run.actions.get(outcome.kind.value, 0) + 1
+        self._sample_snapshot(run, report)
+        self._save_state(run)
+        if self.metrics is not None:
+            self.metrics.observe_cycle(report, report.evaluation, duration)
+        if self.on_cycle is not None:
+            self.on_cycle(run)
+
+    def _stop_account(self, run: AccountRun, reason: str) -> None:
+        acct = run.acct
+        run.stopped = reason
+        message = (
+            f"{acct.account}: stopped guarding this account: {reason}. "
+            "Fix the cause and restart riskguard; until then nothing protects it."
+        )
+        self.runtime.journal.append(
+            "account_stopped",
+            acct.account,
+            self.runtime.guards[acct.account].clock.now_ms(),
+            {"reason": reason},
+        )
+        _LOG.error("account_stopped", account=acct.account, reason=reason)
+        self.alert(Level.CRITICAL, message, {"account": acct.account, "reason": reason})
+        if self.metrics is not None:
+            self.metrics.count_api_error(acct.account, "StopAccount", "stop")
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.remove_job(f"cycle:{acct.account}")
+
+    def _sample_snapshot(self, run: AccountRun, report: CycleReport) -> None:
+        journal = self.runtime.journal
+        every = self.runtime.config.journal.snapshot_every_s
+        sample = getattr(journal, "should_sample_snapshot", None)
+        if report.snapshot is None or report.evaluation is None or sample is None:
+            return
+        if not sample(run.acct.account, report.time_ms, every):
+            return
+        journal.append("snapshot", run.acct.account, report.time_ms, snapshot_payload(report))
+
+    def _save_state(self, run: AccountRun, *, force: bool = False) -> None:
+        put_state = getattr(self.runtime.journal, "put_state", None)
+        if put_state is None:
+            return
+        state = run.acct.state()
+        text = json.dumps(
+            {k: v for k, v in state.items() if k != "volatility"}, sort_keys=True, default=str
+        )
+        now = time.monotonic()
+        if not force and text == run.last_state and now - run.last_state_saved < STATE_SAVE_EVERY_S:
+            return
+        put_state(run.acct.account, STATE_KEY, state)
+        run.last_state = text
+        run.last_state_saved = now
+
+    async def _refresh_markets(self) -> None:
+        done: set[int] = set()
+        for run in self.runs.values():
+            shared = run.acct.shared
+            if id(shared) in done or run.stopped is not None:
+                continue
+            done.add(id(shared))
+            try:
+                await shared.refresh(
+                    run.acct.port, self.runtime.guards[run.acct.account].clock.now_ms()
+                )
+            except Exception as exc:
+                _LOG.warning(
+                    "markets_refresh_failed", account=run.acct.account, error=redact(str(exc))
+                )
+
+    async def _retention(self) -> None:
+        prune = getattr(self.runtime.journal, "prune", None)
+        if prune is None:
+            return
+        days = self.runtime.config.journal.retention_days
+        cutoff = int((time.time() - days * 86_400) * 1000)
+        deleted = prune(cutoff)
+        _LOG.info("journal_pruned", deleted=deleted, older_than_days=days)
+
+    async def _heartbeat(self) -> None:
+        now = time.time()
+        if self.metrics is not None:
+            self.metrics.heartbeat(now)
+        ages = {}
+        for name, run in self.runs.items():
+            acct = run.acct
+            clock_now = self.runtime.guards[name].clock.now_ms()
+            age = math.inf if acct.last_good_ms is None else (clock_now - acct.last_good_ms) / 1e3
+            ages[name] = age
+            if self.metrics is not None:
+                self.metrics.set_data_age(name, age)
+        _LOG.info(
+            "heartbeat",
+            accounts=len(self.runs),
+            stopped=[n for n, r in self.runs.items() if r.stopped],
+            max_data_age_s=max(ages.values(), default=0.0),
+        )
+
+
+def snapshot_payload(report: CycleReport) -> dict[str, Any]:
+    """An account snapshot with its figures, for the journal (sampled)."""
+    if report.snapshot is None or report.evaluation is None:
+        raise ValueError("a snapshot payload needs a cycle that evaluated a snapshot")
+    evaluation = report.evaluation
+    return {
+        "equity": evaluation.risk.equity,
+        "wallet_balance": report.snapshot.wallet_balance,
+        "potential_shortfall": evaluation.potential_shortfall,
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "side": p.side.value,
+                "margin_mode": p.margin_mode.value,
+                "size": p.size,
+                "entry_price": p.entry_price,
+                "mark_price": p.mark_price,
+                "liquidation_price": e.risk.liquidation_price,
+                "distance_pct": None if e.risk.distance is None else e.risk.distance * 100,
+                "sigma_distance": e.sigma_distance,
+                "margin_ratio": e.risk.margin_ratio,
+                "shortfall": e.shortfall,
+            }
+            for p, e in zip(report.snapshot.positions, evaluation.positions, strict=True)
+        ],
+    }
+
+
+def log_alert(level: Level, message: str, payload: Mapping[str, Any]) -> None:
+    """The alert function until alert sinks are configured: a structlog event per alert."""
+    log = _LOG.error if level >= Level.CRITICAL else _LOG.warning
+    log("alert", level=level.name, message=message, **dict(payload))

@@ -1,0 +1,292 @@
+"""Build everything the daemon and ``riskguard check`` run with, in one place.
+
+From a validated config this makes the clocks, the journal, the ccxt clients (credentials from
+the environment or the secrets file), the paper venue, the shared markets per exchange, the
+rules, one :class:`~riskguard.guard.Guard` per clock and one
+:class:`~riskguard.guard.GuardAccount` per account, restored from the journal's saved state.
+Everything else takes these as arguments, so tests pass fakes instead of patching internals.
+
+Two steps talk to exchanges and run at start, before the first cycle:
+
+- :func:`check_keys`: where the exchange reports key permissions, warn about withdrawal rights and
+  put an account whose key cannot trade into alert-only mode, saying so;
+- :func:`recover_orders`: orders journalled as intended but whose fate never reached the journal
+  (the process died mid-request) are looked up by client id and their fate journalled, before any
+  new decision is made about that account.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ccxt.async_support as ccxt
+import structlog
+
+from riskguard.clock import Clock, PacedClock, SystemClock
+from riskguard.config import AccountConfig, RiskguardConfig, load_config
+from riskguard.domain import MarginMode
+from riskguard.enforce.executor import AlertFn
+from riskguard.enforce.journal import Journal
+from riskguard.enforce.quirks import quirks_for
+from riskguard.errors import ConfigError, InputError
+from riskguard.exchange.credentials import load_credentials, read_secrets_file
+from riskguard.exchange.errors import short_text
+from riskguard.exchange.live import LiveExchange
+from riskguard.exchange.markets import SharedMarkets
+from riskguard.exchange.permissions import key_permissions
+from riskguard.guard import Guard, GuardAccount
+from riskguard.journal import SqliteJournal
+from riskguard.observability.logs import register_secret
+from riskguard.paper.config import PaperSetup, build_paper
+from riskguard.risk.venues import get_profile
+from riskguard.rules.base import Level
+from riskguard.rules.registry import build_rules, default_rule_configs
+
+_LOG = structlog.get_logger("riskguard.wiring")
+
+STATE_KEY = "guard"
+"""The journal state key under which each account's :meth:`GuardAccount.state` is saved."""
+
+
+@dataclass
+class Runtime:
+    """Everything one daemon (or one ``check``) runs with."""
+
+    config: RiskguardConfig
+    config_path: Path
+    journal: Journal
+    accounts: list[GuardAccount]
+    guards: dict[str, Guard]
+    """The guard of each account (accounts on the paper venue share the paper clock)."""
+    speeds: dict[str, float]
+    """Simulated seconds per wall second of each account's clock (1 for live accounts)."""
+    shared: dict[str, SharedMarkets]
+    paper: PaperSetup | None = None
+    notices: list[str] = field(default_factory=list)
+    """What the operator must read at start (alert-only accounts, risky keys)."""
+
+    async def aclose(self) -> None:
+        """Close every exchange client."""
+        for acct in self.accounts:
+            close = getattr(acct.port, "close", None)
+            if close is not None:
+                await close()
+
+
+def resolve_path(config_path: Path, value: str) -> Path:
+    """A path from the config: relative paths are relative to the config file's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (config_path.parent / path)
+
+
+def venue_for(index: int, account: AccountConfig) -> str:
+    """The margin profile of an account; a live exchange without one must name it."""
+    name = account.venue or account.exchange
+    try:
+        get_profile(name)
+    except InputError:
+        field_name = "venue" if account.venue else "exchange"
+        raise ConfigError(
+            f"accounts[{index}].{field_name}: riskguard has no margin profile for {name!r}; "
+            "set venue: to one of binance, bybit, okx, gate, hyperliquid, or generic "
+            "(approximate)"
+        ) from None
+    return name
+
+
+def make_ccxt_client(account: AccountConfig, credentials: Mapping[str, str]) -> Any:
+    """A ccxt async client for ``account`` (rate limiter on, ccxt's own retries off)."""
+    cls = getattr(ccxt, account.exchange)
+    settings: dict[str, Any] = json.loads(json.dumps(account.ccxt_config))
+    options = dict(settings.get("options") or {})
+    options["maxRetriesOnFailure"] = 0
+    settings["options"] = options
+    settings["enableRateLimit"] = True
+    return cls({**settings, **credentials})
+
+
+def build_runtime(
+    config_path: Path | str,
+    *,
+    alert: AlertFn,
+    environ: Mapping[str, str] | None = None,
+    journal: Journal | None = None,
+    client_factory: Callable[[AccountConfig, Mapping[str, str]], Any] = make_ccxt_client,
+) -> Runtime:
+    """Load ``config_path`` and build the runtime (no I/O to exchanges yet)."""
+    path = Path(config_path)
+    config = load_config(path)
+    secrets = None
+    if config.secrets_file is not None:
+        secrets = read_secrets_file(resolve_path(path, config.secrets_file))
+    if journal is None:
+        journal_path = resolve_path(path, config.journal.path)
+        journal_path.parent.mkdir(parents=True, exist_ok=True)
+        journal = SqliteJournal(journal_path, synchronous=config.journal.synchronous)
+    paper = None
+    if any(a.exchange == "paper" for a in config.accounts) and config.paper is not None:
+        paper = build_paper(config.paper, path.parent)
+        if not isinstance(paper.clock, PacedClock):
+            # A daemon runs in wall time: a virtual paper clock would never move.
+            paper.clock = PacedClock(paper.venue.now_ms, 1.0)
+    rules = build_rules(config.rules or default_rule_configs())
+    system_clock = SystemClock()
+    guards: dict[str, Guard] = {}
+    speeds: dict[str, float] = {}
+    shared: dict[str, SharedMarkets] = {}
+    accounts: list[GuardAccount] = []
+
+    def guard_for(clock: Clock) -> Guard:
+        return Guard(config.guard, rules, journal=journal, clock=clock, alert=alert)
+
+    live_guard = guard_for(system_clock)
+    paper_guard = guard_for(paper.clock) if paper is not None else None
+    for index, account in enumerate(config.accounts):
+        if account.exchange == "paper":
+            if paper is None or paper_guard is None:
+                raise ConfigError(f"accounts[{index}].exchange: 'paper' needs a paper: section")
+            port: Any = paper.client(account.paper_account or account.id, label="guard")
+            venue = config.paper.venue if config.paper is not None else "binance"
+            exchange_id = "paper"
+            guards[account.id] = paper_guard
+            speeds[account.id] = paper.clock.speed if isinstance(paper.clock, PacedClock) else 1.0
+        else:
+            venue = venue_for(index, account)
+            credentials = load_credentials(index, account, environ=environ, secrets_file=secrets)
+            for secret in credentials.secrets():
+                register_secret(secret)
+            port = LiveExchange(client_factory(account, credentials.ccxt_kwargs()))
+            exchange_id = account.exchange
+            guards[account.id] = live_guard
+            speeds[account.id] = 1.0
+        key = f"{exchange_id}:{json.dumps(account.ccxt_config, sort_keys=True, default=str)}"
+        if exchange_id == "paper":
+            key = f"paper:{account.id}"
+        markets = shared.setdefault(key, SharedMarkets(exchange_id))
+        acct = GuardAccount(
+            account=account.id,
+            port=port,
+            exchange_id=exchange_id,
+            venue=venue,
+            default_margin_mode=MarginMode(account.margin_mode),
+            hedged=account.hedged,
+            alert_only=account.alert_only,
+            shared=markets,
+        )
+        # A paper venue starts afresh at every start, so only live accounts continue from the
+        # memories saved by the previous run.
+        saved = None if exchange_id == "paper" else _saved_state(journal, account.id)
+        if saved is not None:
+            acct.restore(saved)
+        accounts.append(acct)
+    runtime = Runtime(config, path, journal, accounts, guards, speeds, shared, paper)
+    for acct in accounts:
+        if acct.alert_only:
+            runtime.notices.append(f"{acct.account}: alert-only (config): the guard will not act")
+    return runtime
+
+
+def _saved_state(journal: Journal, account: str) -> Mapping[str, Any] | None:
+    get_state = getattr(journal, "get_state", None)
+    if get_state is None:
+        return None
+    state = get_state(account, STATE_KEY)
+    return state if isinstance(state, Mapping) else None
+
+
+async def check_keys(runtime: Runtime, alert: AlertFn) -> None:
+    """Ask each live exchange what its key may do; warn and switch to alert-only as needed."""
+    for acct in runtime.accounts:
+        if not isinstance(acct.port, LiveExchange):
+            continue
+        permissions = await key_permissions(acct.port.client)
+        figures = {
+            "account": acct.account,
+            "exchange": acct.exchange_id,
+            "known": permissions.known,
+            "can_trade": permissions.can_trade,
+            "can_withdraw": permissions.can_withdraw,
+            "detail": permissions.detail,
+        }
+        runtime.journal.append("key_permissions", acct.account, _now(runtime, acct), figures)
+        if permissions.can_withdraw:
+            message = (
+                f"{acct.account}: this API key can WITHDRAW funds; the guard never needs that. "
+                "Make a key without withdrawal rights."
+            )
+            runtime.notices.append(message)
+            _LOG.warning("key_can_withdraw", **figures)
+            alert(Level.WARN, message, figures)
+        if permissions.read_only and not acct.alert_only:
+            acct.alert_only = True
+            message = (
+                f"{acct.account}: the API key cannot trade, so this account is in alert-only "
+                "mode: the guard watches, journals and alerts, and sends no order"
+            )
+            runtime.notices.append(message)
+            _LOG.warning("key_read_only", **figures)
+            alert(Level.WARN, message, figures)
+        if not permissions.known:
+            _LOG.info("key_permissions_unknown", **figures)
+
+
+async def recover_orders(runtime: Runtime) -> int:
+    """Look up every journalled order whose fate is unknown; journal what the exchange says.
+
+    Returns how many were looked up. An order the exchange knows is ``order_found`` (with its
+    exchange id and status); one it does not know never arrived and is ``order_failed``. When
+    the lookup itself fails the order stays pending and is tried again at the next start.
+    """
+    pending_orders = getattr(runtime.journal, "pending_orders", None)
+    if pending_orders is None:
+        return 0
+    by_account = {a.account: a for a in runtime.accounts}
+    looked = 0
+    for order in pending_orders():
+        acct = by_account.get(order.account)
+        if acct is None or order.symbol is None:
+            continue
+        looked += 1
+        params: dict[str, Any] = {"clientOrderId": order.client_id}
+        if order.kind == "stop":
+            params.update(quirks_for(acct.exchange_id).cancel_stop_params)
+        now = _now(runtime, acct)
+        try:
+            found = await acct.port.fetch_order(None, order.symbol, params)
+        except ccxt.OrderNotFound:
+            runtime.journal.append(
+                "order_failed",
+                acct.account,
+                now,
+                {"client_id": order.client_id, "error": "unknown to the exchange after a restart"},
+            )
+            continue
+        except ccxt.BaseError as exc:
+            runtime.journal.append(
+                "recovery_failed",
+                acct.account,
+                now,
+                {"client_id": order.client_id, "error": short_text(exc)},
+            )
+            continue
+        runtime.journal.append(
+            "order_found",
+            acct.account,
+            now,
+            {
+                "client_id": order.client_id,
+                "after": "restart",
+                "order_id": found.get("id"),
+                "status": found.get("status"),
+                "filled": found.get("filled"),
+            },
+        )
+    return looked
+
+
+def _now(runtime: Runtime, acct: GuardAccount) -> int:
+    return runtime.guards[acct.account].clock.now_ms()
