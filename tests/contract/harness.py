@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import math
+import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -35,6 +36,7 @@ from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.feeds import Bars
 from riskguard.paper.market import PaperMarket
 from riskguard.risk import get_profile, with_cumulative_amounts
+from tests.fakes.binance_usdm import FakeBinanceUsdm, point_client_at
 
 
 class Capability(StrEnum):
@@ -152,12 +154,14 @@ class _GrowingTicks:
         self.prices.append(price)
 
 
-class PaperHarness(ContractHarness):
-    """The paper venue (binance margin profile) behind a PaperExchange, on a virtual clock."""
+class _PaperVenueHarness(ContractHarness):
+    """A paper venue (binance margin profile) with one funded account, on a virtual clock.
 
-    capabilities = frozenset(Capability)
+    The venue is shared by every harness that drives it, directly (:class:`PaperHarness`) or
+    through a fake exchange server (:class:`BinanceUsdmFakeHarness`); ``set_price`` moves it.
+    """
 
-    def __init__(self, *, name: str = "paper", contract_size: float = 1.0) -> None:
+    def __init__(self, *, name: str, contract_size: float, start_ms: int) -> None:
         self.name = name
         self.symbol = "BTC/USDT:USDT"
         tiers = with_cumulative_amounts(
@@ -175,13 +179,11 @@ class PaperHarness(ContractHarness):
             amount_step=round(0.001 / contract_size, 12),
             min_amount=round(0.001 / contract_size, 12),
         )
-        self._ticks = _GrowingTicks(self.symbol, PAPER_START_MS, PAPER_START_PRICE)
+        self._ticks = _GrowingTicks(self.symbol, start_ms, PAPER_START_PRICE)
         self.venue = PaperVenue(get_profile("binance"), [market], {self.symbol: self._ticks.bars})
         self.venue.add_account("guard", PAPER_BALANCE)
         self.clock = VirtualClock(self.venue.now_ms)
         self.clock.subscribe(self.venue.advance_to)
-        self.client = PaperExchange(self.venue, "guard", clock=self.clock)
-        self._clients = [self.client]
 
     async def set_price(self, price: float) -> None:
         now = self.clock.now_ms()
@@ -195,6 +197,17 @@ class PaperHarness(ContractHarness):
                 "reads its feed as the clock advances, so this harness needs another way in"
             )
 
+
+class PaperHarness(_PaperVenueHarness):
+    """The paper venue behind a PaperExchange."""
+
+    capabilities = frozenset(Capability)
+
+    def __init__(self, *, name: str = "paper", contract_size: float = 1.0) -> None:
+        super().__init__(name=name, contract_size=contract_size, start_ms=PAPER_START_MS)
+        self.client = PaperExchange(self.venue, "guard", clock=self.clock)
+        self._clients = [self.client]
+
     async def second_client(self) -> PaperExchange:
         client = PaperExchange(self.venue, "guard", clock=self.clock)
         self._clients.append(client)
@@ -205,14 +218,95 @@ class PaperHarness(ContractHarness):
             await client.close()
 
 
+# ---------------------------------------------------------------------------------------- binance
+
+FAKE_API_KEY = "rgContractTestKey0000000000000000000000000000000000000000000000"
+FAKE_SECRET = "rgContractTestSecret000000000000000000000000000000000000000000"  # noqa: S105
+_FUNDING_INTERVAL_MS = 8 * 3_600_000
+
+
+def _start_after_last_funding_ms() -> int:
+    """A minute after the last 8-hour funding time before now (wall clock).
+
+    ccxt compares funding times with the wall clock (``fetch_funding_rate``'s next funding time
+    must lie ahead of ``client.milliseconds()``), so the venue behind a real ccxt client runs near
+    real time; starting just after a funding time keeps the few 5-minute ``set_price`` steps of a
+    test clear of the next funding settlement.
+    """
+    now = time.time_ns() // 1_000_000
+    return now // _FUNDING_INTERVAL_MS * _FUNDING_INTERVAL_MS + 60_000
+
+
+class BinanceUsdmFakeHarness(_PaperVenueHarness):
+    """A real ``ccxt.async_support.binanceusdm`` client against ``tests/fakes/binance_usdm.py``.
+
+    ccxt signs, sends and parses every request as it does against Binance; the fake server
+    translates them to the paper venue. Client settings riskguard depends on:
+    ``fetchCurrencies`` off (no spot wallet endpoints), ``setMarginMode.throwMarginModeAlreadySet``
+    on (by default ccxt 4.5.90 swallows Binance's -4046 "No need to change margin type." and
+    returns it as a result; the contract wants MarginModeAlreadySet), rate limiting on with a
+    1 ms unit so tests stay fast, and ccxt's own retries off. The client's
+    ``get_exceptions_by_url`` is patched so Binance's linear error codes map on the local URL as
+    on ``fapi.binance.com`` (:func:`tests.fakes.binance_usdm.point_client_at`).
+    """
+
+    capabilities = frozenset({Capability.SHARED_ACCOUNT})
+    stop_loss_params = MappingProxyType({"workingType": "MARK_PRICE"})
+
+    def __init__(self, *, name: str = "binanceusdm-fake") -> None:
+        super().__init__(name=name, contract_size=1.0, start_ms=_start_after_last_funding_ms())
+        self.server = FakeBinanceUsdm(
+            self.venue, "guard", self.clock, api_key=FAKE_API_KEY, secret=FAKE_SECRET
+        )
+        self.ccxt_client: Any = None
+        self._clients: list[Any] = []
+
+    def _new_ccxt_client(self) -> Any:
+        client = ccxt.binanceusdm(
+            {
+                "apiKey": FAKE_API_KEY,
+                "secret": FAKE_SECRET,
+                "enableRateLimit": True,
+                "rateLimit": 1,
+                "timeout": 10_000,
+                "timeout_on_exit": 0,  # its 250 ms pause lets TLS close; plain HTTP needs none
+                "options": {
+                    "fetchCurrencies": False,
+                    "maxRetriesOnFailure": 0,
+                    "setMarginMode": {"throwMarginModeAlreadySet": True},
+                },
+            }
+        )
+        point_client_at(client, self.server.base_url)
+        self._clients.append(client)
+        return client
+
+    async def start(self) -> None:
+        await self.server.start()
+        self.ccxt_client = self._new_ccxt_client()
+        self.client = self.ccxt_client
+
+    async def second_client(self) -> Any:
+        return self._new_ccxt_client()
+
+    async def aclose(self) -> None:
+        try:
+            for client in self._clients:
+                await client.close()
+        finally:
+            await self.server.stop()
+
+
 HARNESSES: dict[str, Callable[[], ContractHarness]] = {
     "paper": PaperHarness,
     "paper-contract-0.01": lambda: PaperHarness(name="paper-contract-0.01", contract_size=0.01),
+    "binanceusdm-fake": BinanceUsdmFakeHarness,
 }
 """Every implementation the contract suite runs over, by test id. Factories do no I/O.
 
 ``paper-contract-0.01`` trades 0.01 BTC contracts (as OKX does), so a test mixing up contracts and
-base units fails there even when it passes with Binance's contract size of 1."""
+base units fails there even when it passes with Binance's contract size of 1. ``binanceusdm-fake``
+is a real ccxt ``binanceusdm`` client on a fake Binance server over the same paper venue."""
 
 PAPER_HARNESSES = ("paper", "paper-contract-0.01")
 """The harness ids a ``known_bug`` of the paper venue applies to."""

@@ -706,6 +706,12 @@ async def test_stop_loss_the_mark_has_already_crossed_raises_invalid_order(
     assert await client.fetch_open_orders(symbol, params={"trigger": True}) == []
 
 
+@pytest.mark.known_bug(
+    "binanceusdm-fake",
+    reason="Binance answers DELETE /fapi/v1/algoOrder with {algoId, clientAlgoId, code, msg} "
+    "only (the shape ccxt 4.5.90's parse_order documents), so binanceusdm's cancel_order(id, "
+    "symbol, {'trigger': True}) returns status None; read the trigger list back instead",
+)
 @contract
 async def test_stop_loss_cancelled_with_trigger_param_leaves_the_trigger_list(
     harness: ContractHarness,

@@ -1,0 +1,247 @@
+"""The fake Binance USDⓈ-M server itself: signing, error codes, hooks and its two ways to run.
+
+The exchange contract suite (``tests/contract``, harness ``binanceusdm-fake``) checks that a real
+ccxt client trades correctly against the fake; these tests pin what the fake promises besides:
+that it rejects what Binance rejects, answers with Binance's codes, and that its test hooks
+(request log, held requests, injected failures) behave as documented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import ccxt.async_support as ccxt
+import pytest
+
+from tests.contract.harness import BinanceUsdmFakeHarness
+from tests.fakes.binance_usdm import (
+    service_unavailable,
+    timestamp_outside_recv_window,
+    too_many_requests,
+)
+
+SYMBOL = "BTC/USDT:USDT"
+
+
+def run(test: Callable[[BinanceUsdmFakeHarness], Awaitable[None]]) -> None:
+    """Run ``test`` against a started harness (server and ccxt client) in a fresh loop."""
+
+    async def main() -> None:
+        harness = BinanceUsdmFakeHarness()
+        try:
+            await harness.start()
+            await harness.client.load_markets()
+            await test(harness)
+        finally:
+            await harness.aclose()
+
+    asyncio.run(main())
+
+
+async def raw_get(url: str) -> tuple[int, dict[str, str], str]:
+    """Status, headers and body text of an unsigned GET, bypassing ccxt."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, dict(response.headers), await response.text()
+
+
+async def other_client(h: BinanceUsdmFakeHarness, **credentials: str) -> Any:
+    client = await h.second_client()
+    for key, value in credentials.items():
+        setattr(client, key, value)
+    await client.load_markets()
+    return client
+
+
+def test_wrong_secret_is_refused_with_binance_signature_error_and_places_nothing() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        forger = await other_client(h, secret="not-the-secret")  # noqa: S106
+
+        with pytest.raises(ccxt.AuthenticationError, match="-1022"):
+            await forger.create_order(SYMBOL, "market", "buy", 0.01, None)
+
+        assert h.venue.account("guard").orders == {}
+
+    run(body)
+
+
+def test_unknown_api_key_is_refused_with_code_2015() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        stranger = await other_client(h, apiKey="someone-else")
+
+        with pytest.raises(ccxt.AuthenticationError, match="-2015"):
+            await stranger.fetch_balance()
+
+    run(body)
+
+
+def test_request_signed_outside_the_recv_window_raises_invalid_nonce() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        h.server.clock_skew_ms = 60_000  # the exchange's clock runs a minute ahead of ours
+
+        with pytest.raises(ccxt.InvalidNonce):
+            await h.client.fetch_positions()
+
+    run(body)
+
+
+def test_request_log_keeps_params_and_drops_the_signature() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        await h.client.set_leverage(7, SYMBOL)
+
+        logged = h.server.requests[-1]
+        assert (logged.method, logged.path) == ("POST", "/fapi/v1/leverage")
+        assert logged.params["leverage"] == "7"
+        assert logged.params["symbol"] == "BTCUSDT"
+        assert "timestamp" in logged.params
+        assert "signature" not in logged.params
+
+    run(body)
+
+
+def test_error_codes_map_as_on_fapi_binance_com_only_with_the_client_patch() -> None:
+    # -2019 is in ccxt's linear-only table: the patched client sees InsufficientFunds, an
+    # unpatched one pointed at the same local URL gets a bare ExchangeError.
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        unpatched = ccxt.binanceusdm(
+            {"apiKey": h.server.api_key, "secret": h.server.secret, "timeout_on_exit": 0}
+        )
+        unpatched.urls["api"] = dict(h.client.urls["api"])
+        try:
+            unpatched.markets = h.client.markets
+            unpatched.markets_by_id = h.client.markets_by_id
+            unpatched.symbols = h.client.symbols
+            too_big = 10.0  # 1,000,000 USDT at 20x on a 10,000 USDT account
+
+            with pytest.raises(ccxt.InsufficientFunds, match="-2019"):
+                await h.client.create_order(SYMBOL, "market", "buy", too_big, None)
+            with pytest.raises(ccxt.ExchangeError, match="-2019") as plain:
+                await unpatched.create_order(SYMBOL, "market", "buy", too_big, None)
+            assert not isinstance(plain.value, ccxt.InsufficientFunds)
+        finally:
+            await unpatched.close()
+
+    run(body)
+
+
+def test_plain_order_endpoint_refuses_stop_market_as_binance_does_since_algo_orders() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        with pytest.raises(ccxt.ExchangeError, match="-4120"):
+            await h.client.fapiPrivatePostOrder(
+                {
+                    "symbol": "BTCUSDT",
+                    "side": "SELL",
+                    "type": "STOP_MARKET",
+                    "quantity": "0.01",
+                    "stopPrice": "90000",
+                }
+            )
+
+    run(body)
+
+
+def test_stop_triggering_on_contract_price_is_refused_as_not_modelled() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        await h.open_position("long", 0.1, 10, "cross")
+
+        with pytest.raises(ccxt.ExchangeNotAvailable, match="workingType=MARK_PRICE"):
+            await h.client.create_order(
+                SYMBOL, "market", "sell", 0.1, None, {"stopLossPrice": 90_000, "reduceOnly": True}
+            )
+
+        assert h.venue.open_orders("guard", SYMBOL, trigger=True) == []
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        pytest.param(service_unavailable(), ccxt.ExchangeNotAvailable, id="503"),
+        pytest.param(timestamp_outside_recv_window(), ccxt.InvalidNonce, id="1021"),
+        pytest.param(too_many_requests(), ccxt.DDoSProtection, id="429"),
+    ],
+)
+def test_injected_failure_answers_the_next_request_only_and_spares_the_venue(
+    error: Any, raised: type[Exception]
+) -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        h.server.fail_next("/fapi/v1/order", error, method="POST")
+
+        with pytest.raises(raised):
+            await h.client.create_order(SYMBOL, "market", "buy", 0.01, None)
+        assert h.venue.account("guard").orders == {}
+
+        order = await h.client.create_order(SYMBOL, "market", "buy", 0.01, None)
+        assert order["status"] == "closed"
+
+    run(body)
+
+
+def test_injected_429_carries_retry_after() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        h.server.fail_next("/fapi/v1/time", too_many_requests(retry_after_s=3))
+
+        status, headers, answer = await raw_get(h.server.base_url + "/fapi/v1/time")
+
+        assert status == 429
+        assert headers["Retry-After"] == "3"
+        assert json.loads(answer)["code"] == -1003
+
+    run(body)
+
+
+def test_held_order_is_on_the_venue_while_the_client_times_out_and_is_found_by_client_id() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        hold = h.server.hold_next("/fapi/v1/order")
+        h.client.timeout = 300  # ms
+
+        with pytest.raises(ccxt.RequestTimeout):
+            await h.client.create_order(
+                SYMBOL, "market", "buy", 0.01, None, {"clientOrderId": "rgheld1"}
+            )
+
+        applied = await hold.wait_applied()
+        assert applied.params["newClientOrderId"] == "rgheld1"
+        h.client.timeout = 10_000
+        found = await h.client.fetch_order(None, SYMBOL, {"clientOrderId": "rgheld1"})
+        assert found["status"] == "closed"
+        assert found["filled"] == pytest.approx(0.01)
+        hold.release()
+
+    run(body)
+
+
+def test_unknown_path_answers_404() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        status, _, _ = await raw_get(h.server.base_url + "/api/v3/account")
+
+        assert status == 404
+
+    run(body)
+
+
+def test_server_in_its_own_thread_serves_a_client_in_another_loop() -> None:
+    harness = BinanceUsdmFakeHarness()
+    harness.server.start_in_thread()
+    try:
+
+        async def main() -> tuple[float, float]:
+            client = await harness.second_client()
+            try:
+                await client.load_markets()
+                order = await client.create_order(SYMBOL, "market", "buy", 0.01, None)
+                mark = (await client.fetch_mark_price(SYMBOL))["markPrice"]
+                return float(order["filled"]), float(mark)
+            finally:
+                await client.close()
+
+        filled, mark = asyncio.run(main())
+
+        assert filled == pytest.approx(0.01)
+        assert mark == pytest.approx(harness.server.call(lambda: harness.venue.mark_price(SYMBOL)))
+    finally:
+        harness.server.stop_thread()
