@@ -12,8 +12,8 @@ methods riskguard uses. Everything else a test needs, it asks of the harness:
   (``@pytest.mark.requires(Capability.SHARED_ACCOUNT)``);
 - ``start()`` / ``aclose()``: set up and tear down, inside the test's event loop.
 
-Adding an implementation (a live ccxt ``binanceusdm`` client pointed at a local fake server) is one
-class here and one entry in :data:`HARNESSES`.
+Adding an implementation is one class here and one entry in :data:`HARNESSES`, as
+:class:`BinanceUsdmFakeHarness` (a real ccxt ``binanceusdm`` client on a local fake server) shows.
 """
 
 from __future__ import annotations
@@ -228,10 +228,10 @@ _FUNDING_INTERVAL_MS = 8 * 3_600_000
 def _start_after_last_funding_ms() -> int:
     """A minute after the last 8-hour funding time before now (wall clock).
 
-    ccxt compares funding times with the wall clock (``fetch_funding_rate``'s next funding time
-    must lie ahead of ``client.milliseconds()``), so the venue behind a real ccxt client runs near
-    real time; starting just after a funding time keeps the few 5-minute ``set_price`` steps of a
-    test clear of the next funding settlement.
+    A real ccxt client judges the venue's times by the wall clock (the contract wants
+    ``fetch_funding_rate``'s next funding time ahead of ``client.milliseconds()``), so the venue
+    starts within one funding interval before now: its next funding time is then the wall clock's
+    next one, and the few 5-minute ``set_price`` steps of a test stay clear of any settlement.
     """
     now = time.time_ns() // 1_000_000
     return now // _FUNDING_INTERVAL_MS * _FUNDING_INTERVAL_MS + 60_000

@@ -31,15 +31,23 @@ Endpoints (ccxt method → request):
 ``fetch_time``                     ``GET /fapi/v1/time``
 =================================  =========================================================
 
-Errors are Binance's codes and messages, with Binance's HTTP status: -1022 bad signature,
--2014/-2015 API key, -1021 timestamp outside recvWindow, -1102 missing parameter, -1121 invalid
-symbol, -2011 unknown order (cancel), -2013 order does not exist (query), -2019 margin is
-insufficient, -2021 order would immediately trigger, -2022 reduce-only rejected, -4003/-1111/-4164
-quantity checks, -4028 leverage not valid, -2027 maximum position at this leverage, -4046 no need
-to change margin type, -4047/-4048 margin type with open orders/position, -4049/-4050/-4051
-position margin, -4061 position side, -4116 duplicated client order id. ccxt maps several of
-those (-2019, -2021, -2022, -4116, -4164, ...) only for URLs of ``fapi.binance.com``; see
-:func:`point_client_at`.
+Errors are Binance's codes and messages, with Binance's HTTP status:
+
+- requests: -1022 bad signature, -2014/-2015 API key (HTTP 401), -1021 timestamp outside
+  recvWindow, -1100 a non-integer where Binance wants digits (``leverage=5.0``, ``orderId``),
+  -1102 missing parameter, -1121 invalid symbol;
+- orders: -1116/-1117 order type/side, -4120 a conditional type sent to ``/fapi/v1/order``
+  instead of ``algoOrder``, -4003/-1111/-4005 quantity zero/off the step/above (MARKET_)LOT_SIZE,
+  -4164 notional below 100, -4014 price off the tick, -2019 margin is insufficient, -2021 order
+  would immediately trigger, -2022 reduce-only rejected, -4061 position side, -4116 duplicated
+  client order id, -2011 unknown order (cancel), -2013 order does not exist (query);
+- settings: -4028 leverage not valid, -2027 maximum position at this leverage, -4046 no need to
+  change margin type, -4047/-4048 margin type with open orders/position, -4049/-4050/-4051
+  position margin (not isolated, cross balance, isolated balance).
+
+A venue refusal the server does not translate answers HTTP 500 naming it, so a gap fails loudly.
+ccxt maps several of those codes (-2019, -2021, -2022, -4116, -4164, ...) only for URLs of
+``fapi.binance.com``; see :func:`point_client_at`.
 
 Positions: ``liquidationPrice`` is the risk core's liquidation price for the position under the
 venue's profile (cross and isolated), ``"0"`` when it finds none, as Binance sends ``0``.
@@ -272,6 +280,7 @@ _MESSAGES = {
     -1003: "Too many requests.",
     -1021: "Timestamp for this request is outside of the recvWindow.",
     -1022: "Signature for this request is not valid.",
+    -1100: "Illegal characters found in a parameter.",
     -1102: "A mandatory parameter was not sent, was empty/null, or malformed.",
     -1111: "Precision is over the maximum defined for this asset.",
     -1116: "Invalid orderType.",
@@ -297,6 +306,17 @@ _MESSAGES = {
     -4061: "Order's position side does not match user's setting.",
     -4116: "ClientOrderId is duplicated.",
 }
+
+
+def _integer(params: Mapping[str, str], name: str) -> int:
+    """An INT parameter; Binance refuses anything but digits (``5.0`` too) with -1100."""
+    raw = params[name]
+    if not raw.isdigit() or len(raw) > 20:
+        raise BinanceError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})$'.",
+        )
+    return int(raw)
 
 
 def _error_body(code: int, msg: str) -> str:
@@ -516,6 +536,10 @@ class FakeBinanceUsdm:
             status, payload = exc.status, {"code": exc.code, "msg": exc.msg}
         except _NotModelledError as exc:
             return web.Response(status=501, text=f"fake binanceusdm: {exc}")
+        except ccxt.BaseError as exc:
+            # A venue refusal this server does not translate yet: fail loudly, never guess a code.
+            text = f"fake binanceusdm: unmapped venue error {type(exc).__name__}: {exc}"
+            return web.Response(status=500, text=text)
         await self._maybe_hold(logged)
         return web.Response(
             status=status, text=json.dumps(payload), content_type="application/json"
@@ -571,11 +595,17 @@ class FakeBinanceUsdm:
 
     # ------------------------------------------------------------------ lookups
 
-    def _market(self, params: Params, *, required: bool = True) -> PaperMarket | None:
+    def _market(self, params: Params) -> PaperMarket:
+        """The market named by the mandatory ``symbol`` parameter."""
+        market = self._optional_market(params)
+        if market is None:
+            raise BinanceError(-1102, "Mandatory parameter 'symbol' was not sent.")
+        return market
+
+    def _optional_market(self, params: Params) -> PaperMarket | None:
+        """The market named by ``symbol``, or None when the request is for every symbol."""
         market_id = params.get("symbol")
         if market_id is None:
-            if required:
-                raise BinanceError(-1102, "Mandatory parameter 'symbol' was not sent.")
             return None
         try:
             return self._by_id[market_id]
@@ -699,7 +729,7 @@ class FakeBinanceUsdm:
         }
 
     def _ticker_24hr(self, params: Params, acc: PaperAccount) -> Json:
-        market = self._market(params, required=False)
+        market = self._optional_market(params)
         markets = [market] if market is not None else list(self.venue.markets.values())
         now = self.venue.now_ms
         rows = []
@@ -728,7 +758,7 @@ class FakeBinanceUsdm:
         return rows[0] if market is not None else rows
 
     def _premium_index(self, params: Params, acc: PaperAccount) -> Json:
-        market = self._market(params, required=False)
+        market = self._optional_market(params)
         markets = [market] if market is not None else list(self.venue.markets.values())
         rows = []
         for m in markets:
@@ -748,7 +778,7 @@ class FakeBinanceUsdm:
         return rows[0] if market is not None else rows
 
     def _leverage_bracket(self, params: Params, acc: PaperAccount) -> Json:
-        market = self._market(params, required=False)
+        market = self._optional_market(params)
         markets = [market] if market is not None else list(self.venue.markets.values())
         rows = [
             {
@@ -847,7 +877,7 @@ class FakeBinanceUsdm:
         return _dec(p.isolated_margin + self._upnl(p))
 
     def _position_risk(self, params: Params, acc: PaperAccount) -> Json:
-        market = self._market(params, required=False)
+        market = self._optional_market(params)
         venue = self.venue
         risk = self._risk(acc)
         now = venue.now_ms
@@ -934,11 +964,10 @@ class FakeBinanceUsdm:
 
     def _leverage(self, params: Params, acc: PaperAccount) -> Json:
         market = self._market(params)
-        assert market is not None
-        raw = self._required(params, "leverage")
-        if not raw.isdigit() or not 1 <= int(raw) <= market.max_leverage:
-            raise BinanceError(-4028, f"Leverage {raw} is not valid")
-        leverage = int(raw)
+        self._required(params, "leverage")
+        leverage = _integer(params, "leverage")
+        if not 1 <= leverage <= market.max_leverage:
+            raise BinanceError(-4028, f"Leverage {leverage} is not valid")
         try:
             self.venue.set_leverage(acc.id, market.symbol, float(leverage))
         except ccxt.InsufficientFunds:
@@ -953,7 +982,6 @@ class FakeBinanceUsdm:
 
     def _margin_type(self, params: Params, acc: PaperAccount) -> Json:
         market = self._market(params)
-        assert market is not None
         raw = self._required(params, "marginType").upper()
         modes = {"ISOLATED": MarginMode.ISOLATED, "CROSSED": MarginMode.CROSS}
         if raw not in modes:
@@ -969,7 +997,6 @@ class FakeBinanceUsdm:
 
     def _position_margin(self, params: Params, acc: PaperAccount) -> Json:
         market = self._market(params)
-        assert market is not None
         kind = self._required(params, "type")
         amount = float(self._required(params, "amount"))
         side = params.get("positionSide", "BOTH")
@@ -1021,7 +1048,7 @@ class FakeBinanceUsdm:
             raise BinanceError(-1111)
         if quantity < market.min_amount - 1e-12:
             raise BinanceError(-4003 if quantity <= 0 else -1111)
-        if quantity > 1000:
+        if quantity > (1000 if params.get("type") == "LIMIT" else 120):  # (MARKET_)LOT_SIZE
             raise BinanceError(-4005)
         reduce_only = params.get("reduceOnly", "false").lower() == "true"
         if reduce_only:
@@ -1045,7 +1072,6 @@ class FakeBinanceUsdm:
 
     def _new_order(self, params: Params, acc: PaperAccount) -> Json:
         market = self._market(params)
-        assert market is not None
         kind = self._required(params, "type").upper()
         if kind in _ALGO_TYPES or kind in ("STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"):
             # Since the algo-order migration Binance takes conditional orders on algoOrder only.
@@ -1057,6 +1083,8 @@ class FakeBinanceUsdm:
         )
         price = None
         if kind == "LIMIT":
+            if self._required(params, "timeInForce") != "GTC":
+                raise _NotModelledError("limit orders other than GTC")
             price = float(self._required(params, "price"))
             ticks = price / market.price_tick
             if not price > 0 or abs(ticks - round(ticks)) > 1e-6:
@@ -1082,7 +1110,6 @@ class FakeBinanceUsdm:
 
     def _new_algo_order(self, params: Params, acc: PaperAccount) -> Json:
         market = self._market(params)
-        assert market is not None
         if self._required(params, "algoType") != "CONDITIONAL":
             raise BinanceError(-1102, "Param 'algoType' must be CONDITIONAL.")
         kind = self._required(params, "type").upper()
@@ -1115,6 +1142,8 @@ class FakeBinanceUsdm:
         return self._algo_json(order, kind)
 
     def _find(self, acc: PaperAccount, params: Params, *, algo: bool, missing: int) -> PaperOrder:
+        """The order a query or cancel names by id or client id; Binance's ``missing`` if none."""
+        market = self._market(params)
         id_key, client_key = (
             ("algoId", "clientAlgoId") if algo else ("orderId", "origClientOrderId")
         )
@@ -1124,7 +1153,7 @@ class FakeBinanceUsdm:
         found: PaperOrder | None = None
         if raw_id is not None:
             reverse = self._algo_of_no if algo else self._order_of_no
-            engine_id = reverse.get(int(raw_id)) if raw_id.isdigit() else None
+            engine_id = reverse.get(_integer(params, id_key))
             found = acc.orders.get(engine_id) if engine_id is not None else None
         else:
             found = next(
@@ -1135,8 +1164,7 @@ class FakeBinanceUsdm:
                 ),
                 None,
             )
-        market = self._market(params)
-        if found is None or market is None or found.symbol != market.symbol:
+        if found is None or found.symbol != market.symbol:
             raise BinanceError(missing)
         return found
 
@@ -1154,7 +1182,7 @@ class FakeBinanceUsdm:
         return self._order_json(order)
 
     def _open_orders(self, params: Params, acc: PaperAccount) -> Json:
-        market = self._market(params, required=False)
+        market = self._optional_market(params)
         symbol = market.symbol if market is not None else None
         return [
             {**self._order_json(o), "time": o.timestamp}
@@ -1179,13 +1207,12 @@ class FakeBinanceUsdm:
         }
 
     def _open_algo_orders(self, params: Params, acc: PaperAccount) -> Json:
-        market = self._market(params, required=False)
+        market = self._optional_market(params)
         symbol = market.symbol if market is not None else None
         return [self._algo_json(o) for o in self.venue.open_orders(acc.id, symbol, trigger=True)]
 
     def _user_trades(self, params: Params, acc: PaperAccount) -> Json:
         market = self._market(params)
-        assert market is not None
         start = int(params.get("startTime", 0))
         end = int(params.get("endTime", 2**62))
         limit = min(int(params.get("limit", 500)), 1000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -245,3 +246,43 @@ def test_server_in_its_own_thread_serves_a_client_in_another_loop() -> None:
         assert mark == pytest.approx(harness.server.call(lambda: harness.venue.mark_price(SYMBOL)))
     finally:
         harness.server.stop_thread()
+
+
+def test_fractional_leverage_is_refused_with_1100_as_binance_wants_an_integer() -> None:
+    # ccxt forwards set_leverage(5.0) as "leverage=5.0"; Binance's INT parameters take digits only.
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        with pytest.raises(ccxt.BadRequest, match="-1100"):
+            await h.client.set_leverage(5.0, SYMBOL)
+
+        await h.client.set_leverage(5, SYMBOL)
+        assert h.venue.leverage_of(h.venue.account("guard"), SYMBOL) == 5
+
+    run(body)
+
+
+def test_threaded_server_stops_promptly_with_a_request_still_held() -> None:
+    # A client killed mid-request leaves its request held; stopping the server releases it.
+    harness = BinanceUsdmFakeHarness()
+    harness.server.start_in_thread()
+    hold = harness.server.hold_next(
+        lambda method, path, _: (method, path) == ("POST", "/fapi/v1/order")
+    )
+    try:
+
+        async def main() -> None:
+            client = await harness.second_client()
+            client.timeout = 300  # ms
+            try:
+                await client.load_markets()
+                with pytest.raises(ccxt.RequestTimeout):
+                    await client.create_order(SYMBOL, "market", "buy", 0.01, None)
+            finally:
+                await client.close()
+
+        asyncio.run(main())
+        assert hold.applied.is_set()
+    finally:
+        started = time.monotonic()
+        harness.server.stop_thread()
+    assert time.monotonic() - started < 2.0
+    assert len(harness.venue.account("guard").trades) == 1
