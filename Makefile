@@ -19,7 +19,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.runtime $@
 
 demo: $(VENV)/.runtime
-	$(BIN)/riskguard calc examples/snapshots/binance_mixed.json
+	$(BIN)/riskguard run config/paper-demo.yaml
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -141,7 +141,7 @@ class LoggingConfig(StrictModel):
     json_lines: bool | None = Field(
         None, description="JSON lines (true), console (false), or by TTY (unset)"
     )
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
 
 class DaemonConfig(StrictModel):

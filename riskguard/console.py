@@ -27,48 +27,53 @@ def _fmt(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
+_SHORT = {"reduce": "R", "close": "C", "place_stop": "S", "add_margin": "M", "set_leverage": "L"}
+ACTIONS_LEGEND = "actions: R reduce, C close, S stop placed, M margin added, L leverage lowered"
+
+
+def short_actions(actions: Mapping[str, int]) -> str:
+    """``{'reduce': 3, 'place_stop': 1}`` as ``R3 S1``."""
+    return " ".join(f"{_SHORT.get(k, k)}{v}" for k, v in sorted(actions.items())) or "-"
+
+
 def positions_table(runs: Iterable[AccountRun], title: str = "riskguard") -> Table:
     """One row per position of every account, from its last cycle."""
-    table = Table(title=title)
+    table = Table(title=title, caption=ACTIONS_LEGEND)
     for name in (
         "account",
         "symbol",
         "side",
-        "size",
         "mark",
-        "liquidation",
-        "distance %",
-        "σ-dist",
+        "liq. price",
+        "dist %",
         "shortfall",
         "equity",
-        "guard actions",
+        "actions",
     ):
-        table.add_column(name)
+        table.add_column(name, no_wrap=True)
     for run in runs:
         report = run.last_report
-        actions = ", ".join(f"{k} {v}" for k, v in sorted(run.actions.items())) or "-"
+        actions = short_actions(run.actions)
         if run.stopped:
             table.add_row(run.acct.account, "[red]stopped[/red]", run.stopped[:60])
             continue
         if report is None or report.snapshot is None or report.evaluation is None:
-            table.add_row(run.acct.account, "-", "waiting for data", *["-"] * 7, actions)
+            table.add_row(run.acct.account, "waiting for data", *["-"] * 6, actions)
             continue
         equity = report.evaluation.risk.equity
         if not report.snapshot.positions:
-            table.add_row(run.acct.account, "no positions", *["-"] * 7, f"{equity:,.2f}", actions)
+            table.add_row(run.acct.account, "no positions", *["-"] * 5, f"{equity:,.0f}", actions)
         for p, e in zip(report.snapshot.positions, report.evaluation.positions, strict=True):
             distance = None if e.risk.distance is None else e.risk.distance * 100
             table.add_row(
                 run.acct.account,
-                p.symbol,
+                p.symbol.split(":")[0],
                 p.side.value,
-                f"{p.size:g}",
                 _fmt(p.mark_price, ",.2f"),
                 _fmt(e.risk.liquidation_price, ",.2f"),
-                _fmt(distance, ".2f"),
-                _fmt(e.sigma_distance, ".1f"),
-                _fmt(e.shortfall, ",.2f"),
-                f"{equity:,.2f}",
+                _fmt(distance, ".1f"),
+                _fmt(e.shortfall, ",.0f"),
+                f"{equity:,.0f}",
                 actions,
             )
     return table
@@ -91,7 +96,7 @@ def action_lines(run: AccountRun) -> list[str]:
 
 def summary_table(runs: Iterable[AccountRun], extra: Mapping[str, Mapping[str, Any]]) -> Table:
     """Per account: cycles, actions by kind, equity, and what ``extra`` adds (paper results)."""
-    table = Table(title="summary")
+    table = Table(title="summary", caption=ACTIONS_LEGEND)
     extra_columns = sorted({k for v in extra.values() for k in v})
     for name in ("account", "cycles", "actions", "equity", *extra_columns):
         table.add_column(name)
@@ -102,8 +107,7 @@ def summary_table(runs: Iterable[AccountRun], extra: Mapping[str, Mapping[str, A
             if report is not None and report.evaluation is not None
             else None
         )
-        actions = ", ".join(f"{k} {v}" for k, v in sorted(run.actions.items())) or "none"
-        row = [run.acct.account, str(run.cycles), actions, _fmt(equity, ",.2f")]
+        row = [run.acct.account, str(run.cycles), short_actions(run.actions), _fmt(equity, ",.2f")]
         row += [str(extra.get(run.acct.account, {}).get(c, "-")) for c in extra_columns]
         table.add_row(*row)
     return table

@@ -235,7 +235,9 @@ class Daemon:
         self._sample_snapshot(run, report)
         self._save_state(run)
         if self.metrics is not None:
-            self.metrics.observe_cycle(report, report.evaluation, duration)
+            self.metrics.observe_cycle(report, acct.last_evaluation, duration)
+            if report.error_class is not None and report.error_action is not None:
+                self.metrics.count_api_error(acct.account, report.error_class, report.error_action)
         if self.on_cycle is not None:
             self.on_cycle(run)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -26,7 +27,7 @@ from riskguard.enforce.executor import AlertFn, Executor, ExecutorConfig, StepOu
 from riskguard.enforce.journal import Journal
 from riskguard.enforce.order_ids import is_guard_client_id
 from riskguard.enforce.quirks import quirks_for
-from riskguard.errors import ExchangeProblem, InputError, StopAccount
+from riskguard.errors import ExchangeProblem, InputError, RetryLater, StopAccount
 from riskguard.exchange.ccxt_account import open_stops_from_ccxt, snapshot_from_ccxt
 from riskguard.exchange.errors import translate
 from riskguard.exchange.markets import SharedMarkets
@@ -131,7 +132,10 @@ class CycleReport:
     outcomes: tuple[StepOutcome, ...]
     error: str | None = None
     evaluation: AccountEvaluation | None = None
-    data_age_s: float = 0.0
+    error_class: str | None = None
+    """The exchange error class that made the cycle stale (``RequestTimeout``, ...)."""
+    error_action: str | None = None
+    """What the guard did about it: ``retry`` (transient) or ``skip`` (unusable answer)."""
 
 
 class Guard:
@@ -157,6 +161,7 @@ class Guard:
             fight_threshold=config.fight_threshold,
             max_order_notional=config.max_order_notional,
         )
+        self._no_fight_config = replace(self.planner_config, fight_threshold=sys.maxsize)
         self.volatility_floor = per_sqrt_second(config.volatility_floor_daily_pct / 100)
 
     # ------------------------------------------------------------------ setup
@@ -197,7 +202,9 @@ class Guard:
         except StopAccount:
             raise
         except ExchangeProblem as exc:
-            return self._stale(acct, started, f"fetch failed: {exc}")
+            stale = self._stale(acct, started, f"fetch failed: {exc}")
+            action = "retry" if isinstance(exc, RetryLater) else "skip"
+            return replace(stale, error_class=exc.cause, error_action=action)
         orders = [o for rows in per_symbol for o in rows]
         fetched = self.clock.now_ms()
         latency = max(0.0, (fetched - started) / 1000.0)
@@ -382,13 +389,16 @@ class Guard:
             payload = _finding_payload(finding)
             self.journal.append("finding", acct.account, now_ms, payload)
             _LOG.info("finding", account=acct.account, **payload)
+        sends = not (self.config.dry_run or acct.alert_only)
         planned, acct.planner_state = plan(
             results,
             data.snapshot,
             acct.market_rules,
             acct.planner_state,
             data.now,
-            self.planner_config,
+            # Nothing is sent in dry run, so a position "growing back" after a reduction that
+            # was only journalled is not a bot fighting the guard.
+            self.planner_config if sends else self._no_fight_config,
         )
         plan_id = f"{acct.account}-{acct.cycles}-{now_ms}"
         for alert in planned.alerts:
@@ -416,7 +426,7 @@ class Guard:
                 alert=self.alert,
                 config=ExecutorConfig(
                     prefix=self.config.client_id_prefix,
-                    dry_run=self.config.dry_run or acct.alert_only,
+                    dry_run=not sends,
                     contract_sizes={s: r.contract_size for s, r in acct.market_rules.items()},
                     amount_steps={s: r.amount_step for s, r in acct.market_rules.items()},
                 ),

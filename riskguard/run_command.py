@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from riskguard.config import load_config
 from riskguard.console import action_lines, console_for_output, positions_table, summary_table
 from riskguard.daemon import AccountRun, Daemon, log_alert
 from riskguard.enforce.journal import MemoryJournal
-from riskguard.observability.logs import configure_logging
+from riskguard.observability.logs import configure_logging, secret_env_values
 from riskguard.observability.metrics import GuardMetrics, MetricsServer, start_metrics_server
 from riskguard.wiring import Runtime, build_runtime
 
@@ -30,7 +31,11 @@ from riskguard.wiring import Runtime, build_runtime
 def run_daemon(config_path: str | Path, *, once: bool = False) -> int:
     """Run the daemon until a signal (or ``daemon.run_for_s``); the process exit code."""
     config = load_config(config_path)
-    configure_logging(json=config.logging.json_lines, level=config.logging.level)
+    configure_logging(
+        json=config.logging.json_lines,
+        level=config.logging.level,
+        secrets=secret_env_values(os.environ),
+    )
     runtime = build_runtime(config_path, alert=log_alert)
     metrics = GuardMetrics()
     console = console_for_output()
@@ -92,7 +97,11 @@ def paper_results(runtime: Runtime) -> dict[str, dict[str, Any]]:
 def run_check(config_path: str | Path, *, as_json: bool) -> int:
     """One alert-only cycle of every account; print; the exit code of :mod:`riskguard.check`."""
     config = load_config(config_path)
-    configure_logging(json=True, level="error" if as_json else config.logging.level)
+    configure_logging(
+        json=True,
+        level="error" if as_json else config.logging.level,
+        secrets=secret_env_values(os.environ),
+    )
     runtime = build_runtime(config_path, alert=lambda *_: None, journal=MemoryJournal())
     for acct in runtime.accounts:
         acct.alert_only = True

@@ -47,6 +47,7 @@ from riskguard.rules.base import Level
 from riskguard.rules.registry import build_rules, default_rule_configs
 
 _LOG = structlog.get_logger("riskguard.wiring")
+_CCXT_LOG = structlog.get_logger("ccxt")
 
 STATE_KEY = "guard"
 """The journal state key under which each account's :meth:`GuardAccount.state` is saved."""
@@ -106,7 +107,15 @@ def make_ccxt_client(account: AccountConfig, credentials: Mapping[str, str]) -> 
     options["maxRetriesOnFailure"] = 0
     settings["options"] = options
     settings["enableRateLimit"] = True
-    return cls({**settings, **credentials})
+    client = cls({**settings, **credentials})
+    # ccxt's verbose mode prints requests (headers with the API key) with print(): route it
+    # through the logger, whose redactor masks every registered secret.
+    client.log = _ccxt_log
+    return client
+
+
+def _ccxt_log(*args: Any) -> None:
+    _CCXT_LOG.debug("ccxt", text=" ".join(str(a) for a in args))
 
 
 def build_runtime(

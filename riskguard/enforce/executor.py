@@ -32,6 +32,7 @@ from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.enforce.journal import Journal
 from riskguard.enforce.order_ids import client_order_id
 from riskguard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
+from riskguard.exchange.errors import short_text
 from riskguard.rules.base import Action, ActionKind, Level, OpenStop
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
@@ -165,7 +166,7 @@ class Executor:
             try:
                 outcome = await self._step(plan_id, action, parts, position, open_stops)
             except ccxt.BaseError as exc:  # pragma: no cover - each path handles its own
-                outcome = StepOutcome(action.kind, action.symbol, "failed", error=str(exc))
+                outcome = StepOutcome(action.kind, action.symbol, "failed", error=short_text(exc))
             outcomes.append(outcome)
         return outcomes
 
@@ -287,17 +288,17 @@ class Executor:
                 if found is not None:
                     self._log("order_found", client_id=cid, after="rejection", order_id=found["id"])
                     return found
-                self._log("order_failed", client_id=cid, error=str(exc), attempt=attempt)
+                self._log("order_failed", client_id=cid, error=short_text(exc), attempt=attempt)
                 return None
             except (ccxt.RequestTimeout, ccxt.NetworkError) as exc:
                 found = await self._lookup(request.symbol, cid)
                 if found is not None:
                     self._log("order_found", client_id=cid, after="timeout", order_id=found["id"])
                     return found
-                self._log("order_unknown", client_id=cid, error=str(exc), attempt=attempt)
+                self._log("order_unknown", client_id=cid, error=short_text(exc), attempt=attempt)
                 continue
             except ccxt.BaseError as exc:
-                self._log("order_failed", client_id=cid, error=str(exc), attempt=attempt)
+                self._log("order_failed", client_id=cid, error=short_text(exc), attempt=attempt)
                 return None
             self._log(
                 "order_sent",
@@ -316,7 +317,7 @@ class Executor:
         except ccxt.OrderNotFound:
             return None
         except ccxt.BaseError as exc:
-            self._log("lookup_failed", client_id=cid, error=str(exc))
+            self._log("lookup_failed", client_id=cid, error=short_text(exc))
             return None
 
     async def _smaller(
@@ -338,7 +339,16 @@ class Executor:
             request.part,
             "half",
         )
-        self._log("order_intent", plan_id=plan_id, client_id=cid, contracts=half, retry="half")
+        self._log(
+            "order_intent",
+            plan_id=plan_id,
+            client_id=cid,
+            symbol=request.symbol,
+            side=request.side,
+            contracts=half,
+            kind=action.kind.value,
+            retry="half",
+        )
         params = reduce_params(self.quirks, cid, position.margin_mode, self.hedged)
         smaller = OrderRequest(request.symbol, request.side, half, request.part)
         return await self._send_market(smaller, cid, params)
@@ -402,7 +412,7 @@ class Executor:
                 )
                 self._log("stop_cancelled", order_id=old.order_id, replaced_by=cid)
             except ccxt.BaseError as exc:
-                self._log("stop_cancel_failed", order_id=old.order_id, error=str(exc))
+                self._log("stop_cancel_failed", order_id=old.order_id, error=short_text(exc))
         return StepOutcome(action.kind, action.symbol, "sent", (cid,), (str(order.get("id")),))
 
     # ------------------------------------------------------------------ margin and leverage
@@ -429,9 +439,10 @@ class Executor:
         except (ccxt.BaseError, TypeError) as exc:
             # Some venues apply the change and still raise: read back, never retry blindly.
             after = await self._read_back(position.symbol)
-            self._log("margin_unknown", symbol=position.symbol, error=str(exc), position=after)
-            self._alert(Level.WARN, f"adding margin to {position.symbol} failed: {exc}", action)
-            return StepOutcome(action.kind, action.symbol, "unknown", error=str(exc))
+            error = short_text(exc)
+            self._log("margin_unknown", symbol=position.symbol, error=error, position=after)
+            self._alert(Level.WARN, f"adding margin to {position.symbol} failed: {error}", action)
+            return StepOutcome(action.kind, action.symbol, "unknown", error=short_text(exc))
         self._log("margin_added", symbol=position.symbol, amount=amount)
         return StepOutcome(action.kind, action.symbol, "sent")
 
@@ -450,7 +461,8 @@ class Executor:
         ]
 
     async def _set_leverage(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
-        target = action.leverage
+        # Venues take whole leverages (Binance refuses 5.0 with -1100): round down, never up.
+        target = None if action.leverage is None else max(1, math.floor(action.leverage))
         if target is None or position.leverage is None or not target < position.leverage:
             return StepOutcome(action.kind, action.symbol, "refused", error="would not lower")
         self._log("leverage_intent", plan_id=plan_id, symbol=position.symbol, leverage=target)
@@ -459,8 +471,8 @@ class Executor:
         try:
             await self.port.set_leverage(target, position.symbol)
         except ccxt.BaseError as exc:
-            self._log("leverage_failed", symbol=position.symbol, error=str(exc))
-            return StepOutcome(action.kind, action.symbol, "failed", error=str(exc))
+            self._log("leverage_failed", symbol=position.symbol, error=short_text(exc))
+            return StepOutcome(action.kind, action.symbol, "failed", error=short_text(exc))
         self._log("leverage_set", symbol=position.symbol, leverage=target)
         return StepOutcome(action.kind, action.symbol, "sent")
 

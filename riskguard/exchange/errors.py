@@ -12,7 +12,8 @@ ccxt raises a deep tree (CCXT_NOTES.md, "Errors"). The guard only needs three an
   symbol, an answer ccxt could not use): nothing is done this cycle and the operator is told.
 
 Messages never carry request details: ccxt puts the URL (with the signed query string) into some
-exception texts, so only the class name and the first line, with URLs cut off, are kept.
+exception texts, so only the class name and the first line, with URLs cut off and registered
+secrets masked, are kept.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import ccxt.async_support as ccxt
 
 from riskguard.errors import ExchangeProblem, RetryLater, SkipCycle, StopAccount
+from riskguard.observability.logs import redact
 
 _URL = re.compile(r"\b(?:GET|POST|PUT|DELETE)?\s*https?://\S+")
 _STOP = (ccxt.AuthenticationError, ccxt.AccountNotEnabled, ccxt.NotSupported)
@@ -30,10 +32,11 @@ _MAX_TEXT = 300
 
 
 def short_text(exc: BaseException) -> str:
-    """The first line of an exception's text without URLs (which may hold signed queries)."""
+    """The first line of an exception's text without URLs (which may hold signed queries) and
+    with every registered secret masked: safe for the journal, alerts and logs."""
     first = (str(exc).strip().splitlines() or [""])[0]
     first = _URL.sub("<url>", first)
-    return first[:_MAX_TEXT]
+    return redact(first)[:_MAX_TEXT]
 
 
 def translate(exc: ccxt.BaseError, method: str) -> ExchangeProblem:

@@ -243,6 +243,13 @@ class LiveExchange:
         markets = self.markets
         return {s: contract_tiers_as_size(rows, markets.get(s) or {}) for s, rows in raw.items()}
 
+    async def fetch_market_leverage_tiers(
+        self, symbol: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """One symbol's tiers, converted like :meth:`fetch_leverage_tiers`."""
+        tiers = await self.fetch_leverage_tiers([symbol], params)
+        return tiers.get(symbol, [])
+
     async def fetch_my_trades(
         self,
         symbol: str | None = None,

@@ -48,9 +48,7 @@ class SharedMarkets:
     async def refresh(self, port: Any, now_ms: int) -> None:
         """Reload markets and every tier already known (the slow scheduled job)."""
         async with self._lock:
-            known = list(self.tiers)
-            self._bulk_done = False
-            await self._load(port, now_ms, reload=True, symbols=known)
+            await self._load(port, now_ms, reload=True, symbols=list(self.tiers))
             self.refreshes += 1
 
     async def ensure_tiers(self, port: Any, symbols: Iterable[str]) -> None:
@@ -68,22 +66,36 @@ class SharedMarkets:
     ) -> None:
         loaded = await port.load_markets(reload) if reload else await port.load_markets()
         markets = dict(loaded)
-        self.market_rules = {s: market_rules(s, m) for s, m in markets.items()}
+        rules = {s: market_rules(s, m) for s, m in markets.items()}
+        fresh, bulk = await _fetch_tiers(port, markets, list(symbols))
+        # Nothing is replaced before every call succeeded: a failed refresh keeps it all.
         self.markets = markets
+        self.market_rules = rules
         self.loaded_ms = now_ms
-        await self._load_tiers(port, list(symbols))
+        self._keep_tiers(fresh, bulk)
 
     async def _load_tiers(self, port: Any, symbols: list[str]) -> None:
-        has = getattr(port, "has", {}) or {}
-        if has.get("fetchLeverageTiers") is True:
-            contracts = [s for s, m in self.markets.items() if m.get("swap") or m.get("contract")]
-            raw = await port.fetch_leverage_tiers(contracts)
-            self._bulk_done = True
-        else:
-            raw = await port.fetch_leverage_tiers(symbols) if symbols else {}
-        # Only complete rows are kept: a half-loaded market would be judged without its tiers.
-        fresh = {s: tiers_from_ccxt(rows) for s, rows in raw.items() if rows}
+        self._keep_tiers(*await _fetch_tiers(port, self.markets, symbols))
+
+    def _keep_tiers(self, fresh: Mapping[str, tuple[Tier, ...]], bulk: bool) -> None:
         self.tiers = {**self.tiers, **fresh}
+        self._bulk_done = self._bulk_done or bulk
+
+
+async def _fetch_tiers(
+    port: Any, markets: Mapping[str, Any], symbols: list[str]
+) -> tuple[dict[str, tuple[Tier, ...]], bool]:
+    """The tiers of ``symbols`` (of every contract, where the venue has a bulk call), and
+    whether that bulk call was made."""
+    has = getattr(port, "has", {}) or {}
+    bulk = has.get("fetchLeverageTiers") is True
+    if bulk:
+        contracts = [s for s, m in markets.items() if m.get("swap") or m.get("contract")]
+        raw = await port.fetch_leverage_tiers(contracts)
+    else:
+        raw = await port.fetch_leverage_tiers(symbols) if symbols else {}
+    # Only complete rows are kept: a half-loaded market would be judged without its tiers.
+    return {s: tiers_from_ccxt(rows) for s, rows in raw.items() if rows}, bulk
 
 
 def _adopt(port: Any, markets: Mapping[str, Any]) -> None:

@@ -31,6 +31,7 @@ import ccxt.async_support as ccxt
 
 from riskguard.clock import VirtualClock
 from riskguard.domain import Tier
+from riskguard.exchange.live import LiveExchange
 from riskguard.paper.engine import PaperVenue
 from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.feeds import Bars
@@ -284,7 +285,7 @@ class BinanceUsdmFakeHarness(_PaperVenueHarness):
     async def start(self) -> None:
         await self.server.start()
         self.ccxt_client = self._new_ccxt_client()
-        self.client = self.ccxt_client
+        self.client = LiveExchange(self.ccxt_client)
 
     async def second_client(self) -> Any:
         return self._new_ccxt_client()
