@@ -788,7 +788,8 @@ class FakeBinanceUsdm:
                     {
                         "bracket": i,
                         "initialLeverage": int(t.max_leverage or m.max_leverage),
-                        "notionalCap": t.max_bound,
+                        # Binance's last bracket has a finite cap; JSON has no Infinity.
+                        "notionalCap": t.max_bound if math.isfinite(t.max_bound) else 9.0e15,
                         "notionalFloor": t.min_bound,
                         "maintMarginRatio": t.maintenance_margin_rate,
                         "cum": t.maintenance_amount,

@@ -1,0 +1,209 @@
+"""The daemon on the paper venue: scheduling, clean stops, journal, state, and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import ccxt.async_support as ccxt
+import pytest
+
+from riskguard.daemon import Daemon, log_alert, snapshot_payload
+from riskguard.guard import CycleReport
+from riskguard.journal import SqliteJournal
+from riskguard.rules.base import Level
+from riskguard.wiring import STATE_KEY, build_runtime
+from tests.daemon.conftest import paper_config, write_config
+
+Alerts = list[tuple[Level, str, dict[str, Any]]]
+
+
+def _collector() -> tuple[Alerts, Any]:
+    alerts: Alerts = []
+
+    def alert(level: Level, message: str, payload: Any) -> None:
+        alerts.append((level, message, dict(payload)))
+
+    return alerts, alert
+
+
+def test_run_once_journals_start_cycle_snapshot_state_and_stop(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    config = write_config(tmp_path, paper_config(journal_path))
+    _, alert = _collector()
+    runtime = build_runtime(config, alert=alert)
+    daemon = Daemon(runtime, alert=alert)
+
+    reports = asyncio.run(daemon.run_once())
+
+    assert [r.account for r in reports] == ["acct0"]
+    assert reports[0].actionable
+    with SqliteJournal(journal_path, readonly=True) as journal:
+        kinds = [e.kind for e in journal.entries()]
+        assert kinds[0] == "start"
+        assert kinds[-1] == "stop"
+        assert "snapshot" in kinds
+        # The stop-loss rule puts a stop on every unprotected position in the first cycle.
+        intents = journal.entries(kind="order_intent")
+        assert any(e.payload.get("kind") == "stop" for e in intents)
+        assert journal.entries(kind="order_sent")
+        saved = journal.get_state("acct0", STATE_KEY)
+        assert saved is not None
+        assert saved["cycles"] == 1
+        snapshot = journal.entries(kind="snapshot")[0].payload
+        assert snapshot["positions"][0]["symbol"] == "BTC/USDT:USDT"
+        assert snapshot["positions"][0]["liquidation_price"] > 0
+
+
+def test_guarded_account_survives_a_crash_the_alert_only_account_does_not(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    document = paper_config(journal_path, accounts=2)
+    document["accounts"][1]["alert_only"] = True
+    config = write_config(tmp_path, document)
+    _, alert = _collector()
+    runtime = build_runtime(config, alert=alert)
+    daemon = Daemon(runtime, alert=alert)
+
+    # 600x: 6 wall seconds cover the first hour, the crash runs from minute 10 to 40.
+    code = asyncio.run(daemon.run(run_for_s=6.0, handle_signals=False))
+
+    assert code == 0
+    assert runtime.paper is not None
+    liquidated = {r.account for r in runtime.paper.venue.liquidations}
+    assert liquidated == {"acct1"}
+    assert (
+        daemon.runs["acct0"].actions.get("reduce", 0) + daemon.runs["acct0"].actions.get("close", 0)
+        >= 1
+    )
+    with SqliteJournal(journal_path, readonly=True) as journal:
+        sent = [e for e in journal.entries(kind="order_sent") if e.account == "acct1"]
+        assert sent == []  # alert-only: journalled, never sent
+        assert journal.entries(kind="order_dry_run", account="acct1")
+        assert journal.entries()[-1].kind == "stop"
+
+
+def test_sigterm_finishes_the_cycle_flushes_the_journal_and_exits_zero(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    config = write_config(tmp_path, paper_config(journal_path))
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "riskguard", "run", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if journal_path.exists():
+                with SqliteJournal(journal_path, readonly=True) as journal:
+                    if journal.entries(kind="order_sent"):
+                        break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the daemon sent nothing within 30 s")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err.decode()
+    with SqliteJournal(journal_path, readonly=True) as journal:
+        assert journal.entries()[-1].kind == "stop"
+        assert journal.get_state("acct0", STATE_KEY) is not None
+
+
+class _RefusingPort:
+    """A port whose key the exchange refuses: every read raises AuthenticationError."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.has = getattr(inner, "has", {})
+
+    async def load_markets(self, *args: Any) -> Any:
+        return await self.inner.load_markets(*args)
+
+    async def fetch_leverage_tiers(self, *args: Any) -> Any:
+        return await self.inner.fetch_leverage_tiers(*args)
+
+    async def fetch_balance(self, *args: Any) -> Any:
+        raise ccxt.AuthenticationError('binanceusdm {"code":-2015,"msg":"Invalid API-key"}')
+
+    async def fetch_positions(self, *args: Any) -> Any:
+        return await self.inner.fetch_positions(*args)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class _BrokenPort(_RefusingPort):
+    async def fetch_balance(self, *args: Any) -> Any:
+        raise RuntimeError("a bug in a port")
+
+
+def test_an_account_whose_key_is_refused_is_stopped_alone_with_a_critical_alert(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    config = write_config(tmp_path, paper_config(journal_path, accounts=2))
+    alerts, alert = _collector()
+    runtime = build_runtime(config, alert=alert)
+    runtime.accounts[0].port = _RefusingPort(runtime.accounts[0].port)
+    daemon = Daemon(runtime, alert=alert)
+
+    asyncio.run(daemon.run(run_for_s=1.0, handle_signals=False))
+
+    assert daemon.runs["acct0"].stopped is not None
+    assert "AuthenticationError" in daemon.runs["acct0"].stopped
+    assert daemon.runs["acct0"].cycles == 0
+    assert daemon.runs["acct1"].cycles >= 2
+    critical = [a for a in alerts if a[0] is Level.CRITICAL and a[2].get("account") == "acct0"]
+    assert len(critical) == 1
+    assert "stopped guarding" in critical[0][1]
+    with SqliteJournal(journal_path, readonly=True) as journal:
+        assert len(journal.entries(kind="account_stopped", account="acct0")) == 1
+
+
+def test_a_cycle_that_raises_is_journalled_and_alerted_and_the_daemon_goes_on(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    config = write_config(tmp_path, paper_config(journal_path))
+    alerts, alert = _collector()
+    runtime = build_runtime(config, alert=alert)
+    runtime.accounts[0].port = _BrokenPort(runtime.accounts[0].port)
+    daemon = Daemon(runtime, alert=alert)
+
+    asyncio.run(daemon.run(run_for_s=0.5, handle_signals=False))
+
+    with SqliteJournal(journal_path, readonly=True) as journal:
+        errors = journal.entries(kind="cycle_error")
+        assert len(errors) >= 2  # it kept being scheduled
+        assert "RuntimeError: a bug in a port" in errors[0].payload["error"]
+    assert daemon.runs["acct0"].stopped is None
+    assert any(a[0] is Level.CRITICAL and "cycle failed" in a[1] for a in alerts)
+
+
+def test_snapshot_payload_needs_an_evaluated_cycle() -> None:
+    report = CycleReport("a", 0, False, None, (), None, ())
+    with pytest.raises(ValueError, match="evaluated"):
+        snapshot_payload(report)
+
+
+def test_log_alert_logs_critical_as_error_and_others_as_warning() -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        log_alert(Level.CRITICAL, "boom", {"account": "a"})
+        log_alert(Level.WARN, "careful", {"account": "a"})
+    assert [(e["log_level"], e["message"]) for e in logs] == [
+        ("error", "boom"),
+        ("warning", "careful"),
+    ]
