@@ -73,7 +73,10 @@ _LEVELS = {"debug", "info", "warning", "error", "critical"}
 
 def looks_secret(key: str) -> bool:
     """Whether a field called ``key`` holds a secret (``apiKey``, ``x_api_key``, ``token``...)."""
-    folded = key.lower().replace("_", "").replace("-", "")
+    lowered = key.lower()
+    if lowered.endswith(("_env", "-env")):
+        return False  # the name of an environment variable (config ``api_key_env``)
+    folded = lowered.replace("_", "").replace("-", "")
     return any(part in folded for part in SECRET_KEY_PARTS)
 
 
@@ -164,7 +167,12 @@ class SecretRedactor:
 
 
 def _mask_pair(match: re.Match[str]) -> str:
+    if _ENV_NAME.search(match["name"]):
+        return match.group(0)  # ``api_key_env: BINANCE_KEY`` names a variable, not a secret
     return f"{match['name']}{match['scheme'] or ''}{MASK}"
+
+
+_ENV_NAME = re.compile(r"[_-]env[\"']?\s*[:=]", re.IGNORECASE)
 
 
 DEFAULT_REDACTOR = SecretRedactor()
