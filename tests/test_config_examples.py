@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from riskguard.cli import main
 from riskguard.config import load_config
 from riskguard.enforce.journal import MemoryJournal
@@ -48,3 +50,24 @@ def test_guard_example_keeps_its_20x_long_alive_through_the_crash() -> None:
 
     assert setup.venue.liquidations == []
     assert journal.entries("order_sent")
+
+
+@pytest.mark.parametrize("name", ["paper-demo.yaml", "live-example.yaml"])
+def test_daemon_examples_validate(name: str) -> None:
+    assert main(["validate", str(CONFIG / name)]) == 0
+
+
+def test_live_example_names_its_keys_by_environment_variable_only() -> None:
+    config = load_config(CONFIG / "live-example.yaml")
+    assert {a.exchange for a in config.accounts} == {"binanceusdm", "bybit", "okx"}
+    assert all(a.api_key_env and a.secret_env for a in config.accounts)
+    assert config.guard.dry_run
+
+
+def test_the_demo_runs_paced_and_stops_by_itself_with_an_alert_only_control_account() -> None:
+    config = load_config(CONFIG / "paper-demo.yaml")
+    assert config.paper is not None
+    assert config.paper.clock.mode == "paced"
+    assert config.daemon.run_for_s is not None
+    assert config.daemon.run_for_s <= 90
+    assert [a.id for a in config.accounts if a.alert_only] == ["unguarded"]
