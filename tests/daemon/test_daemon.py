@@ -207,3 +207,39 @@ def test_log_alert_logs_critical_as_error_and_others_as_warning() -> None:
         ("error", "boom"),
         ("warning", "careful"),
     ]
+
+
+def test_metrics_follow_the_cycles_and_the_slow_jobs_run(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    from prometheus_client import generate_latest
+
+    from riskguard.observability.metrics import GuardMetrics
+
+    config = write_config(tmp_path, paper_config(journal_path))
+    _, alert = _collector()
+    runtime = build_runtime(config, alert=alert)
+    metrics = GuardMetrics()
+    seen: list[int] = []
+    daemon = Daemon(runtime, alert=alert, metrics=metrics, on_cycle=lambda r: seen.append(r.cycles))
+
+    async def scenario() -> None:
+        await daemon.start()
+        run = daemon.runs["acct0"]
+        await daemon._cycle(run)
+        await daemon._refresh_markets()
+        await daemon._heartbeat()
+        await daemon._retention()
+        await daemon.shutdown()
+
+    asyncio.run(scenario())
+
+    text = generate_latest(metrics.registry).decode()
+    assert (
+        'riskguard_position_distance_pct{account="acct0",side="long",symbol="BTC/USDT:USDT"}'
+        in (text)
+    )
+    assert "riskguard_cycle_seconds_count" in text
+    assert "riskguard_heartbeat_timestamp_seconds" in text
+    assert seen == [1]
+    assert runtime.accounts[0].shared.refreshes == 1
