@@ -18,6 +18,7 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
+from riskguard.exchange.live import LiveExchange
 from tests.contract.harness import BinanceUsdmFakeHarness
 from tests.fakes.binance_usdm import (
     service_unavailable,
@@ -84,7 +85,23 @@ def test_request_signed_outside_the_recv_window_raises_invalid_nonce() -> None:
         h.server.clock_skew_ms = 60_000  # the exchange's clock runs a minute ahead of ours
 
         with pytest.raises(ccxt.InvalidNonce):
-            await h.client.fetch_positions()
+            await h.ccxt_client.fetch_positions()
+
+    run(body)
+
+
+def test_live_adapter_resyncs_its_clock_after_invalid_nonce_and_the_read_succeeds() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        h.server.clock_skew_ms = 60_000  # the exchange's clock runs a minute ahead of ours
+        assert isinstance(h.client, LiveExchange)
+
+        rows = await h.client.fetch_positions()
+
+        assert isinstance(rows, list)
+        assert h.client.resyncs == 1
+        assert abs(h.ccxt_client.options["timeDifference"] + 60_000) < 5_000
+        paths = [r.path for r in h.server.requests]
+        assert paths.count("/fapi/v1/time") == 1
 
     run(body)
 
@@ -110,11 +127,11 @@ def test_error_codes_map_as_on_fapi_binance_com_only_with_the_client_patch() -> 
         unpatched = ccxt.binanceusdm(
             {"apiKey": h.server.api_key, "secret": h.server.secret, "timeout_on_exit": 0}
         )
-        unpatched.urls["api"] = dict(h.client.urls["api"])
+        unpatched.urls["api"] = dict(h.ccxt_client.urls["api"])
         try:
-            unpatched.markets = h.client.markets
-            unpatched.markets_by_id = h.client.markets_by_id
-            unpatched.symbols = h.client.symbols
+            unpatched.markets = h.ccxt_client.markets
+            unpatched.markets_by_id = h.ccxt_client.markets_by_id
+            unpatched.symbols = h.ccxt_client.symbols
             too_big = 10.0  # 1,000,000 USDT at 20x on a 10,000 USDT account
 
             with pytest.raises(ccxt.InsufficientFunds, match="-2019"):
@@ -131,7 +148,7 @@ def test_error_codes_map_as_on_fapi_binance_com_only_with_the_client_patch() -> 
 def test_plain_order_endpoint_refuses_stop_market_as_binance_does_since_algo_orders() -> None:
     async def body(h: BinanceUsdmFakeHarness) -> None:
         with pytest.raises(ccxt.ExchangeError, match="-4120"):
-            await h.client.fapiPrivatePostOrder(
+            await h.ccxt_client.fapiPrivatePostOrder(
                 {
                     "symbol": "BTCUSDT",
                     "side": "SELL",
