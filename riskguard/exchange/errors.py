@@ -25,7 +25,7 @@ import ccxt.async_support as ccxt
 from riskguard.errors import ExchangeProblem, RetryLater, SkipCycle, StopAccount
 from riskguard.observability.logs import redact
 
-_URL = re.compile(r"\b(?:GET|POST|PUT|DELETE)?\s*https?://\S+")
+_URL = re.compile(r"(?:\b(?:GET|POST|PUT|DELETE)\s+)?https?://\S+")
 _STOP = (ccxt.AuthenticationError, ccxt.AccountNotEnabled, ccxt.NotSupported)
 _RETRY = (ccxt.OperationFailed, ccxt.InvalidNonce)
 _MAX_TEXT = 300
@@ -34,7 +34,7 @@ _MAX_TEXT = 300
 def short_text(exc: BaseException) -> str:
     """The first line of an exception's text without URLs (which may hold signed queries) and
     with every registered secret masked: safe for the journal, alerts and logs."""
-    first = (str(exc).strip().splitlines() or [""])[0]
+    first = (str(exc).strip().splitlines() or [""])[0].strip()
     first = _URL.sub("<url>", first)
     return redact(first)[:_MAX_TEXT]
 
