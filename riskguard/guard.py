@@ -28,7 +28,11 @@ from riskguard.enforce.journal import Journal
 from riskguard.enforce.order_ids import is_guard_client_id
 from riskguard.enforce.quirks import quirks_for
 from riskguard.errors import ExchangeProblem, InputError, RetryLater, StopAccount
-from riskguard.exchange.ccxt_account import open_stops_from_ccxt, snapshot_from_ccxt
+from riskguard.exchange.ccxt_account import (
+    TOTAL_EXCLUDES_UPNL,
+    open_stops_from_ccxt,
+    snapshot_from_ccxt,
+)
 from riskguard.exchange.errors import translate
 from riskguard.exchange.markets import SharedMarkets
 from riskguard.planner import MarketRules, Plan, PlannedStep, PlannerConfig, PlannerState, plan
@@ -219,6 +223,7 @@ class Guard:
                 tiers=acct.tiers,
                 taken_at=to_datetime(fetched),
                 default_mode=acct.default_margin_mode,
+                total_includes_upnl=acct.exchange_id not in TOTAL_EXCLUDES_UPNL,
             )
         except (InputError, ValueError) as exc:
             return self._stale(acct, fetched, f"inconsistent snapshot: {exc}")

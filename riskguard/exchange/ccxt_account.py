@@ -115,8 +115,9 @@ def snapshot_from_ccxt(
     tiers: Mapping[str, tuple[Tier, ...]],
     taken_at: datetime,
     default_mode: MarginMode = MarginMode.CROSS,
+    total_includes_upnl: bool = True,
 ) -> AccountSnapshot:
-    """The account as the risk core sees it."""
+    """The account as the risk core sees it (``total_includes_upnl``: see :func:`cross_wallet`)."""
     domain = []
     for row in positions:
         symbol = str(row.get("symbol"))
@@ -134,26 +135,57 @@ def snapshot_from_ccxt(
             domain.append(position)
     return AccountSnapshot(
         venue=venue,
-        wallet_balance=cross_wallet(balance, domain),
+        wallet_balance=cross_wallet(balance, domain, total_includes_upnl=total_includes_upnl),
         positions=tuple(domain),
         taken_at=taken_at,
         account=account,
     )
 
 
-def cross_wallet(balance: Mapping[str, Any], positions: Sequence[Position]) -> float:
-    """The cross wallet balance (without unrealised PnL)."""
+TOTAL_EXCLUDES_UPNL = frozenset({"bybit"})
+"""ccxt ids whose ``fetch_balance`` total is the wallet without unrealised PnL (Bybit unified:
+walletBalance); elsewhere it includes it (Binance marginBalance, OKX eq). CCXT_NOTES.md."""
+
+
+def settlement_pnl(position: Position) -> float:
+    """Unrealised PnL in the settlement currency: quote for linear, coin for inverse contracts
+    (whose ``size`` is the quote value, so PnL = size x (1/entry - 1/mark))."""
+    if position.inverse:
+        return (
+            position.side.sign
+            * position.size
+            * (1.0 / position.entry_price - 1.0 / position.mark_price)
+        )
+    return position.unrealized_pnl
+
+
+def cross_wallet(
+    balance: Mapping[str, Any],
+    positions: Sequence[Position],
+    *,
+    total_includes_upnl: bool = True,
+) -> float:
+    """The cross wallet balance (without unrealised PnL), in the settlement currency.
+
+    The venue's own figure when it reports one: ``crossWalletBalance`` (the paper venue) or
+    Binance's ``totalCrossWalletBalance`` (which in multi-asset mode counts every collateral
+    asset, not only the settlement one). Otherwise the settlement currency's total less the
+    isolated collateral, and less unrealised PnL where the total includes it.
+    """
     info = balance.get("info") or {}
-    reported = _num(info.get("crossWalletBalance")) if isinstance(info, Mapping) else None
-    if reported is not None:
-        return reported
+    if isinstance(info, Mapping):
+        for key in ("crossWalletBalance", "totalCrossWalletBalance"):
+            reported = _num(info.get(key))
+            if reported is not None:
+                return reported
     settle = positions[0].symbol.partition(":")[2] if positions else "USDT"
     total = _num((balance.get("total") or {}).get(settle)) or 0.0
     for p in positions:
+        pnl = settlement_pnl(p) if total_includes_upnl else 0.0
         if p.margin_mode is MarginMode.CROSS:
-            total -= p.unrealized_pnl
+            total -= pnl
         else:
-            total -= (p.collateral or 0.0) + p.unrealized_pnl
+            total -= (p.collateral or 0.0) + pnl
     return total
 
 

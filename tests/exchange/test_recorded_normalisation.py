@@ -36,6 +36,7 @@ import pytest
 
 from riskguard import MarginMode, Side
 from riskguard.exchange.ccxt_account import (
+    TOTAL_EXCLUDES_UPNL,
     cross_wallet,
     open_stops_from_ccxt,
     position_from_ccxt,
@@ -820,11 +821,14 @@ def test_ccxt_binance_balance_total_is_margin_balance_including_upnl() -> None:
     )
 
 
-def test_cross_wallet_binance_total_less_position_upnl_is_the_usdt_wallet() -> None:
-    """Balance from the account response (fetchPositions[2]), position from fetchPositions[0]
-    (same account and update time; its mark, so its uPnL, is a little different)."""
+def test_cross_wallet_binance_takes_the_account_total_cross_wallet_not_usdt_alone() -> None:
+    """Balance from the account response (fetchPositions[2]), position from fetchPositions[0].
+    The account is in multi-assets mode (USDT and USDC collateral), so the cross wallet is
+    Binance's ``totalCrossWalletBalance``, not the USDT total less uPnL (which would leave out
+    the USDC and put the liquidation price far too close)."""
     # Arrange
     usdt = _binance_usdt_asset()
+    account = entry("binance", "fetchPositions", 2)["httpResponse"]
     row = parsed_row(("binance", "fetchPositions", 0))
     position = normalise("binanceusdm", row)
     assert position is not None
@@ -833,9 +837,8 @@ def test_cross_wallet_binance_total_less_position_upnl_is_the_usdt_wallet() -> N
     wallet = cross_wallet(_binance_account_balance(), [position])
 
     # Assert
-    upnl_drift = float(usdt["unrealizedProfit"]) - position.unrealized_pnl
-    assert position.unrealized_pnl == pytest.approx(row["unrealizedPnl"], rel=1e-6)
-    assert wallet == pytest.approx(float(usdt["walletBalance"]) + upnl_drift, rel=1e-9)
+    assert wallet == float(account["totalCrossWalletBalance"])
+    assert wallet > float(usdt["walletBalance"]) + 20  # the USDC counts
 
 
 def test_bybit_unified_balance_total_is_wallet_balance_excluding_upnl() -> None:
@@ -869,18 +872,12 @@ def test_cross_wallet_bybit_without_positions_is_wallet_balance() -> None:
     assert wallet == float(usdt["walletBalance"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bybit UTA total is walletBalance, which already excludes unrealised PnL; cross_wallet "
-        "subtracts the positions' uPnL again (wallet too low by uPnL when in profit, too high "
-        "when losing: a losing account looks safer than it is)."
-    ),
-)
 def test_cross_wallet_bybit_with_cross_position_is_still_wallet_balance() -> None:
     """bybit fetchBalance[0] with the recorded open position (fetchPositions[0], cross by its raw
     tradeMode "0"). The two were recorded at different times, but a wallet balance does not
-    depend on the positions: it must stay walletBalance."""
+    depend on the positions: it must stay walletBalance. (Fixed: the guard passes
+    ``total_includes_upnl=False`` for the ids in ``TOTAL_EXCLUDES_UPNL``; it used to subtract
+    the uPnL again, so a losing account looked safer than it was.)"""
     # Arrange
     balance = entry("bybit", "fetchBalance", 0)["parsedResponse"]
     coins = balance["info"]["result"]["list"][0]["coin"]
@@ -892,7 +889,9 @@ def test_cross_wallet_bybit_with_cross_position_is_still_wallet_balance() -> Non
     assert position.unrealized_pnl != 0
 
     # Act
-    wallet = cross_wallet(balance, [position])
+    wallet = cross_wallet(
+        balance, [position], total_includes_upnl="bybit" not in TOTAL_EXCLUDES_UPNL
+    )
 
     # Assert
     assert wallet == pytest.approx(float(usdt["walletBalance"]), rel=1e-9)
@@ -924,17 +923,6 @@ def _okx_btc_balance() -> tuple[dict[str, Any], dict[str, Any]]:
     return entry(*key)["parsedResponse"], btc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cross_wallet subtracts Position.unrealized_pnl, the linear size x (mark - entry). For an "
-        "inverse position size is USD, so that is not a coin amount: OKX BTC-USD-SWAP long 100 "
-        "USD, entry 91957.1, mark 92057.4 gives 10030 'BTC' instead of upl 1.18e-6 BTC. Every "
-        "coin-margined account on a real venue (none reports a top-level crossWalletBalance) "
-        "gets a wallet off by thousands of coins; a cross one then evaluates with margin ratio "
-        "inf and no liquidation price, i.e. as bankrupt."
-    ),
-)
 @pytest.mark.parametrize(
     ("index", "mode"),
     [(1, MarginMode.CROSS), (2, MarginMode.ISOLATED)],
@@ -1077,16 +1065,6 @@ def test_binance_cross_snapshot_with_reported_cross_wallet_liquidates_at_exchang
     assert lp == pytest.approx(exchange_lp, rel=REL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Binance multi-assets mode: the recorded account's cross collateral is USDT 3.73 + USDC 22 "
-        "(totalCrossWalletBalance 25.73); cross_wallet takes only total['USDT'] from ccxt's "
-        "balance, so the wallet is ~3.76 and the liquidation price ~67300 instead of Binance's "
-        "64847: 0.3% from the mark instead of 3.9% (the guard would de-risk needlessly). Bybit "
-        "UTA has the same shape (every collateral coin counts)."
-    ),
-)
 @pytest.mark.parametrize("index", [0, 1])
 def test_binance_cross_snapshot_from_ccxt_balance_liquidates_at_exchange_price(
     index: int,
