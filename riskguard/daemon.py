@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import signal
 import time
@@ -60,6 +61,7 @@ class AccountRun:
     stopped: str | None = None
     cycles: int = 0
     actions: dict[str, int] = field(default_factory=dict)
+    last_snapshot_ms: int | None = None
 
 
 class Daemon:
@@ -127,6 +129,8 @@ class Daemon:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
+        # APScheduler logs two info lines per job run: per cycle of every account, too many.
+        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         daemon_cfg = self.runtime.config.daemon
         now = datetime.now(UTC)
@@ -263,22 +267,38 @@ class Daemon:
                 self._scheduler.remove_job(f"cycle:{acct.account}")
 
     def _sample_snapshot(self, run: AccountRun, report: CycleReport) -> None:
+        """Journal a snapshot when one is due; the journal is asked once per account (after a
+        restart), then the time of the last one is kept here (no query per cycle)."""
         journal = self.runtime.journal
-        every = self.runtime.config.journal.snapshot_every_s
-        sample = getattr(journal, "should_sample_snapshot", None)
-        if report.snapshot is None or report.evaluation is None or sample is None:
+        every_ms = self.runtime.config.journal.snapshot_every_s * 1000.0
+        if report.snapshot is None or report.evaluation is None:
             return
-        if not sample(run.acct.account, report.time_ms, every):
+        if run.last_snapshot_ms is None:
+            sample = getattr(journal, "should_sample_snapshot", None)
+            due = sample is None or sample(run.acct.account, report.time_ms, every_ms / 1000.0)
+        else:
+            elapsed = report.time_ms - run.last_snapshot_ms
+            due = elapsed < 0 or elapsed >= every_ms
+        if not due:
+            if run.last_snapshot_ms is None:
+                # The journal holds a snapshot younger than every_s (before a restart): the next
+                # one comes at most half an interval later.
+                run.last_snapshot_ms = report.time_ms - int(every_ms) // 2
             return
         journal.append("snapshot", run.acct.account, report.time_ms, snapshot_payload(report))
+        run.last_snapshot_ms = report.time_ms
 
     def _save_state(self, run: AccountRun, *, force: bool = False) -> None:
         put_state = getattr(self.runtime.journal, "put_state", None)
         if put_state is None:
             return
         state = run.acct.state()
+        # The cycle counter and the volatility estimates move every cycle; only a change in what
+        # decides actions (rule memories, the planner's cooldowns) is written at once.
         text = json.dumps(
-            {k: v for k, v in state.items() if k != "volatility"}, sort_keys=True, default=str
+            {k: v for k, v in state.items() if k not in ("volatility", "cycles")},
+            sort_keys=True,
+            default=str,
         )
         now = time.monotonic()
         if not force and text == run.last_state and now - run.last_state_saved < STATE_SAVE_EVERY_S:

@@ -152,9 +152,17 @@ class LiveExchange:
         )
         return result
 
-    def adopt_markets(self, markets: Mapping[str, Any]) -> None:
-        """Use markets another client of the same exchange already loaded (no request)."""
-        self.client.set_markets(dict(markets))
+    def adopt_markets(self, markets: Mapping[str, Any], source: Any = None) -> None:
+        """Use markets another client of the same exchange already loaded (no request).
+
+        From a :class:`LiveExchange` of the same exchange the market dicts are shared, not
+        copied (ccxt's ``set_markets_from_exchange``): 50 accounts on Binance would otherwise
+        hold 50 copies of its markets (about 2 MB each).
+        """
+        if isinstance(source, LiveExchange) and source.id == self.id and source.client.markets:
+            self.client.set_markets_from_exchange(source.client)
+        else:
+            self.client.set_markets(dict(markets))
 
     async def fetch_balance(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """ccxt's ``fetch_balance`` (retried)."""

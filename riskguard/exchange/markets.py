@@ -31,6 +31,8 @@ class SharedMarkets:
         self.refreshes = 0
         self._lock = asyncio.Lock()
         self._bulk_done = False
+        self._source: Any = None
+        self._adopters: list[Any] = []
 
     @property
     def loaded(self) -> bool:
@@ -42,14 +44,19 @@ class SharedMarkets:
         async with self._lock:
             if not self.markets:
                 await self._load(port, now_ms)
-            else:
-                _adopt(port, self.markets)
+            elif port is not self._source and not getattr(port, "markets", None):
+                _adopt(port, self.markets, self._source)
+                self._adopters.append(port)
 
     async def refresh(self, port: Any, now_ms: int) -> None:
         """Reload markets and every tier already known (the slow scheduled job)."""
         async with self._lock:
             await self._load(port, now_ms, reload=True, symbols=list(self.tiers))
             self.refreshes += 1
+            # The other clients of the exchange get the new markets too (order formatting).
+            for other in self._adopters:
+                if other is not self._source:
+                    _adopt(other, self.markets, self._source)
 
     async def ensure_tiers(self, port: Any, symbols: Iterable[str]) -> None:
         """Make sure the tiers of ``symbols`` are known (per-symbol venues fetch the missing)."""
@@ -72,6 +79,7 @@ class SharedMarkets:
         self.markets = markets
         self.market_rules = rules
         self.loaded_ms = now_ms
+        self._source = port
         self._keep_tiers(fresh, bulk)
 
     async def _load_tiers(self, port: Any, symbols: list[str]) -> None:
@@ -98,10 +106,10 @@ async def _fetch_tiers(
     return {s: tiers_from_ccxt(rows) for s, rows in raw.items() if rows}, bulk
 
 
-def _adopt(port: Any, markets: Mapping[str, Any]) -> None:
+def _adopt(port: Any, markets: Mapping[str, Any], source: Any) -> None:
     adopt = getattr(port, "adopt_markets", None)
-    if adopt is not None and not getattr(port, "markets", None):
-        adopt(markets)
+    if adopt is not None:
+        adopt(markets, source)
 
 
 def market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:

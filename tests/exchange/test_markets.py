@@ -65,6 +65,7 @@ class FakePort:
         self.tier_rate = 0.004
         self.calls: list[tuple[str, Any]] = []
         self.adopted: list[dict[str, Any]] = []
+        self.sources: list[Any] = []
         self.failures: dict[str, BaseException] = {}
 
     async def load_markets(self, reload: bool = False) -> dict[str, Any]:
@@ -82,7 +83,8 @@ class FakePort:
             raise self.failures["fetch_leverage_tiers"]
         return {s: rows(self.tier_rate) for s in symbols}
 
-    def adopt_markets(self, markets: dict[str, Any]) -> None:
+    def adopt_markets(self, markets: dict[str, Any], source: Any = None) -> None:
+        self.sources.append(source)
         self.adopted.append(dict(markets))
         self.markets = dict(markets)
 
@@ -552,3 +554,60 @@ def test_tiers_from_ccxt_same_rows_in_notional_get_cumulative_amounts_but_size_r
     assert notional_tiers[1].maintenance_amount == pytest.approx(20.0 * (0.006 - 0.004))
     assert size_tiers[1].unit is TierUnit.SIZE
     assert size_tiers[1].maintenance_amount == 0.0
+
+
+def test_refresh_hands_the_new_markets_to_the_ports_that_adopted_them() -> None:
+    async def scenario() -> tuple[FakePort, FakePort]:
+        shared = SharedMarkets("binanceusdm")
+        first, second = FakePort(bulk=True), FakePort(bulk=True)
+        await shared.ensure(first, 1)
+        await shared.ensure(second, 2)
+        await shared.refresh(first, 3)
+        return first, second
+
+    first, second = run(scenario())
+
+    assert len(second.adopted) == 2  # at first use, then after the refresh
+    assert second.sources == [first, first]  # shared from the client that loaded them
+    assert first.adopted == []
+
+
+def test_live_clients_of_one_exchange_share_market_dicts_instead_of_copying() -> None:
+    import ccxt.async_support as ccxt_async
+
+    from riskguard.exchange.live import LiveExchange
+
+    async def scenario() -> None:
+        source = LiveExchange(ccxt_async.okx())
+        other = LiveExchange(ccxt_async.okx())
+        try:
+            market = {
+                "id": "BTC-USDT-SWAP",
+                "symbol": "BTC/USDT:USDT",
+                "base": "BTC",
+                "quote": "USDT",
+                "settle": "USDT",
+                "type": "swap",
+                "swap": True,
+                "contract": True,
+                "contractSize": 0.01,
+                "spot": False,
+                "margin": False,
+                "future": False,
+                "option": False,
+                "linear": True,
+                "inverse": False,
+                "active": True,
+                "precision": {"amount": 1, "price": 0.1},
+                "limits": {},
+            }
+            source.client.set_markets({"BTC/USDT:USDT": market})
+
+            other.adopt_markets(source.markets, source)
+
+            assert other.client.markets is source.client.markets
+        finally:
+            await source.close()
+            await other.close()
+
+    run(scenario())
