@@ -113,7 +113,8 @@ def to_json(result: CheckResult) -> dict[str, Any]:
     return {"exit_code": result.exit_code, "accounts": accounts}
 
 
-def _fmt(value: float | None, spec: str) -> str:
+def figure(value: float | None, spec: str) -> str:
+    """A figure for a table: ``-`` when missing, ``inf`` when infinite, else ``spec``."""
     if value is None:
         return "-"
     if math.isinf(value):
@@ -150,12 +151,12 @@ def print_table(result: CheckResult, console: Console) -> None:
                 p["symbol"],
                 p["side"],
                 p["margin_mode"],
-                _fmt(p["mark_price"], ",.6g"),
-                _fmt(p["exchange_liquidation_price"], ",.6g"),
-                _fmt(p["liquidation_price"], ",.6g"),
-                _fmt(p["distance_pct"], ".2f"),
-                _fmt(p["sigma_distance"], ".1f"),
-                _fmt(p["shortfall"], ",.2f"),
+                figure(p["mark_price"], ",.6g"),
+                figure(p["exchange_liquidation_price"], ",.6g"),
+                figure(p["liquidation_price"], ",.6g"),
+                figure(p["distance_pct"], ".2f"),
+                figure(p["sigma_distance"], ".1f"),
+                figure(p["shortfall"], ",.2f"),
                 rules,
             )
     console.print(table)

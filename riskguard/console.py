@@ -8,24 +8,15 @@ and the table once at the end, so logs stay readable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from riskguard.check import figure
 from riskguard.clock import iso8601
 from riskguard.daemon import AccountRun
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    if value is None:
-        return "-"
-    if math.isinf(value):
-        return "inf"
-    return format(value, spec)
-
 
 _SHORT = {"reduce": "R", "close": "C", "place_stop": "S", "add_margin": "M", "set_leverage": "L"}
 ACTIONS_LEGEND = "actions: R reduce, C close, S stop placed, M margin added, L leverage lowered"
@@ -69,10 +60,10 @@ def positions_table(runs: Iterable[AccountRun], title: str = "riskguard") -> Tab
                 run.acct.account,
                 p.symbol.split(":")[0],
                 p.side.value,
-                _fmt(p.mark_price, ",.2f"),
-                _fmt(e.risk.liquidation_price, ",.2f"),
-                _fmt(distance, ".1f"),
-                _fmt(e.shortfall, ",.0f"),
+                figure(p.mark_price, ",.2f"),
+                figure(e.risk.liquidation_price, ",.2f"),
+                figure(distance, ".1f"),
+                figure(e.shortfall, ",.0f"),
                 f"{equity:,.0f}",
                 actions,
             )
@@ -107,7 +98,12 @@ def summary_table(runs: Iterable[AccountRun], extra: Mapping[str, Mapping[str, A
             if report is not None and report.evaluation is not None
             else None
         )
-        row = [run.acct.account, str(run.cycles), short_actions(run.actions), _fmt(equity, ",.2f")]
+        row = [
+            run.acct.account,
+            str(run.cycles),
+            short_actions(run.actions),
+            figure(equity, ",.2f"),
+        ]
         row += [str(extra.get(run.acct.account, {}).get(c, "-")) for c in extra_columns]
         table.add_row(*row)
     return table
