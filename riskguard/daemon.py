@@ -267,24 +267,19 @@ class Daemon:
                 self._scheduler.remove_job(f"cycle:{acct.account}")
 
     def _sample_snapshot(self, run: AccountRun, report: CycleReport) -> None:
-        """Journal a snapshot when one is due; the journal is asked once per account (after a
-        restart), then the time of the last one is kept here (no query per cycle)."""
+        """Journal a snapshot when one is due. The time of the last one is read from the journal
+        once per account (it survives restarts), then kept here: no query per cycle."""
         journal = self.runtime.journal
-        every_ms = self.runtime.config.journal.snapshot_every_s * 1000.0
         if report.snapshot is None or report.evaluation is None:
             return
         if run.last_snapshot_ms is None:
-            sample = getattr(journal, "should_sample_snapshot", None)
-            due = sample is None or sample(run.acct.account, report.time_ms, every_ms / 1000.0)
-        else:
-            elapsed = report.time_ms - run.last_snapshot_ms
-            due = elapsed < 0 or elapsed >= every_ms
-        if not due:
-            if run.last_snapshot_ms is None:
-                # The journal holds a snapshot younger than every_s (before a restart): the next
-                # one comes at most half an interval later.
-                run.last_snapshot_ms = report.time_ms - int(every_ms) // 2
-            return
+            last_entry = getattr(journal, "last_entry", None)
+            entry = last_entry("snapshot", run.acct.account) if last_entry is not None else None
+            run.last_snapshot_ms = entry.time_ms if entry is not None else -(2**62)
+        elapsed_ms = report.time_ms - run.last_snapshot_ms
+        every_ms = self.runtime.config.journal.snapshot_every_s * 1000.0
+        if 0 <= elapsed_ms < every_ms:
+            return  # (a clock that went back past the last snapshot samples again)
         journal.append("snapshot", run.acct.account, report.time_ms, snapshot_payload(report))
         run.last_snapshot_ms = report.time_ms
 

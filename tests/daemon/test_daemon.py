@@ -243,3 +243,20 @@ def test_metrics_follow_the_cycles_and_the_slow_jobs_run(
     assert "riskguard_heartbeat_timestamp_seconds" in text
     assert seen == [1]
     assert runtime.accounts[0].shared.refreshes == 1
+
+
+def test_snapshots_are_sampled_once_per_interval_also_across_a_restart(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    document = paper_config(journal_path)
+    document["journal"]["snapshot_every_s"] = 3600
+    config = write_config(tmp_path, document)
+    _, alert = _collector()
+
+    for _ in range(2):
+        runtime = build_runtime(config, alert=alert)
+        asyncio.run(Daemon(runtime, alert=alert).run_once())
+
+    with SqliteJournal(journal_path, readonly=True) as journal:
+        assert len(journal.entries(kind="start")) == 2
+        assert len(journal.entries(kind="snapshot")) == 1
