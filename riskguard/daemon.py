@@ -37,6 +37,7 @@ from riskguard import __version__
 from riskguard.enforce.executor import AlertFn
 from riskguard.errors import StopAccount
 from riskguard.guard import CycleReport, GuardAccount
+from riskguard.journal import JournalWriteError
 from riskguard.observability.logs import redact
 from riskguard.observability.metrics import GuardMetrics
 from riskguard.rules.base import Level
@@ -222,6 +223,13 @@ class Daemon:
             report = await guard.cycle(acct)
         except StopAccount as exc:
             self._stop_account(run, str(exc))
+            return
+        except JournalWriteError as exc:
+            # Nothing may be decided or sent that is not journalled first: stop everything.
+            message = redact(f"the journal refuses writes, riskguard stops: {exc}")
+            _LOG.critical("journal_failed", error=message)
+            self.alert(Level.CRITICAL, message, {"account": acct.account})
+            self.request_stop("journal write failed")
             return
         except Exception as exc:  # one account's bug must not stop the others
             message = redact(f"{acct.account}: the guard cycle failed: {type(exc).__name__}: {exc}")

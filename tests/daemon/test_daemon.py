@@ -260,3 +260,29 @@ def test_snapshots_are_sampled_once_per_interval_also_across_a_restart(
     with SqliteJournal(journal_path, readonly=True) as journal:
         assert len(journal.entries(kind="start")) == 2
         assert len(journal.entries(kind="snapshot")) == 1
+
+
+def test_a_journal_that_refuses_writes_stops_the_daemon_with_a_critical_alert(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    from riskguard.journal import JournalWriteError
+
+    config = write_config(tmp_path, paper_config(journal_path))
+    alerts, alert = _collector()
+    runtime = build_runtime(config, alert=alert)
+    daemon = Daemon(runtime, alert=alert)
+    journal = runtime.journal
+
+    def refuse(*_: Any) -> Any:
+        raise JournalWriteError("journal x: cannot write (disk I/O error)")
+
+    async def scenario() -> None:
+        await daemon.start()
+        journal.append = refuse  # type: ignore[method-assign]
+        await daemon._cycle(daemon.runs["acct0"])
+
+    asyncio.run(scenario())
+
+    assert daemon._stop.is_set()
+    assert any(a[0] is Level.CRITICAL and "journal refuses writes" in a[1] for a in alerts)
+    journal.close()  # type: ignore[attr-defined]
