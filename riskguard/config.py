@@ -1,5 +1,5 @@
 """The riskguard configuration file: accounts, guard settings, rules, the paper venue, and how
-the daemon runs (journal, metrics, logs, schedule).
+the daemon runs (journal, metrics, logs, schedule), and where alerts go.
 
 YAML, validated by pydantic models that are frozen and forbid unknown keys. Every problem is
 reported by its path (``rules[2].act.distance_pct: must be below warn.distance_pct``). Secrets
@@ -17,6 +17,7 @@ import ccxt
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from riskguard.alerts.config import SINK_TYPES, AlertingConfig, SinkConfig, unique_names
 from riskguard.errors import ConfigError
 from riskguard.paper.config import PaperConfig
 from riskguard.rules.registry import RULE_TYPES, RuleConfig
@@ -38,6 +39,9 @@ SECRET_CCXT_KEYS = frozenset(
 """ccxt constructor keys that hold credentials: never accepted inside ``ccxt_config``."""
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+UNION_TAGS = (*RULE_TYPES, *SINK_TYPES)
+"""Discriminator values pydantic puts in error paths; left out of the one-line messages."""
 
 
 class AccountConfig(StrictModel):
@@ -177,9 +181,14 @@ class RiskguardConfig(StrictModel):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     daemon: DaemonConfig = DaemonConfig()
+    alerts: tuple[SinkConfig, ...] = Field(
+        (), description="where alerts go: webhook, slack, discord, telegram, email sinks"
+    )
+    alerting: AlertingConfig = AlertingConfig()
 
     @model_validator(mode="after")
     def _references(self) -> Self:
+        unique_names(self.alerts)
         ids = [a.id for a in self.accounts]
         if len(set(ids)) != len(ids):
             raise ValueError("accounts: each id may appear once")
@@ -203,7 +212,7 @@ def problems(data: Any) -> list[str]:
     try:
         RiskguardConfig.model_validate(data)
     except ValidationError as exc:
-        return problem_lines(exc, union_tags=RULE_TYPES)
+        return problem_lines(exc, union_tags=UNION_TAGS)
     return []
 
 
@@ -228,5 +237,5 @@ def load_config(path: Path | str) -> RiskguardConfig:
     try:
         return RiskguardConfig.model_validate(data)
     except ValidationError as exc:
-        lines = problem_lines(exc, union_tags=RULE_TYPES)
+        lines = problem_lines(exc, union_tags=UNION_TAGS)
         raise ConfigError(f"{path}: " + "; ".join(lines)) from None

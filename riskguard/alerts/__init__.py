@@ -1,0 +1,20 @@
+"""Alerts: what people must know, delivered through an outbox that loses nothing.
+
+::
+
+    guard / executor / daemon
+        │  events (an order sent, a stop placed, an account stopped)
+        │  conditions per cycle (findings at WARN and above, per account / symbol / rule)
+        ▼
+    center.py       AlertCenter: hysteresis for conditions (hysteresis.py, pure), a quiet window
+                    for repeated events, routing by severity and account, then the outbox
+        ▼
+    outbox.py       one row per (alert, sink) in the journal, written before any send; delivered,
+                    retried with backoff (Retry-After honoured) across restarts, or dead-lettered
+        ▼
+    dispatcher.py   the delivery loop: per-sink rate limit (token bucket), digest when many are
+                    due at once, one message per send
+        ▼
+    sinks/          webhook (HMAC), Slack, Discord, Telegram over one httpx.AsyncClient;
+                    email over SMTP with STARTTLS
+"""
