@@ -27,12 +27,15 @@ Schema (``PRAGMA user_version`` holds its version; :data:`MIGRATIONS` lists the 
                  same transaction as the append (see "Orders" below).
     ``state``    (account, key) -> JSON value and the time it was written: rule memories, the
                  planner's state, volatility estimates, so that a restart carries on.
+    ``outbox``   (step 2) one row per (alert, sink): status pending / delivered / dead, attempts,
+                 next attempt time, last error and the alert itself (:mod:`riskguard.alerts.outbox`
+                 explains the life of a row). Pending rows are never pruned.
 
     A new file gets every step; a file with an older version gets the missing ones, each in one
     transaction with its version bump; a file with a newer version than this code knows, a file
     that is not SQLite, or a SQLite file holding someone else's tables is refused with one
-    :class:`JournalFileError` line naming the file. To add a table (the alerts outbox is next),
-    append a :class:`Migration` with the next version.
+    :class:`JournalFileError` line naming the file. To add a table, append a
+    :class:`Migration` with the next version.
 
 Orders
     ``order_intent`` inserts (or, for a client id seen before, re-arms) a row with status
@@ -77,6 +80,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
+from riskguard.alerts.outbox import (
+    OutboxRow,
+    alert_account,
+    dead_payload,
+    delivered_payload,
+    queued_payload,
+    severity_rank,
+)
 from riskguard.clock import Clock, SystemClock
 from riskguard.enforce.journal import JournalEntry
 from riskguard.errors import ConfigError, RiskguardError
@@ -157,6 +168,27 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
                 time_ms INTEGER NOT NULL,
                 PRIMARY KEY (account, key)
             ) WITHOUT ROWID""",
+        ),
+    ),
+    Migration(
+        2,
+        "the alerts outbox",
+        (
+            """CREATE TABLE outbox (
+                row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                alert_id TEXT NOT NULL,
+                sink TEXT NOT NULL,
+                severity INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_ms INTEGER NOT NULL,
+                created_ms INTEGER NOT NULL,
+                updated_ms INTEGER NOT NULL,
+                last_error TEXT,
+                alert TEXT NOT NULL,
+                UNIQUE (alert_id, sink)
+            )""",
+            "CREATE INDEX outbox_due ON outbox (status, sink, next_ms)",
         ),
     ),
 )
@@ -711,13 +743,139 @@ class SqliteJournal:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    # ------------------------------------------------------------------ alert outbox
+
+    def queue_alert(
+        self, alert: Mapping[str, Any], sinks: Sequence[str], time_ms: int
+    ) -> JournalEntry:
+        """Journal ``alert_queued`` and add a pending row per sink, in one transaction."""
+        payload = queued_payload(alert, sinks)
+        account = alert_account(alert)
+        text = encode_json(dict(alert), "alert")
+        body = encode_json(payload)
+        rank = severity_rank(alert)
+        seq = 0
+
+        def insert(conn: sqlite3.Connection) -> None:
+            nonlocal seq
+            cursor = conn.execute(
+                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
+                (int(time_ms), "alert_queued", account, body),
+            )
+            seq = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT OR IGNORE INTO outbox (alert_id, sink, severity, status, attempts, "
+                "next_ms, created_ms, updated_ms, last_error, alert) "
+                "VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)",
+                [
+                    (str(alert["id"]), sink, rank, int(time_ms), int(time_ms), int(time_ms), text)
+                    for sink in sinks
+                ],
+            )
+
+        self._write(insert)
+        return JournalEntry(seq, int(time_ms), "alert_queued", account, payload)
+
+    def due_alerts(self, sink: str, now_ms: int, limit: int) -> list[OutboxRow]:
+        """Pending rows of ``sink`` due by ``now_ms``: most severe first, then oldest."""
+        rows = self._conn.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND sink = ? "  # noqa: S608
+            "AND next_ms <= ? ORDER BY severity DESC, created_ms, row_id LIMIT ?",
+            (sink, int(now_ms), int(limit)),
+        ).fetchall()
+        return [_outbox_row(r) for r in rows]
+
+    def next_alert_due_ms(self) -> int | None:
+        """The earliest next attempt of any pending row, or ``None``."""
+        row = self._conn.execute(
+            "SELECT MIN(next_ms) FROM outbox WHERE status = 'pending'"
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def alerts_delivered(self, row_ids: Sequence[int], time_ms: int) -> None:
+        """Mark rows delivered (counting the attempt) and journal ``alert_delivered``."""
+        rows = self._outbox_by_id(row_ids)
+        payload = delivered_payload(rows)
+        self._outbox_update(
+            rows,
+            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, updated_ms = ? "
+            "WHERE row_id = ?",
+            [(int(time_ms), r.row_id) for r in rows],
+            ("alert_delivered", alert_account(rows[0].alert), time_ms, payload),
+        )
+
+    def alerts_retry(self, row_ids: Sequence[int], time_ms: int, next_ms: int, error: str) -> None:
+        """Count a failed attempt and set the next one."""
+        rows = self._outbox_by_id(row_ids)
+        self._outbox_update(
+            rows,
+            "UPDATE outbox SET attempts = attempts + 1, next_ms = ?, updated_ms = ?, "
+            "last_error = ? WHERE row_id = ?",
+            [(int(next_ms), int(time_ms), error, r.row_id) for r in rows],
+            None,
+        )
+
+    def alerts_dead(self, row_ids: Sequence[int], time_ms: int, error: str) -> None:
+        """Count the last attempt, mark rows dead and journal ``alert_dead``."""
+        rows = self._outbox_by_id(row_ids)
+        payload = dead_payload(rows, error)
+        self._outbox_update(
+            rows,
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, updated_ms = ?, "
+            "last_error = ? WHERE row_id = ?",
+            [(int(time_ms), error, r.row_id) for r in rows],
+            ("alert_dead", alert_account(rows[0].alert), time_ms, payload),
+        )
+
+    def outbox_rows(self, status: str | None = None) -> list[OutboxRow]:
+        """Every outbox row (of ``status``), oldest first."""
+        where, args = ("WHERE status = ?", (status,)) if status is not None else ("", ())
+        rows = self._conn.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where} ORDER BY row_id",  # noqa: S608
+            args,
+        ).fetchall()
+        return [_outbox_row(r) for r in rows]
+
+    def _outbox_by_id(self, row_ids: Sequence[int]) -> list[OutboxRow]:
+        ids = [int(i) for i in row_ids]
+        marks = ", ".join("?" for _ in ids)
+        rows = self._conn.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE row_id IN ({marks}) "  # noqa: S608
+            "ORDER BY row_id",
+            ids,
+        ).fetchall()
+        if len(rows) != len(set(ids)):
+            raise KeyError(f"outbox: no rows {sorted(set(ids) - {r[0] for r in rows})}")
+        return [_outbox_row(r) for r in rows]
+
+    def _outbox_update(
+        self,
+        rows: Sequence[OutboxRow],
+        statement: str,
+        args: Sequence[tuple[Any, ...]],
+        entry: tuple[str, str, int, Mapping[str, Any]] | None,
+    ) -> None:
+        body = None if entry is None else encode_json(entry[3])
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.executemany(statement, args)
+            if entry is not None:
+                conn.execute(
+                    "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
+                    (int(entry[2]), entry[0], entry[1], body),
+                )
+
+        if rows:
+            self._write(update)
+
     # ------------------------------------------------------------------ retention
 
     def prune(self, older_than_ms: int, *, keep_kinds: Sequence[str] = ()) -> int:
         """Delete entries with ``time_ms`` before ``older_than_ms``; return how many went.
 
         Kept whatever their age: entries of ``keep_kinds``, and the intent entries of pending
-        orders. Order rows older than the cutoff go too, unless pending. State is not pruned.
+        orders. Order rows older than the cutoff go too, unless pending, and delivered or dead
+        outbox rows last updated before it (pending ones stay). State is not pruned.
         """
         deleted = 0
         kinds = [str(k) for k in keep_kinds]
@@ -734,6 +892,10 @@ class SqliteJournal:
             deleted = cursor.rowcount
             conn.execute(
                 "DELETE FROM orders WHERE time_ms < ? AND status NOT IN ('intent', 'unknown')",
+                (int(older_than_ms),),
+            )
+            conn.execute(
+                "DELETE FROM outbox WHERE updated_ms < ? AND status != 'pending'",
                 (int(older_than_ms),),
             )
 
@@ -768,3 +930,25 @@ def _entry_filter(
             clauses.append(clause)
             args.append(value)
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+_OUTBOX_COLUMNS: Final = (
+    "row_id, alert_id, sink, severity, status, attempts, next_ms, created_ms, updated_ms, "
+    "last_error, alert"
+)
+
+
+def _outbox_row(row: Sequence[Any]) -> OutboxRow:
+    return OutboxRow(
+        int(row[0]),
+        str(row[1]),
+        str(row[2]),
+        int(row[3]),
+        str(row[4]),
+        int(row[5]),
+        int(row[6]),
+        int(row[7]),
+        int(row[8]),
+        None if row[9] is None else str(row[9]),
+        decode_json(str(row[10])),
+    )

@@ -176,34 +176,46 @@ def test_sqlite_file_with_someone_elses_tables_is_refused_and_left_alone(path: P
     assert names == ["trades"]
 
 
-V2 = Migration(2, "an outbox", ("CREATE TABLE outbox (id INTEGER PRIMARY KEY, body TEXT)",))
+V3 = Migration(3, "a future table", ("CREATE TABLE later (id INTEGER PRIMARY KEY, body TEXT)",))
 
 
 def test_migrate_brings_an_older_file_up_to_date_and_keeps_its_entries(path: Path) -> None:
-    with SqliteJournal(path) as v1:
-        v1.append("plan", "main", T0, {"plan_id": "p1"})
     conn = _raw(path)
     try:
-        before = migrate(conn, str(path), (*MIGRATIONS, V2))
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        conn.execute("INSERT INTO outbox (body) VALUES ('x')")
-        kinds = [r[0] for r in conn.execute("SELECT kind FROM entries")]
+        migrate(conn, str(path), MIGRATIONS[:1])  # a file written before the outbox existed
+        conn.execute(
+            "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, 'plan', 'main', '{}')",
+            (T0,),
+        )
     finally:
         conn.close()
 
-    assert (before, version) == (1, 2)
-    assert kinds == ["plan"]
+    with SqliteJournal(path) as journal:  # opening migrates to the current version
+        journal.queue_alert({"id": "a1", "severity": "warning", "title": "t"}, ["slack"], T0)
+        kinds = [e.kind for e in journal.entries()]
+        pending = journal.outbox_rows("pending")
+    conn = _raw(path)
+    try:
+        before = migrate(conn, str(path), (*MIGRATIONS, V3))
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("INSERT INTO later (body) VALUES ('x')")
+    finally:
+        conn.close()
+
+    assert kinds == ["plan", "alert_queued"]
+    assert [r.alert_id for r in pending] == ["a1"]
+    assert (before, version) == (2, 3)
 
 
 def test_migrate_applies_every_step_to_an_empty_file_in_order(path: Path) -> None:
     conn = _raw(path)
     try:
-        before = migrate(conn, str(path), (*MIGRATIONS, V2))
+        before = migrate(conn, str(path), (*MIGRATIONS, V3))
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()
 
-    assert (before, version) == (0, 2)
+    assert (before, version) == (0, 3)
 
 
 def test_migrate_with_no_steps_leaves_an_empty_file_at_version_zero(path: Path) -> None:
@@ -218,19 +230,19 @@ def test_migrate_with_no_steps_leaves_an_empty_file_at_version_zero(path: Path) 
 def test_failed_migration_step_leaves_the_previous_version_and_schema(path: Path) -> None:
     SqliteJournal(path).close()
     broken = Migration(
-        2, "broken", ("CREATE TABLE outbox (id INTEGER)", "CREATE TABLE entries (x)")
+        3, "broken", ("CREATE TABLE later (id INTEGER)", "CREATE TABLE entries (x)")
     )
     conn = _raw(path)
     try:
         with pytest.raises(sqlite3.OperationalError, match="already exists"):
             migrate(conn, str(path), (*MIGRATIONS, broken))
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        outbox = conn.execute("SELECT name FROM sqlite_master WHERE name = 'outbox'").fetchall()
+        later = conn.execute("SELECT name FROM sqlite_master WHERE name = 'later'").fetchall()
     finally:
         conn.close()
 
-    assert version == 1
-    assert outbox == []
+    assert version == SCHEMA_VERSION
+    assert later == []
 
 
 class _RacingConnection(sqlite3.Connection):
@@ -286,7 +298,7 @@ def test_readonly_journal_of_an_older_schema_asks_for_a_migration(path: Path) ->
     conn.execute("CREATE TABLE legacy (x)")
     conn.close()
 
-    with pytest.raises(JournalFileError, match="version 0 needs migrating to 1"):
+    with pytest.raises(JournalFileError, match=f"version 0 needs migrating to {SCHEMA_VERSION}"):
         SqliteJournal(path, readonly=True)
 
 
