@@ -785,10 +785,11 @@ class SqliteJournal:
         ).fetchall()
         return [_outbox_row(r) for r in rows]
 
-    def next_alert_due_ms(self) -> int | None:
-        """The earliest next attempt of any pending row, or ``None``."""
+    def next_alert_due_ms(self, after_ms: int | None = None) -> int | None:
+        """The earliest next attempt of any pending row (later than ``after_ms``), or ``None``."""
         row = self._conn.execute(
-            "SELECT MIN(next_ms) FROM outbox WHERE status = 'pending'"
+            "SELECT MIN(next_ms) FROM outbox WHERE status = 'pending' AND next_ms > ?",
+            (-(2**62) if after_ms is None else int(after_ms),),
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 

@@ -83,7 +83,7 @@ class SinkConfigBase(StrictModel):
     @property
     def sink_name(self) -> str:
         """The configured name, or the type."""
-        return self.name or self.type  # type: ignore[attr-defined,no-any-return]
+        return self.name or str(self.type)  # type: ignore[attr-defined]
 
     @property
     def severity(self) -> Severity:

@@ -71,7 +71,7 @@ class Sink(Protocol):
 
 
 def parse_retry_after(value: str | None, *, now_s: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or ``None``."""
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or ``None``."""
     if value is None:
         return None
     text = value.strip()

@@ -50,9 +50,7 @@ class Severity(IntEnum):
         try:
             return cls[text.strip().upper()]
         except KeyError:
-            raise ValueError(
-                f"unknown severity {text!r}; use info, warning or critical"
-            ) from None
+            raise ValueError(f"unknown severity {text!r}; use info, warning or critical") from None
 
     @classmethod
     def from_level(cls, level: Level) -> Severity:

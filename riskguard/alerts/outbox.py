@@ -61,17 +61,15 @@ class Outbox(Protocol):
         """Pending rows of ``sink`` due by ``now_ms``: most severe first, then oldest."""
         ...
 
-    def next_alert_due_ms(self) -> int | None:
-        """The earliest ``next_ms`` of any pending row, or ``None``."""
+    def next_alert_due_ms(self, after_ms: int | None = None) -> int | None:
+        """The earliest ``next_ms`` of any pending row (later than ``after_ms``), or ``None``."""
         ...
 
     def alerts_delivered(self, row_ids: Sequence[int], time_ms: int) -> None:
         """Mark rows delivered (one more attempt) and journal ``alert_delivered``."""
         ...
 
-    def alerts_retry(
-        self, row_ids: Sequence[int], time_ms: int, next_ms: int, error: str
-    ) -> None:
+    def alerts_retry(self, row_ids: Sequence[int], time_ms: int, next_ms: int, error: str) -> None:
         """Count a failed attempt and set the next one."""
         ...
 
@@ -155,8 +153,15 @@ class MemoryOutbox:
         rows.sort(key=lambda r: (-r.severity, r.created_ms, r.row_id))
         return rows[:limit]
 
-    def next_alert_due_ms(self) -> int | None:
-        return min((r.next_ms for r in self._rows.values() if r.status == "pending"), default=None)
+    def next_alert_due_ms(self, after_ms: int | None = None) -> int | None:
+        return min(
+            (
+                r.next_ms
+                for r in self._rows.values()
+                if r.status == "pending" and (after_ms is None or r.next_ms > after_ms)
+            ),
+            default=None,
+        )
 
     def alerts_delivered(self, row_ids: Sequence[int], time_ms: int) -> None:
         rows = [self._rows[i] for i in row_ids]

@@ -1,0 +1,193 @@
+"""The alert center: what the guard, the executor and the daemon call to tell people something.
+
+Two ways in:
+
+* :meth:`AlertCenter.event` for things that happen once (an order sent, a stop that could not
+  be placed, an account stopped). The same event (account, symbol, rule and title) is not
+  repeated within ``alerting.event_quiet_s``. :meth:`AlertCenter.alert_fn` adapts the
+  ``(level, message, payload)`` function the executor and the daemon were written against.
+* :meth:`AlertCenter.conditions` once per account per cycle with everything that is wrong in
+  it; :mod:`riskguard.alerts.hysteresis` decides what is news.
+
+An alert that passes is logged (structlog ``alert``), routed (its severity at or above a sink's
+``min_severity``, its account matching one of the sink's ``accounts`` patterns; alerts about no
+account go everywhere) and queued in the outbox in one journal transaction, then the dispatcher
+is woken. Queueing is synchronous on purpose: when ``event`` returns, the alert is on disk.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from riskguard.alerts.config import AlertingConfig, SinkConfigBase
+from riskguard.alerts.hysteresis import (
+    Condition,
+    ConditionKey,
+    Episode,
+    episodes_from_json,
+    episodes_to_json,
+    track,
+)
+from riskguard.alerts.model import Alert, Severity, alert_from_payload
+from riskguard.alerts.outbox import Outbox
+from riskguard.enforce.executor import AlertFn
+from riskguard.rules.base import Level
+
+_LOG = structlog.get_logger("riskguard.alerts")
+
+STATE_ACCOUNT = "*"
+STATE_KEY = "alert_episodes"
+"""Where the daemon keeps the hysteresis episodes in the journal's state table."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Which alerts one sink receives."""
+
+    sink: str
+    min_severity: Severity
+    accounts: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def of(cls, config: SinkConfigBase) -> Route:
+        """The route a sink's config describes."""
+        return cls(config.sink_name, config.severity, config.accounts)
+
+    def takes(self, alert: Alert) -> bool:
+        """Whether ``alert`` goes to this sink."""
+        if alert.kind == "test":
+            return True
+        if alert.severity < self.min_severity:
+            return False
+        if alert.account is None:
+            return True
+        return any(fnmatch.fnmatchcase(alert.account, p) for p in self.accounts)
+
+
+def wall_ms() -> int:
+    """Milliseconds since the epoch by the system clock (when deliveries are due)."""
+    return int(time.time() * 1000)
+
+
+class AlertCenter:
+    """Hysteresis, quiet windows, routing and the outbox behind one object."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        routes: Sequence[Route],
+        policy: AlertingConfig,
+        *,
+        now_ms: Callable[[], int],
+        queue_ms: Callable[[], int] = wall_ms,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        """``now_ms`` stamps alerts (the guard's clock, virtual in replays); ``queue_ms`` says
+        when a queued row is due (wall time: deliveries happen in the real world)."""
+        self.outbox = outbox
+        self.routes = tuple(routes)
+        self.policy = policy
+        self._now_ms = now_ms
+        self._queue_ms = queue_ms
+        self.on_queued = on_queued
+        self.episodes: dict[ConditionKey, Episode] = {}
+        self.dirty = False
+        self._last_event_ms: dict[tuple[str, ...], int] = {}
+
+    # ------------------------------------------------------------------ ways in
+
+    def event(self, alert: Alert) -> bool:
+        """Send a one-off alert unless the same one went out within the quiet window."""
+        key = (alert.account or "", alert.symbol or "", alert.rule or "", alert.title)
+        last = self._last_event_ms.get(key)
+        quiet_ms = int(self.policy.event_quiet_s * 1000)
+        if last is not None and alert.time_ms - last < quiet_ms and alert.kind != "test":
+            _LOG.debug("alert_suppressed", title=alert.title, account=alert.account)
+            return False
+        self._last_event_ms[key] = alert.time_ms
+        self._forget_old_events(alert.time_ms, quiet_ms)
+        self.send(alert)
+        return True
+
+    def alert_fn(self) -> AlertFn:
+        """The ``(level, message, payload)`` function the executor and the daemon call."""
+
+        def alert(level: Level, message: str, payload: Mapping[str, Any]) -> None:
+            self.event(alert_from_payload(level, message, payload, time_ms=self._now_ms()))
+
+        return alert
+
+    def conditions(
+        self,
+        account: str,
+        conditions: Sequence[Condition],
+        *,
+        now_ms: int | None = None,
+        complete: bool = True,
+    ) -> list[Alert]:
+        """Feed one cycle's conditions of ``account``; send and return what is news."""
+        now = self._now_ms() if now_ms is None else now_ms
+        hold_ms = int(self.policy.recovery_hold_s * 1000)
+        alerts, after = track(account, conditions, self.episodes, now, hold_ms, complete=complete)
+        if after != self.episodes:
+            self.episodes = after
+            self.dirty = True
+        for alert in alerts:
+            self.send(alert)
+        return alerts
+
+    # ------------------------------------------------------------------ routing and queueing
+
+    def sinks_for(self, alert: Alert) -> list[str]:
+        """The names of the sinks ``alert`` goes to."""
+        return [r.sink for r in self.routes if r.takes(alert)]
+
+    def send(self, alert: Alert) -> None:
+        """Log, route and queue ``alert`` (journal first), then wake the dispatcher."""
+        sinks = self.sinks_for(alert)
+        log = {
+            Severity.INFO: _LOG.info,
+            Severity.WARNING: _LOG.warning,
+            Severity.CRITICAL: _LOG.critical,
+        }[alert.severity]
+        self.outbox.queue_alert(alert.to_json(), sinks, self._queue_ms())
+        log(
+            "alert",
+            severity=alert.severity.label,
+            kind=alert.kind,
+            title=alert.title,
+            account=alert.account,
+            symbol=alert.symbol,
+            side=alert.side,
+            rule=alert.rule,
+            figures=dict(alert.figures),
+            sinks=sinks,
+            alert_id=alert.id,
+        )
+        if sinks and self.on_queued is not None:
+            self.on_queued()
+
+    # ------------------------------------------------------------------ state
+
+    def state(self) -> list[dict[str, Any]]:
+        """The hysteresis episodes, JSON-ready (saved by the daemon; see :meth:`restore`)."""
+        self.dirty = False
+        return episodes_to_json(self.episodes)
+
+    def restore(self, state: Sequence[Mapping[str, Any]] | None) -> None:
+        """Carry on with episodes saved before a restart (no ``entered`` alert said twice)."""
+        self.episodes = episodes_from_json(state or ())
+        self.dirty = False
+
+    def _forget_old_events(self, now_ms: int, quiet_ms: int) -> None:
+        if len(self._last_event_ms) < 1024:
+            return
+        for key, last in list(self._last_event_ms.items()):
+            if now_ms - last >= quiet_ms:
+                del self._last_event_ms[key]
