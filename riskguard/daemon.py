@@ -25,7 +25,7 @@ import logging
 import math
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +34,8 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from riskguard import __version__
+from riskguard.alerts.center import STATE_ACCOUNT as ALERT_STATE_ACCOUNT
+from riskguard.alerts.center import STATE_KEY as ALERT_STATE_KEY
 from riskguard.enforce.executor import AlertFn
 from riskguard.errors import StopAccount
 from riskguard.guard import CycleReport, GuardAccount
@@ -72,12 +74,14 @@ class Daemon:
         self,
         runtime: Runtime,
         *,
-        alert: AlertFn,
+        alert: AlertFn | None = None,
         metrics: GuardMetrics | None = None,
         on_cycle: Callable[[AccountRun], None] | None = None,
     ) -> None:
+        """``alert`` defaults to the runtime's alert center (tests pass a recorder)."""
         self.runtime = runtime
-        self.alert = alert
+        self.alert = alert if alert is not None else runtime.alerts.alert_fn()
+        self._delivery: asyncio.Task[None] | None = None
         self.metrics = metrics
         self.on_cycle = on_cycle
         poll = runtime.config.guard.poll_interval_s
@@ -104,6 +108,8 @@ class Daemon:
                 "accounts": [a.account for a in self.runtime.accounts],
             },
         )
+        # Alerts left pending by the previous run go out first, before this run adds more.
+        self._delivery = asyncio.create_task(self.runtime.dispatcher.run())
         await check_keys(self.runtime, self.alert)
         recovered = await recover_orders(self.runtime)
         if recovered:
@@ -191,6 +197,7 @@ class Daemon:
             await asyncio.gather(*self._inflight, return_exceptions=True)
         for run in self.runs.values():
             self._save_state(run, force=True)
+        await self._stop_delivery()
         self.runtime.journal.append(
             "stop",
             "*",
@@ -291,7 +298,36 @@ class Daemon:
         journal.append("snapshot", run.acct.account, report.time_ms, snapshot_payload(report))
         run.last_snapshot_ms = report.time_ms
 
+    async def _stop_delivery(self) -> None:
+        """Deliver what is due for up to ``alerting.flush_on_stop_s``; the rest stays queued."""
+        self._save_alert_state()
+        dispatcher = self.runtime.dispatcher
+        if self._delivery is None:
+            return
+        flushed = await dispatcher.flush(self.runtime.config.alerting.flush_on_stop_s)
+        dispatcher.stop()
+        try:
+            await asyncio.wait_for(self._delivery, 5.0)
+        except TimeoutError:
+            _LOG.warning("alert_delivery_stop_timeout")
+        except Exception:
+            _LOG.exception("alert_delivery_failed")
+        self._delivery = None
+        pending = len(self._pending_alerts())
+        if not flushed or pending:
+            _LOG.warning("alerts_left_in_outbox", pending=pending)
+
+    def _pending_alerts(self) -> list[Any]:
+        return self.runtime.dispatcher.outbox.outbox_rows("pending")
+
+    def _save_alert_state(self) -> None:
+        center = self.runtime.alerts
+        put_state = getattr(self.runtime.journal, "put_state", None)
+        if put_state is not None and center.dirty:
+            put_state(ALERT_STATE_ACCOUNT, ALERT_STATE_KEY, center.state())
+
     def _save_state(self, run: AccountRun, *, force: bool = False) -> None:
+        self._save_alert_state()
         put_state = getattr(self.runtime.journal, "put_state", None)
         if put_state is None:
             return
@@ -381,9 +417,3 @@ def snapshot_payload(report: CycleReport) -> dict[str, Any]:
             for p, e in zip(report.snapshot.positions, evaluation.positions, strict=True)
         ],
     }
-
-
-def log_alert(level: Level, message: str, payload: Mapping[str, Any]) -> None:
-    """The alert function until alert sinks are configured: a structlog event per alert."""
-    log = _LOG.error if level >= Level.CRITICAL else _LOG.warning
-    log("alert", level=level.name, message=message, **dict(payload))

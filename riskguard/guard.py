@@ -20,6 +20,15 @@ from typing import Any
 import ccxt.async_support as ccxt
 import structlog
 
+from riskguard.alerts.from_guard import (
+    ConditionFn,
+    acted_message,
+    acted_payload,
+    conditions_as_alerts,
+    cycle_conditions,
+    dry_run_condition,
+)
+from riskguard.alerts.hysteresis import Condition
 from riskguard.clock import Clock, to_datetime
 from riskguard.config import GuardConfig
 from riskguard.domain import AccountSnapshot, MarginMode, Tier
@@ -153,12 +162,19 @@ class Guard:
         journal: Journal,
         clock: Clock,
         alert: AlertFn,
+        conditions: ConditionFn | None = None,
     ) -> None:
+        """``alert`` receives one-off events; ``conditions`` each cycle's conditions per account
+        (the alert center's hysteresis decides what is news). Without ``conditions`` every
+        condition is passed to ``alert`` every cycle (tests that want to see them all)."""
         self.config = config
         self.rules = list(rules)
         self.journal = journal
         self.clock = clock
         self.alert = alert
+        self.conditions: ConditionFn = (
+            conditions if conditions is not None else conditions_as_alerts(alert)
+        )
         self.planner_config = PlannerConfig(
             cooldown_s=config.cooldown_s,
             fight_window_s=config.fight_window_s,
@@ -366,7 +382,16 @@ class Guard:
         self.journal.append(
             "alert", acct.account, now_ms, {"level": worst.name, "message": message}
         )
-        self.alert(worst, message, {"account": acct.account, "data_age_s": age})
+        stale = Condition(
+            account=acct.account,
+            rule=STALE_RULE,
+            topic="stale",
+            level=worst,
+            title="no fresh data; the guard is not acting",
+            message=message,
+            figures=(("data_age_s", age), ("reason", reason)),
+        )
+        self.conditions(acct.account, [stale], False)
         return CycleReport(
             acct.account, now_ms, False, acct.last_snapshot, tuple(findings), None, (), reason
         )
@@ -419,7 +444,6 @@ class Guard:
                 now_ms,
                 {"level": alert.level.name, "message": alert.message, **payload},
             )
-            self.alert(alert.level, alert.message, payload)
         outcomes: list[StepOutcome] = []
         if planned.steps and actionable:
             executor = Executor(
@@ -443,6 +467,14 @@ class Guard:
                 data.snapshot,
                 stops,
             )
+        conditions = cycle_conditions(acct.account, data, findings, planned.alerts)
+        for step, outcome in zip(planned.steps, outcomes, strict=False):
+            action = _planned_action(step)
+            if outcome.status == "dry_run":
+                conditions.append(dry_run_condition(action))
+            elif outcome.status == "sent":
+                self.alert(action.level, acted_message(action), acted_payload(action, outcome))
+        self.conditions(acct.account, conditions, actionable)
         return CycleReport(
             acct.account, now_ms, actionable, data.snapshot, findings, planned, tuple(outcomes)
         )

@@ -21,7 +21,7 @@ from rich.live import Live
 from riskguard.check import print_table, summarise, to_json
 from riskguard.config import load_config
 from riskguard.console import action_lines, console_for_output, positions_table, summary_table
-from riskguard.daemon import AccountRun, Daemon, log_alert
+from riskguard.daemon import AccountRun, Daemon
 from riskguard.enforce.journal import MemoryJournal
 from riskguard.observability.logs import configure_logging, secret_env_values
 from riskguard.observability.metrics import GuardMetrics, MetricsServer, start_metrics_server
@@ -36,7 +36,7 @@ def run_daemon(config_path: str | Path, *, once: bool = False) -> int:
         level=config.logging.level,
         secrets=secret_env_values(os.environ),
     )
-    runtime = build_runtime(config_path, alert=log_alert)
+    runtime = build_runtime(config_path)
     metrics = GuardMetrics()
     console = console_for_output()
     show_live = config.daemon.live_table and console.is_terminal and not once
@@ -48,7 +48,7 @@ def run_daemon(config_path: str | Path, *, once: bool = False) -> int:
         if live is not None:
             live.update(positions_table(daemon.runs.values()))
 
-    daemon = Daemon(runtime, alert=log_alert, metrics=metrics, on_cycle=on_cycle)
+    daemon = Daemon(runtime, metrics=metrics, on_cycle=on_cycle)
     with _metrics_server(config.metrics, metrics, enabled=not once) as server:
         if server is not None:
             console.print(f"metrics on http://{config.metrics.host}:{server.port}/metrics")

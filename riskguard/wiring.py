@@ -2,7 +2,8 @@
 
 From a validated config this makes the clocks, the journal, the ccxt clients (credentials from
 the environment or the secrets file), the paper venue, the shared markets per exchange, the
-rules, one :class:`~riskguard.guard.Guard` per clock and one
+alert sinks with their one httpx client, the alert center and its dispatcher (the outbox is the
+journal), the rules, one :class:`~riskguard.guard.Guard` per clock and one
 :class:`~riskguard.guard.GuardAccount` per account, restored from the journal's saved state.
 Everything else takes these as arguments, so tests pass fakes instead of patching internals.
 
@@ -18,14 +19,22 @@ Two steps talk to exchanges and run at start, before the first cycle:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ccxt.async_support as ccxt
+import httpx
 import structlog
 
+from riskguard.alerts.center import STATE_ACCOUNT as ALERT_STATE_ACCOUNT
+from riskguard.alerts.center import STATE_KEY as ALERT_STATE_KEY
+from riskguard.alerts.center import AlertCenter, Route, wall_ms
+from riskguard.alerts.dispatcher import Dispatcher
+from riskguard.alerts.factory import build_sinks, make_http_client, needs_http
+from riskguard.alerts.outbox import MemoryOutbox, Outbox
 from riskguard.clock import Clock, PacedClock, SystemClock
 from riskguard.config import AccountConfig, RiskguardConfig, load_config
 from riskguard.domain import MarginMode
@@ -66,16 +75,22 @@ class Runtime:
     speeds: dict[str, float]
     """Simulated seconds per wall second of each account's clock (1 for live accounts)."""
     shared: dict[str, SharedMarkets]
+    alerts: AlertCenter
+    dispatcher: Dispatcher
     paper: PaperSetup | None = None
     notices: list[str] = field(default_factory=list)
     """What the operator must read at start (alert-only accounts, risky keys)."""
+    http: httpx.AsyncClient | None = None
+    """The one HTTP client of every alert sink (``None`` when no sink talks HTTP)."""
 
     async def aclose(self) -> None:
-        """Close every exchange client."""
+        """Close every exchange client and the alerts' HTTP client."""
         for acct in self.accounts:
             close = getattr(acct.port, "close", None)
             if close is not None:
                 await close()
+        if self.http is not None:
+            await self.http.aclose()
 
 
 def resolve_path(config_path: Path, value: str) -> Path:
@@ -121,14 +136,22 @@ def _ccxt_log(*args: Any) -> None:
 def build_runtime(
     config_path: Path | str,
     *,
-    alert: AlertFn,
+    alert: AlertFn | None = None,
     environ: Mapping[str, str] | None = None,
     journal: Journal | None = None,
     client_factory: Callable[[AccountConfig, Mapping[str, str]], Any] = make_ccxt_client,
+    http: httpx.AsyncClient | None = None,
 ) -> Runtime:
-    """Load ``config_path`` and build the runtime (no I/O to exchanges yet)."""
+    """Load ``config_path`` and build the runtime (no I/O to exchanges yet).
+
+    ``alert`` replaces the alert center's event function (tests); ``http`` the sinks' client.
+    """
     path = Path(config_path)
     config = load_config(path)
+    env = os.environ if environ is None else environ
+    if http is None and needs_http(config.alerts):
+        http = make_http_client()
+    sinks = build_sinks(config.alerts, env, http, path.parent)
     secrets = None
     if config.secrets_file is not None:
         secrets = read_secrets_file(resolve_path(path, config.secrets_file))
@@ -144,13 +167,35 @@ def build_runtime(
             paper.clock = PacedClock(paper.venue.now_ms, 1.0)
     rules = build_rules(config.rules or default_rule_configs())
     system_clock = SystemClock()
+    outbox: Outbox = journal if isinstance(journal, SqliteJournal) else MemoryOutbox(journal)
+    dispatcher = Dispatcher(outbox, sinks, config.alerting)
+    all_paper = paper is not None and all(a.exchange == "paper" for a in config.accounts)
+    center = AlertCenter(
+        outbox,
+        [Route.of(c) for c in config.alerts],
+        config.alerting,
+        # Paper runs stamp alerts (and time their hysteresis) by the simulated clock.
+        now_ms=paper.clock.now_ms if all_paper and paper is not None else wall_ms,
+        on_queued=dispatcher.wake,
+    )
+    get_state = getattr(journal, "get_state", None)
+    if get_state is not None and not all_paper:
+        center.restore(get_state(ALERT_STATE_ACCOUNT, ALERT_STATE_KEY))
+    event = alert if alert is not None else center.alert_fn()
     guards: dict[str, Guard] = {}
     speeds: dict[str, float] = {}
     shared: dict[str, SharedMarkets] = {}
     accounts: list[GuardAccount] = []
 
     def guard_for(clock: Clock) -> Guard:
-        return Guard(config.guard, rules, journal=journal, clock=clock, alert=alert)
+        return Guard(
+            config.guard,
+            rules,
+            journal=journal,
+            clock=clock,
+            alert=event,
+            conditions=center.conditions,
+        )
 
     live_guard = guard_for(system_clock)
     paper_guard = guard_for(paper.clock) if paper is not None else None
@@ -192,7 +237,10 @@ def build_runtime(
         if saved is not None:
             acct.restore(saved)
         accounts.append(acct)
-    runtime = Runtime(config, path, journal, accounts, guards, speeds, shared, paper)
+    runtime = Runtime(
+        config, path, journal, accounts, guards, speeds, shared, center, dispatcher, paper
+    )
+    runtime.http = http
     for acct in accounts:
         if acct.alert_only:
             runtime.notices.append(f"{acct.account}: alert-only (config): the guard will not act")

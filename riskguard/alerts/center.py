@@ -127,9 +127,9 @@ class AlertCenter:
         self,
         account: str,
         conditions: Sequence[Condition],
+        complete: bool = True,
         *,
         now_ms: int | None = None,
-        complete: bool = True,
     ) -> list[Alert]:
         """Feed one cycle's conditions of ``account``; send and return what is news."""
         now = self._now_ms() if now_ms is None else now_ms

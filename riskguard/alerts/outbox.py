@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
-from riskguard.enforce.journal import JournalEntry, MemoryJournal
+from riskguard.enforce.journal import Journal, JournalEntry, MemoryJournal
 
 OUTBOX_STATUSES: Final = ("pending", "delivered", "dead")
 
@@ -115,8 +115,8 @@ def alert_account(alert: Mapping[str, Any]) -> str:
 class MemoryOutbox:
     """The outbox in memory, journalling into a :class:`MemoryJournal` (or any journal)."""
 
-    def __init__(self, journal: MemoryJournal | None = None) -> None:
-        self.journal = journal if journal is not None else MemoryJournal()
+    def __init__(self, journal: Journal | None = None) -> None:
+        self.journal: Journal = journal if journal is not None else MemoryJournal()
         self._rows: dict[int, OutboxRow] = {}
 
     def queue_alert(

@@ -14,7 +14,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from riskguard.daemon import Daemon, log_alert, snapshot_payload
+from riskguard.daemon import Daemon, snapshot_payload
 from riskguard.guard import CycleReport
 from riskguard.journal import SqliteJournal
 from riskguard.rules.base import Level
@@ -195,18 +195,6 @@ def test_snapshot_payload_needs_an_evaluated_cycle() -> None:
     report = CycleReport("a", 0, False, None, (), None, ())
     with pytest.raises(ValueError, match="evaluated"):
         snapshot_payload(report)
-
-
-def test_log_alert_logs_critical_as_error_and_others_as_warning() -> None:
-    from structlog.testing import capture_logs
-
-    with capture_logs() as logs:
-        log_alert(Level.CRITICAL, "boom", {"account": "a"})
-        log_alert(Level.WARN, "careful", {"account": "a"})
-    assert [(e["log_level"], e["message"]) for e in logs] == [
-        ("error", "boom"),
-        ("warning", "careful"),
-    ]
 
 
 def test_metrics_follow_the_cycles_and_the_slow_jobs_run(
