@@ -59,6 +59,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config", metavar="CONFIG", help="YAML configuration file")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    alert_test = commands.add_parser(
+        "alert-test",
+        help="send a test alert through every configured sink and report each result",
+        description="Send one test alert through every sink of CONFIG's alerts: list, at once, "
+        "and print whether each delivered and why not. Exit code 0 when all delivered, 1 when "
+        "any failed, 2 for a configuration problem.",
+    )
+    alert_test.add_argument("config", metavar="CONFIG", help="YAML configuration file")
+    alert_test.add_argument("--json", action="store_true", help="print JSON instead of a table")
     journal = commands.add_parser(
         "journal",
         help="export the journal as CSV or JSON",
@@ -143,7 +152,14 @@ def _journal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _alert_test(args: argparse.Namespace) -> int:
+    from riskguard.alerts.alert_test import run_alert_test
+
+    return run_alert_test(args.config, as_json=args.json)
+
+
 _COMMANDS = {
+    "alert-test": _alert_test,
     "calc": _calc,
     "validate": _validate,
     "run": _run,
