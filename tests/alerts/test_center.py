@@ -1,0 +1,147 @@
+"""The alert center: routing, the quiet window for events, journal first, hysteresis state."""
+
+from __future__ import annotations
+
+from structlog.testing import capture_logs
+
+from riskguard.alerts.center import AlertCenter, Route
+from riskguard.alerts.config import AlertingConfig
+from riskguard.alerts.hysteresis import Condition
+from riskguard.alerts.model import Severity
+from riskguard.alerts.outbox import MemoryOutbox
+from riskguard.rules.base import Level
+from tests.alerts.conftest import T0, Clock, make_alert
+
+ROUTES = [
+    Route("ops-slack", Severity.WARNING),
+    Route("pager", Severity.CRITICAL),
+    Route("binance-only", Severity.INFO, ("binance-*",)),
+]
+
+
+def _center(clock: Clock, woken: list[int] | None = None) -> tuple[AlertCenter, MemoryOutbox]:
+    outbox = MemoryOutbox()
+    center = AlertCenter(
+        outbox,
+        ROUTES,
+        AlertingConfig(event_quiet_s=300, recovery_hold_s=60),
+        now_ms=clock,
+        queue_ms=clock,
+        on_queued=(lambda: woken.append(len(outbox.outbox_rows()))) if woken is not None else None,
+    )
+    return center, outbox
+
+
+def _sinks(outbox: MemoryOutbox, alert_id: str) -> list[str]:
+    return [r.sink for r in outbox.outbox_rows() if r.alert_id == alert_id]
+
+
+def test_routing_by_severity_and_account_pattern(clock: Clock) -> None:
+    center, outbox = _center(clock)
+
+    center.send(make_alert(1, severity=Severity.WARNING, account="main"))
+    center.send(make_alert(2, severity=Severity.CRITICAL, account="main"))
+    center.send(make_alert(3, severity=Severity.INFO, account="binance-perp"))
+    center.send(make_alert(4, severity=Severity.CRITICAL, account="binance-perp"))
+
+    assert _sinks(outbox, "alert-1") == ["ops-slack"]
+    assert _sinks(outbox, "alert-2") == ["ops-slack", "pager"]
+    assert _sinks(outbox, "alert-3") == ["binance-only"]
+    assert _sinks(outbox, "alert-4") == ["ops-slack", "pager", "binance-only"]
+
+
+def test_alerts_about_no_account_go_to_every_sink_that_takes_their_severity(clock: Clock) -> None:
+    center, outbox = _center(clock)
+
+    center.send(make_alert(1, severity=Severity.CRITICAL, account=None))
+
+    assert _sinks(outbox, "alert-1") == ["ops-slack", "pager", "binance-only"]
+
+
+def test_every_alert_is_journalled_before_the_dispatcher_is_woken(clock: Clock) -> None:
+    woken: list[int] = []
+    center, outbox = _center(clock, woken)
+
+    center.send(make_alert(1))
+    center.send(make_alert(2, severity=Severity.INFO, account="elsewhere"))  # no sink takes it
+
+    assert woken == [1]  # woken once, after the row was stored; not for the unrouted alert
+    queued = outbox.journal.entries(kind="alert_queued")
+    assert [(e.payload["id"], e.payload["sinks"]) for e in queued] == [
+        ("alert-1", ["ops-slack"]),
+        ("alert-2", []),
+    ]
+
+
+def test_the_same_event_within_the_quiet_window_is_not_repeated(clock: Clock) -> None:
+    center, outbox = _center(clock)
+    alert = center.alert_fn()
+
+    alert(Level.CRITICAL, "could not place a stop", {"account": "main", "symbol": "BTC"})
+    clock.advance(299)
+    alert(Level.CRITICAL, "could not place a stop", {"account": "main", "symbol": "BTC"})
+    alert(Level.CRITICAL, "could not place a stop", {"account": "main", "symbol": "ETH"})
+    clock.advance(1)
+    alert(Level.CRITICAL, "could not place a stop", {"account": "main", "symbol": "BTC"})
+
+    queued = outbox.journal.entries(kind="alert_queued")
+    assert [(e.payload["symbol"], e.time_ms - T0) for e in queued] == [
+        ("BTC", 0),
+        ("ETH", 299_000),
+        ("BTC", 300_000),
+    ]
+
+
+def test_event_payload_becomes_the_alert_fields_and_figures(clock: Clock) -> None:
+    center, outbox = _center(clock)
+
+    center.alert_fn()(
+        Level.WARN,
+        "guard reduce from 2 to 1.2",
+        {
+            "account": "main",
+            "symbol": "BTC/USDT:USDT",
+            "side": "long",
+            "rule": "liquidation_distance",
+            "figures": {"distance_pct": 3.1, "act_pct": 5.0},
+            "client_ids": "rg-1",
+        },
+    )
+
+    (row,) = outbox.outbox_rows()
+    assert row.alert["severity"] == "warning"
+    assert (row.alert["account"], row.alert["symbol"], row.alert["side"], row.alert["rule"]) == (
+        "main",
+        "BTC/USDT:USDT",
+        "long",
+        "liquidation_distance",
+    )
+    assert row.alert["figures"] == [["distance_pct", 3.1], ["act_pct", 5.0], ["client_ids", "rg-1"]]
+
+
+def test_conditions_pass_through_hysteresis_and_are_logged(clock: Clock) -> None:
+    center, outbox = _center(clock)
+    warn = Condition("main", "liquidation_distance", "finding", Level.WARN, "distance 7.9%")
+
+    with capture_logs() as logs:
+        for _ in range(10):
+            center.conditions("main", [warn])
+            clock.advance(5)
+
+    assert len(outbox.outbox_rows()) == 1
+    assert [e["event"] for e in logs if e["event"] == "alert"] == ["alert"]
+    assert logs[0]["log_level"] == "warning"
+    assert center.dirty
+
+
+def test_saved_episodes_stop_a_restarted_center_from_repeating_itself(clock: Clock) -> None:
+    center, _ = _center(clock)
+    warn = Condition("main", "liquidation_distance", "finding", Level.WARN, "distance 7.9%")
+    center.conditions("main", [warn])
+    saved = center.state()
+
+    restarted, outbox = _center(clock)
+    restarted.restore(saved)
+    restarted.conditions("main", [warn])
+
+    assert outbox.outbox_rows() == []
