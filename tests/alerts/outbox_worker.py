@@ -37,7 +37,7 @@ async def main(journal_path: str, url: str, queue: int) -> None:
             figures=(("distance_pct", 1.0 + n),),
         )
         journal.queue_alert(alert.to_json(), ["hook"], 0)
-    print("ready", flush=True)  # noqa: T201 - the test waits for this line
+    print("ready", flush=True)
     await Dispatcher(journal, sinks, policy).run()
 
 

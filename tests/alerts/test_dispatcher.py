@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,12 @@ from tests.alerts.conftest import (
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Outbox:
+def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     if request.param == "memory":
-        return MemoryOutbox()
-    journal = SqliteJournal(tmp_path / "journal.sqlite3", synchronous="normal")
-    request.addfinalizer(journal.close)
-    return journal
+        yield MemoryOutbox()
+        return
+    with SqliteJournal(tmp_path / "journal.sqlite3", synchronous="normal") as journal:
+        yield journal
 
 
 def _dispatcher(
@@ -97,7 +98,8 @@ def test_retry_after_is_honoured_exactly_and_pauses_the_whole_sink(
     asyncio.run(dispatcher.deliver_due())
 
     (first,) = [r for r in outbox.outbox_rows() if r.alert_id == "alert-1"]
-    assert first.next_ms == clock() and first.status == "delivered"
+    assert first.next_ms == clock()
+    assert first.status == "delivered"
     assert sorted(i for message in sink.received for i in message) == ["alert-1", "alert-2"]
 
 
@@ -253,7 +255,9 @@ def test_run_delivers_when_woken_and_flush_drains_before_stop(outbox: Outbox, cl
 def test_token_bucket_refills_at_its_rate_up_to_its_capacity() -> None:
     bucket = TokenBucket(capacity=2, rate_per_s=0.5)
 
-    assert bucket.take(0) and bucket.take(0) and not bucket.take(0)
+    assert bucket.take(0)
+    assert bucket.take(0)
+    assert not bucket.take(0)
     assert bucket.ready_ms(0) == 2000
     assert bucket.available(1000) == 0
     assert bucket.available(2000) == 1

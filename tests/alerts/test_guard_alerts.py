@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 from pydantic import TypeAdapter
@@ -109,7 +110,7 @@ def test_a_position_flapping_around_the_warn_level_gives_one_warning_and_one_rec
     asyncio.run(replay())
 
     alerts = [row.alert for row in outbox.outbox_rows()]
-    flips = sum(1 for a, b in zip(levels, levels[1:], strict=False) if a != b)
+    flips = sum(1 for a, b in itertools.pairwise(levels) if a != b)
     assert flips >= 30  # it really flapped, in and out of WARN, for ten minutes
     assert [(a["kind"], a["severity"], a["rule"]) for a in alerts] == [
         ("entered", "warning", "liquidation_distance"),

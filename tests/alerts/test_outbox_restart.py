@@ -78,7 +78,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 def _start(journal: Path, url: str, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own worker script
         [sys.executable, str(WORKER), str(journal), url, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
