@@ -180,7 +180,7 @@ async def _measure(
     duration_s: float,
     profiler: cProfile.Profile | None = None,
 ) -> dict[str, Any]:
-    from riskguard.daemon import Daemon, log_alert
+    from riskguard.daemon import Daemon
     from riskguard.observability.logs import configure_logging
     from riskguard.observability.metrics import GuardMetrics
     from riskguard.wiring import build_runtime
@@ -190,9 +190,9 @@ async def _measure(
     skips = _SkipCounter()
     logging.getLogger("apscheduler").addHandler(skips)
     built = time.perf_counter()
-    runtime = build_runtime(config_path, alert=log_alert)
+    runtime = build_runtime(config_path)
     build_s = time.perf_counter() - built
-    daemon = Daemon(runtime, alert=log_alert, metrics=GuardMetrics())
+    daemon = Daemon(runtime, metrics=GuardMetrics())
     accounts = runtime.accounts
     clocks = [runtime.guards[a.account].clock for a in accounts]
     ages: list[float] = []
