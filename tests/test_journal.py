@@ -184,7 +184,8 @@ def test_migrate_brings_an_older_file_up_to_date_and_keeps_its_entries(path: Pat
     try:
         migrate(conn, str(path), MIGRATIONS[:1])  # a file written before the outbox existed
         conn.execute(
-            "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, 'plan', 'main', '{}')",
+            "INSERT INTO entries (time_ms, kind, account, payload) "
+            "VALUES (?, 'plan', 'main', '{}')",
             (T0,),
         )
     finally:
@@ -229,9 +230,7 @@ def test_migrate_with_no_steps_leaves_an_empty_file_at_version_zero(path: Path) 
 
 def test_failed_migration_step_leaves_the_previous_version_and_schema(path: Path) -> None:
     SqliteJournal(path).close()
-    broken = Migration(
-        3, "broken", ("CREATE TABLE later (id INTEGER)", "CREATE TABLE entries (x)")
-    )
+    broken = Migration(3, "broken", ("CREATE TABLE later (id INTEGER)", "CREATE TABLE entries (x)"))
     conn = _raw(path)
     try:
         with pytest.raises(sqlite3.OperationalError, match="already exists"):

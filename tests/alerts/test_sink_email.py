@@ -40,7 +40,7 @@ from riskguard.alerts.sinks.email import (
 
 HOST = "127.0.0.1"
 USERNAME = "guard@example.com"
-PASSWORD = "correct-horse-battery-staple-7431"  # noqa: S105 - the test server's login
+PASSWORD = "correct-horse-battery-staple-7431"
 FROM = "guard@example.com"
 TO = ("ops@example.com", "oncall@example.org")
 

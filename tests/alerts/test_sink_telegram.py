@@ -18,11 +18,11 @@ from riskguard.alerts.model import Alert, Severity
 from riskguard.alerts.sinks.telegram import TelegramSink, telegram_html
 from riskguard.observability.logs import redact
 
-TOKEN = "123456789:AAtelegramTestToken-9z8y7x6w"  # noqa: S105 - a made-up bot token
+TOKEN = "123456789:AAtelegramTestToken-9z8y7x6w"
 URL = f"https://api.telegram.org/bot{TOKEN}/sendMessage"
 CONFIG = TelegramSinkConfig(
     name="ops-telegram",
-    token_env="RISKGUARD_TELEGRAM_TOKEN",  # noqa: S106 - the variable's name, not a token
+    token_env="RISKGUARD_TELEGRAM_TOKEN",
     chat_id="-1001234567890",
 )
 ALERT = Alert(

@@ -20,7 +20,7 @@ from riskguard.alerts.sinks.webhook import WebhookSink, message_id, signature, w
 from riskguard.observability.logs import redact
 
 URL = "https://hooks.example.net/riskguard/in/wh-path-5d1c9e7a"
-SECRET = "whsec-test-7c1d2e3f4a5b"  # noqa: S105 - a made-up signing key
+SECRET = "whsec-test-7c1d2e3f4a5b"
 NOW_S = 1_795_230_848.9
 CONFIG = WebhookSinkConfig(name="ops-hook", url_env="RISKGUARD_HOOK_URL", timeout_s=2.5)
 ALERT = Alert(
@@ -264,7 +264,7 @@ def test_webhook_sink_keeps_url_and_secret_out_of_errors_and_repr(
 
 def test_webhook_sink_registers_url_and_secret_with_the_log_redactor() -> None:
     url = "https://hooks.example.net/riskguard/in/registered-7a8b9c"
-    secret = "whsec-registered-0d1e2f"  # noqa: S105
+    secret = "whsec-registered-0d1e2f"
 
     WebhookSink(CONFIG, httpx.AsyncClient(), url=url, secret=secret)
 

@@ -222,7 +222,7 @@ class PaperHarness(_PaperVenueHarness):
 # ---------------------------------------------------------------------------------------- binance
 
 FAKE_API_KEY = "rgContractTestKey0000000000000000000000000000000000000000000000"
-FAKE_SECRET = "rgContractTestSecret000000000000000000000000000000000000000000"  # noqa: S105
+FAKE_SECRET = "rgContractTestSecret000000000000000000000000000000000000000000"
 _FUNDING_INTERVAL_MS = 8 * 3_600_000
 
 

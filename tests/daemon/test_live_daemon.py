@@ -31,7 +31,7 @@ from riskguard.wiring import build_runtime
 from tests.fakes.binance_usdm import FakeBinanceUsdm, point_client_at
 
 API_KEY = "rgLiveDaemonKey7Qx2Vb9Lm4Np8Rt1Zc6Hd3Jk5Wf0Sg2Ty7Ua9Ie4Ob1Pc8Xn"
-SECRET = "rgLiveDaemonSecret3Mv8Kq1Bz6Wd4Hn9Jt2Lc7Xr5Fy0Ps3Ga8Ue1Oi6Tk4Q"  # noqa: S105
+SECRET = "rgLiveDaemonSecret3Mv8Kq1Bz6Wd4Hn9Jt2Lc7Xr5Fy0Ps3Ga8Ue1Oi6Tk4Q"
 ENV = {"RG_TEST_KEY": API_KEY, "RG_TEST_SECRET": SECRET}
 
 

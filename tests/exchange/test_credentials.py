@@ -1,7 +1,6 @@
 """Credentials from named environment variables and a secrets file, never shown, never in errors."""
 
 # Fake credentials and variable names are what these tests are about:
-# ruff: noqa: S105, S106
 
 from __future__ import annotations
 

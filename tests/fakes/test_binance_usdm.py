@@ -60,7 +60,7 @@ async def other_client(h: BinanceUsdmFakeHarness, **credentials: str) -> Any:
 
 def test_wrong_secret_is_refused_with_binance_signature_error_and_places_nothing() -> None:
     async def body(h: BinanceUsdmFakeHarness) -> None:
-        forger = await other_client(h, secret="not-the-secret")  # noqa: S106
+        forger = await other_client(h, secret="not-the-secret")
 
         with pytest.raises(ccxt.AuthenticationError, match="-1022"):
             await forger.create_order(SYMBOL, "market", "buy", 0.01, None)

@@ -30,8 +30,8 @@ from riskguard.observability.logs import (
     secret_env_values,
 )
 
-SECRET = "k3y-7f9Qa1"  # noqa: S105 - a made-up API secret for the tests
-OTHER_SECRET = "pass-phrase-42"  # noqa: S105
+SECRET = "k3y-7f9Qa1"
+OTHER_SECRET = "pass-phrase-42"
 
 
 class _Tty(io.StringIO):
