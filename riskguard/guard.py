@@ -391,7 +391,7 @@ class Guard:
             message=message,
             figures=(("data_age_s", age), ("reason", reason)),
         )
-        self.conditions(acct.account, [stale], False)
+        self.conditions(acct.account, [stale], False, None)
         return CycleReport(
             acct.account, now_ms, False, acct.last_snapshot, tuple(findings), None, (), reason
         )
@@ -474,7 +474,8 @@ class Guard:
                 conditions.append(dry_run_condition(action))
             elif outcome.status == "sent":
                 self.alert(action.level, acted_message(action), acted_payload(action, outcome))
-        self.conditions(acct.account, conditions, actionable)
+        held = [(p.symbol, p.side.value) for p in data.snapshot.positions]
+        self.conditions(acct.account, conditions, actionable, held if actionable else None)
         return CycleReport(
             acct.account, now_ms, actionable, data.snapshot, findings, planned, tuple(outcomes)
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,13 +128,18 @@ class AlertCenter:
         account: str,
         conditions: Sequence[Condition],
         complete: bool = True,
+        held: Collection[tuple[str, str]] | None = None,
         *,
         now_ms: int | None = None,
     ) -> list[Alert]:
-        """Feed one cycle's conditions of ``account``; send and return what is news."""
+        """Feed one cycle's conditions of ``account``; send and return what is news.
+
+        ``held`` lists the (symbol, side) positions the cycle saw (``None``: not known)."""
         now = self._now_ms() if now_ms is None else now_ms
         hold_ms = int(self.policy.recovery_hold_s * 1000)
-        alerts, after = track(account, conditions, self.episodes, now, hold_ms, complete=complete)
+        alerts, after = track(
+            account, conditions, self.episodes, now, hold_ms, complete=complete, held=held
+        )
         if after != self.episodes:
             self.episodes = after
             self.dirty = True

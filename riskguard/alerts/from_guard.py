@@ -4,8 +4,8 @@
   (topic ``finding``), every alert the planner passed on (topic ``alert``: a remedy that cannot
   be found, a bot fighting the guard, a re-opened position), every action a dry run or an
   alert-only account would have taken (topic ``dry_run:<kind>``), and stale data (topic
-  ``stale``). Each carries the position's remaining distance to liquidation, which drives the
-  "halved" alert.
+  ``stale``). A finding about the distance to liquidation carries it, which drives the "halved"
+  alert; with the positions the cycle saw, a position that is gone ends its episodes.
 * Events: each action the guard really sent (an order, a stop, a leverage change, added margin)
   is one event alert with the figures that justified it.
 """
@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from riskguard.alerts.hysteresis import Condition
@@ -21,15 +21,21 @@ from riskguard.enforce.executor import AlertFn, StepOutcome
 from riskguard.planner import Alert as PlannerAlert
 from riskguard.rules.base import Action, ActionKind, Figures, Finding, Level, RuleInput
 
-ConditionFn = Callable[[str, Sequence[Condition], bool], object]
-"""``(account, conditions, complete)``: one cycle's conditions; ``complete=False`` when the
-cycle could not see the account (stale data) and reports only what it could."""
+ConditionFn = Callable[[str, Sequence[Condition], bool, Collection[tuple[str, str]] | None], object]
+"""``(account, conditions, complete, held)``: one cycle's conditions; ``complete=False`` when
+the cycle could not see the account (stale data) and reports only what it could; ``held`` the
+(symbol, side) positions it saw, ``None`` when it does not know."""
 
 
 def conditions_as_alerts(alert: AlertFn) -> ConditionFn:
     """A condition function without hysteresis: every condition to ``alert``, every cycle."""
 
-    def forward(account: str, conditions: Sequence[Condition], complete: bool) -> None:  # noqa: ARG001 - the signature
+    def forward(
+        account: str,
+        conditions: Sequence[Condition],
+        complete: bool,  # noqa: ARG001 - the signature
+        held: Collection[tuple[str, str]] | None,  # noqa: ARG001
+    ) -> None:
         for c in conditions:
             payload: dict[str, Any] = {
                 "account": account,
@@ -56,7 +62,7 @@ def position_distance_pct(data: RuleInput, symbol: str | None, side: str | None)
     return None
 
 
-def finding_condition(finding: Finding, data: RuleInput) -> Condition:
+def finding_condition(finding: Finding) -> Condition:
     """A finding at WARN or above as a condition."""
     side = finding.side.value if finding.side else None
     figures: Figures = (
@@ -73,7 +79,9 @@ def finding_condition(finding: Finding, data: RuleInput) -> Condition:
         symbol=finding.symbol,
         side=side,
         figures=_unique(figures),
-        distance_pct=position_distance_pct(data, finding.symbol, side),
+        # Only a finding about the distance itself follows it ("halved"); the other rules'
+        # findings on the same position would repeat the same news.
+        distance_pct=finding.measured if finding.metric == "distance_pct" else None,
     )
 
 
@@ -88,8 +96,7 @@ def planner_alert_condition(alert: PlannerAlert, data: RuleInput) -> Condition:
         title=alert.message,
         symbol=alert.symbol,
         side=side,
-        figures=alert.figures,
-        distance_pct=position_distance_pct(data, alert.symbol, side),
+        figures=(*alert.figures, ("distance_pct", position_distance_pct(data, alert.symbol, side))),
     )
 
 
@@ -100,7 +107,7 @@ def cycle_conditions(
     alerts: Sequence[PlannerAlert],
 ) -> list[Condition]:
     """The conditions of one cycle's findings and planner alerts for ``account``."""
-    out = [finding_condition(f, data) for f in findings if f.level >= Level.WARN]
+    out = [finding_condition(f) for f in findings if f.level >= Level.WARN]
     out.extend(planner_alert_condition(a, data) for a in alerts if a.level >= Level.WARN)
     return [c for c in out if c.account == account]
 

@@ -17,13 +17,18 @@ condition key has an *episode*:
 
 A cycle that could not see the account (stale data) reports only its own conditions with
 ``complete=False``: the episodes it did not look at neither progress towards recovery nor end.
+
+A position that is no longer held (closed by the guard or the bot, or liquidated) did not
+"recover": when the cycle says which positions it saw (``held``), the episodes of a position that
+is gone end at once with one alert for the position, ``warning`` if any of them had reached
+CRITICAL (it may have been liquidated), else ``info``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,11 +105,13 @@ def track(
     hold_ms: int,
     *,
     complete: bool = True,
+    held: Collection[tuple[str, str]] | None = None,
 ) -> tuple[list[Alert], dict[ConditionKey, Episode]]:
     """The alerts this cycle's ``conditions`` of ``account`` deserve, and the episodes after it.
 
     ``conditions`` below WARN count as clear. Episodes of other accounts are returned unchanged.
-    When a key appears twice, the higher level (then the smaller distance) is used.
+    When a key appears twice, the higher level (then the smaller distance) is used. ``held``
+    lists the (symbol, side) positions the cycle saw; ``None`` when it does not know.
     """
     alerts: list[Alert] = []
     after = dict(episodes)
@@ -116,6 +123,8 @@ def track(
             alerts.append(alert)
     if not complete:
         return alerts, after
+    if held is not None:
+        alerts.extend(_end_positions_gone(account, current, after, held, now_ms))
     for key, episode in list(after.items()):
         if key[0] != account or key in current:
             continue
@@ -126,6 +135,47 @@ def track(
         elif episode.clear_since_ms is None:
             after[key] = _with(episode, clear_since_ms=now_ms)
     return alerts, after
+
+
+def _end_positions_gone(
+    account: str,
+    current: Mapping[ConditionKey, Condition],
+    episodes: dict[ConditionKey, Episode],
+    held: Collection[tuple[str, str]],
+    now_ms: int,
+) -> list[Alert]:
+    """End (in place) the episodes of positions no longer held: one alert per position."""
+    seen = set(held)
+    gone: dict[tuple[str, str], list[Episode]] = {}
+    for key in list(episodes):
+        acct, symbol, side, _ = key
+        if acct != account or not symbol or key in current or (symbol, side) in seen:
+            continue
+        gone.setdefault((symbol, side), []).append(episodes.pop(key))
+    alerts = []
+    for (symbol, side), ended in sorted(gone.items()):
+        worst = max(ended, key=lambda e: e.level)
+        level = Level(worst.level)
+        key = (account, symbol, side, "position/gone")
+        alerts.append(
+            Alert(
+                id=_alert_id(key, "recovered", now_ms),
+                time_ms=now_ms,
+                severity=Severity.WARNING if level >= Level.CRITICAL else Severity.INFO,
+                title=f"position no longer held (closed or liquidated) while at {level.name}",
+                message=(
+                    f"{len(ended)} open condition(s) ended with the position; the worst was "
+                    f"{worst.rule}: {worst.title}"
+                ),
+                account=account,
+                symbol=symbol,
+                side=side or None,
+                rule=worst.rule,
+                kind="recovered",
+                figures=(("highest_level", level.name), ("conditions_ended", len(ended))),
+            )
+        )
+    return alerts
 
 
 def _strongest(conditions: Any) -> dict[ConditionKey, Condition]:
@@ -200,19 +250,24 @@ def _alert(condition: Condition, kind: str, now_ms: int, title: str) -> Alert:
 
 
 def _recovered(key: ConditionKey, episode: Episode, now_ms: int) -> Alert:
-    account, symbol, side, _ = key
+    account, symbol, side, topic = key
+    reached = Level(episode.level).name
+    if "/dry_run:" in topic:
+        title = f"{episode.rule}: no longer planned: {episode.title}"
+    else:
+        title = f"{episode.rule} recovered: {episode.title}"
     return Alert(
         id=_alert_id(key, "recovered", now_ms),
         time_ms=now_ms,
         severity=Severity.INFO,
-        title=f"{episode.rule} recovered: {episode.title}",
-        message=(f"clear again (it had reached {Level(episode.level).name}); was: {episode.title}"),
+        title=title,
+        message=f"clear again (it had reached {reached}); was: {episode.title}",
         account=account,
         symbol=symbol or None,
         side=side or None,
         rule=episode.rule,
         kind="recovered",
-        figures=(("highest_level", Level(episode.level).name),),
+        figures=(("highest_level", reached),),
     )
 
 

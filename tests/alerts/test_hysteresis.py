@@ -190,3 +190,38 @@ def test_an_unchanging_condition_alerts_exactly_once(
     per_cycle = _run([[_distance_condition(level, distance)]] * cycles)
 
     assert len(_flat(per_cycle)) == 1
+
+
+def test_a_position_that_is_gone_ends_its_episodes_with_one_alert_not_a_recovery() -> None:
+    shortfall = Condition(
+        "main", "shortfall", "finding", Level.CRITICAL, "shortfall", "", "BTC/USDT:USDT", "long"
+    )
+    episodes: dict = {}
+    _, episodes = track(
+        "main",
+        [_distance_condition(Level.CRITICAL, 1.0), shortfall],
+        episodes,
+        0,
+        HOLD_MS,
+        held=[("BTC/USDT:USDT", "long")],
+    )
+
+    alerts, episodes = track("main", [], episodes, STEP_MS, HOLD_MS, held=[])
+
+    (alert,) = alerts
+    assert alert.title == "position no longer held (closed or liquidated) while at CRITICAL"
+    assert alert.severity is Severity.WARNING
+    assert dict(alert.figures)["conditions_ended"] == 2
+    assert episodes == {}
+
+
+def test_a_position_still_held_waits_for_the_hold_before_recovering() -> None:
+    episodes: dict = {}
+    _, episodes = track("main", [_distance_condition(Level.WARN, 9)], episodes, 0, HOLD_MS)
+
+    alerts, episodes = track(
+        "main", [], episodes, STEP_MS, HOLD_MS, held=[("BTC/USDT:USDT", "long")]
+    )
+
+    assert alerts == []
+    assert len(episodes) == 1

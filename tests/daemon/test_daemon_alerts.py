@@ -1,0 +1,74 @@
+"""The daemon's alerts end to end: guard -> alert center -> outbox -> webhook (respx)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import respx
+
+from riskguard.daemon import Daemon
+from riskguard.journal import SqliteJournal
+from riskguard.wiring import build_runtime
+from tests.daemon.conftest import paper_config, write_config
+
+HOOK_URL = "https://alerts.example.com/riskguard"
+
+
+def test_a_crash_is_alerted_through_the_outbox_once_per_change_not_per_cycle(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    document = paper_config(journal_path, accounts=2)
+    document["accounts"][1]["alert_only"] = True
+    document["alerts"] = [
+        {
+            "type": "webhook",
+            "url_env": "RG_HOOK",
+            "secret_env": "RG_HOOK_KEY",
+            "min_severity": "info",
+        }
+    ]
+    document["alerting"] = {"gather_s": 0.05, "flush_on_stop_s": 5}
+    config = write_config(tmp_path, document)
+    environ = {"RG_HOOK": HOOK_URL, "RG_HOOK_KEY": "hmac-key-for-the-test"}
+
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(HOOK_URL).mock(return_value=httpx.Response(204))
+        runtime = build_runtime(config, environ=environ)
+        daemon = Daemon(runtime)
+        code = asyncio.run(daemon.run(run_for_s=6.0, handle_signals=False))
+
+    assert code == 0
+    received = [a for call in route.calls for a in json.loads(call.request.content)["alerts"]]
+    with SqliteJournal(journal_path, readonly=True) as journal:
+        queued = journal.entries(kind="alert_queued")
+        rows = journal.outbox_rows()
+        plans = journal.entries(kind="plan")
+        saved_episodes = journal.get_state("*", "alert_episodes")
+    # Every alert routed to the hook was delivered before the daemon stopped.
+    assert rows
+    assert {r.status for r in rows} == {"delivered"}
+    assert {a["id"] for a in received} == {r.alert_id for r in rows}
+    assert {e.payload["id"] for e in queued if e.payload["sinks"]} == {r.alert_id for r in rows}
+    # The guarded account's actions are events; the alert-only account's plans are conditions.
+    kinds = Counter((a["account"], a["kind"]) for a in received)
+    assert kinds[("acct0", "event")] >= 1
+    assert kinds[("acct1", "entered")] >= 1
+    assert any(a["title"].startswith("guard ") for a in received if a["account"] == "acct0")
+    assert any("dry run" in a["title"] for a in received if a["account"] == "acct1")
+    # Hysteresis: the alert-only account's findings and dry-run plan repeat every cycle,
+    # its alerts do not.
+    acct1_cycles = sum(1 for e in plans if e.account == "acct1")
+    acct1_alerts = [a for a in received if a["account"] == "acct1"]
+    assert acct1_cycles > 100
+    assert len(acct1_alerts) < acct1_cycles / 4
+    # Its liquidation ends the position's episodes with one alert, not one per condition.
+    (gone,) = [a for a in acct1_alerts if a["title"].startswith("position no longer held")]
+    assert gone["severity"] == "warning"
+    # Each request was signed.
+    request = route.calls[0].request
+    assert request.headers["X-Riskguard-Signature"].startswith("sha256=")
+    assert saved_episodes is not None
