@@ -102,7 +102,13 @@ def run_check(config_path: str | Path, *, as_json: bool) -> int:
         level="error" if as_json else config.logging.level,
         secrets=secret_env_values(os.environ),
     )
-    runtime = build_runtime(config_path, alert=lambda *_: None, journal=MemoryJournal())
+    runtime = build_runtime(
+        config_path,
+        alert=lambda *_: None,
+        conditions=lambda *_: None,
+        journal=MemoryJournal(),
+        with_sinks=False,
+    )
     for acct in runtime.accounts:
         acct.alert_only = True
 

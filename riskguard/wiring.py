@@ -34,6 +34,7 @@ from riskguard.alerts.center import STATE_KEY as ALERT_STATE_KEY
 from riskguard.alerts.center import AlertCenter, Route, wall_ms
 from riskguard.alerts.dispatcher import Dispatcher
 from riskguard.alerts.factory import build_sinks, make_http_client, needs_http
+from riskguard.alerts.from_guard import ConditionFn
 from riskguard.alerts.outbox import MemoryOutbox, Outbox
 from riskguard.clock import Clock, PacedClock, SystemClock
 from riskguard.config import AccountConfig, RiskguardConfig, load_config
@@ -141,17 +142,22 @@ def build_runtime(
     journal: Journal | None = None,
     client_factory: Callable[[AccountConfig, Mapping[str, str]], Any] = make_ccxt_client,
     http: httpx.AsyncClient | None = None,
+    conditions: ConditionFn | None = None,
+    with_sinks: bool = True,
 ) -> Runtime:
     """Load ``config_path`` and build the runtime (no I/O to exchanges yet).
 
-    ``alert`` replaces the alert center's event function (tests); ``http`` the sinks' client.
+    ``alert`` and ``conditions`` replace the alert center's event and condition functions
+    (tests, and ``check``, which reports in its table and alerts nobody); ``http`` the sinks'
+    client. ``with_sinks=False`` builds no sink (``check`` needs none, nor their secrets).
     """
     path = Path(config_path)
     config = load_config(path)
     env = os.environ if environ is None else environ
-    if http is None and needs_http(config.alerts):
+    alert_sinks = config.alerts if with_sinks else ()
+    if http is None and needs_http(alert_sinks):
         http = make_http_client()
-    sinks = build_sinks(config.alerts, env, http, path.parent)
+    sinks = build_sinks(alert_sinks, env, http, path.parent)
     secrets = None
     if config.secrets_file is not None:
         secrets = read_secrets_file(resolve_path(path, config.secrets_file))
@@ -172,7 +178,7 @@ def build_runtime(
     all_paper = paper is not None and all(a.exchange == "paper" for a in config.accounts)
     center = AlertCenter(
         outbox,
-        [Route.of(c) for c in config.alerts],
+        [Route.of(c) for c in alert_sinks],
         config.alerting,
         # Paper runs stamp alerts (and time their hysteresis) by the simulated clock.
         now_ms=paper.clock.now_ms if all_paper and paper is not None else wall_ms,
@@ -194,7 +200,7 @@ def build_runtime(
             journal=journal,
             clock=clock,
             alert=event,
-            conditions=center.conditions,
+            conditions=conditions if conditions is not None else center.conditions,
         )
 
     live_guard = guard_for(system_clock)
