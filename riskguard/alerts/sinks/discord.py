@@ -32,13 +32,10 @@ from typing import Any, Final
 import httpx
 
 from riskguard.alerts.config import DiscordSinkConfig
-from riskguard.alerts.delivery import (
-    MAX_RETRY_AFTER_S,
-    DeliveryError,
-    classify_response,
-    classify_transport_error,
-)
+from riskguard.alerts.delivery import MAX_RETRY_AFTER_S, classify_response
 from riskguard.alerts.model import Alert, Severity, format_figure
+from riskguard.alerts.sinks.http import post
+from riskguard.alerts.sinks.limits import ELLIPSIS, cut, utf16_units
 from riskguard.alerts.text import context_line, digest_title, headline, ordered
 from riskguard.observability.logs import register_secret
 
@@ -63,8 +60,6 @@ SEVERITY_COLOR: Final = {
     Severity.CRITICAL: 0xD92D20,
 }
 
-ELLIPSIS: Final = "…"
-
 
 def discord_payload(alerts: Sequence[Alert], username: str | None = None) -> dict[str, Any]:
     """The webhook JSON for one alert or a digest of several."""
@@ -88,7 +83,7 @@ def discord_payload(alerts: Sequence[Alert], username: str | None = None) -> dic
                 f"\n{ELLIPSIS}and {left_out} more alerts not shown "
                 f"(Discord allows {EMBEDS_MAX} embeds per message)"
             )
-        payload["content"] = _cut(content, CONTENT_MAX)
+        payload["content"] = cut(content, CONTENT_MAX)
     payload["embeds"] = embeds
     payload["allowed_mentions"] = {"parse": []}
     if username:
@@ -100,10 +95,10 @@ def embeds_size(payload: dict[str, Any]) -> int:
     """The characters Discord counts against its 6000 limit, in UTF-16 units."""
     total = 0
     for embed in payload.get("embeds", ()):
-        total += _units(embed.get("title", "")) + _units(embed.get("description", ""))
-        total += _units(embed.get("footer", {}).get("text", ""))
+        total += utf16_units(embed.get("title", "")) + utf16_units(embed.get("description", ""))
+        total += utf16_units(embed.get("footer", {}).get("text", ""))
         for field in embed.get("fields", ()):
-            total += _units(field["name"]) + _units(field["value"])
+            total += utf16_units(field["name"]) + utf16_units(field["value"])
     return total
 
 
@@ -128,20 +123,14 @@ class DiscordSink:
     async def send(self, alerts: Sequence[Alert]) -> None:
         """POST one message; returns on a 2xx answer, raises :class:`DeliveryError` otherwise."""
         payload = discord_payload(alerts, self._config.username)
-        try:
-            url = httpx.URL(self._url).copy_merge_params({"wait": "true"})
-            response = await self._client.post(
-                url,
-                json=payload,  # strict JSON, Content-Type: application/json
-                timeout=self._config.timeout_s,
-            )
-        except httpx.InvalidURL:
-            # Its text may quote part of the URL, so it is not chained.
-            raise DeliveryError(
-                f"{self._service}: the configured URL is not valid", permanent=True
-            ) from None
-        except httpx.HTTPError as exc:
-            raise classify_transport_error(exc, self._service) from exc
+        response = await post(
+            self._client,
+            self._url,
+            self._service,
+            timeout_s=self._config.timeout_s,
+            json=payload,
+            add_params={"wait": "true"},
+        )
         wait = _body_retry_after(response)
         error = classify_response(response, self._service, retry_after_s=wait)
         if error is not None:
@@ -150,20 +139,20 @@ class DiscordSink:
 
 def _embed(alert: Alert, budget: int) -> tuple[dict[str, Any], int]:
     """The alert's embed within ``budget`` characters, and the characters it uses."""
-    title = _cut(headline(alert), TITLE_MAX)
-    footer = _cut(context_line(alert), FOOTER_MAX)
-    used = _units(title) + _units(footer)
+    title = cut(headline(alert), TITLE_MAX)
+    footer = cut(context_line(alert), FOOTER_MAX)
+    used = utf16_units(title) + utf16_units(footer)
     message = alert.message if alert.message != alert.title else ""
-    description_floor = min(_units(message), budget // 4)
+    description_floor = min(utf16_units(message), budget // 4)
     fields: list[dict[str, Any]] = []
     figures = alert.figures
     for index, (name, value) in enumerate(figures):
         more_after = index + 1 < len(figures)
         if len(fields) + 1 + (1 if more_after else 0) > FIELDS_MAX:
             break
-        field_name = _cut(name, FIELD_NAME_MAX) or "-"
-        field_value = _cut(format_figure(value), FIELD_VALUE_MAX) or "-"
-        size = _units(field_name) + _units(field_value)
+        field_name = cut(name, FIELD_NAME_MAX) or "-"
+        field_value = cut(format_figure(value), FIELD_VALUE_MAX) or "-"
+        size = utf16_units(field_name) + utf16_units(field_value)
         reserve = NOTE_RESERVE if more_after else 0
         if used + size + reserve + description_floor > budget:
             break
@@ -173,13 +162,13 @@ def _embed(alert: Alert, budget: int) -> tuple[dict[str, Any], int]:
     if left_out:
         note = f"{left_out} more figures not shown"
         fields.append({"name": ELLIPSIS, "value": note, "inline": False})
-        used += _units(ELLIPSIS) + _units(note)
+        used += utf16_units(ELLIPSIS) + utf16_units(note)
     embed: dict[str, Any] = {"title": title}
     room = min(DESCRIPTION_MAX, budget - used)
     if message and room >= 2:
-        description = _cut(message, room)
+        description = cut(message, room)
         embed["description"] = description
-        used += _units(description)
+        used += utf16_units(description)
     embed["color"] = SEVERITY_COLOR[alert.severity]
     if fields:
         embed["fields"] = fields
@@ -204,23 +193,3 @@ def _body_retry_after(response: httpx.Response) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
-
-
-def _units(text: str) -> int:
-    """Length in UTF-16 code units (a character outside the BMP counts two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _cut(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` UTF-16 units, ending in ``…`` when cut."""
-    if _units(text) <= limit:
-        return text
-    pieces: list[str] = []
-    used = 0
-    for char in text:
-        width = _units(char)
-        if used + width > limit - 1:
-            break
-        pieces.append(char)
-        used += width
-    return "".join(pieces) + ELLIPSIS

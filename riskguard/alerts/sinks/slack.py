@@ -33,8 +33,10 @@ from typing import Any, Final
 import httpx
 
 from riskguard.alerts.config import SlackSinkConfig
-from riskguard.alerts.delivery import DeliveryError, classify_response, classify_transport_error
+from riskguard.alerts.delivery import classify_response
 from riskguard.alerts.model import Alert, Severity, format_figure
+from riskguard.alerts.sinks.http import post
+from riskguard.alerts.sinks.limits import ELLIPSIS, cut, cut_escaped, utf16_units
 from riskguard.alerts.text import (
     SEVERITY_MARK,
     context_line,
@@ -65,7 +67,6 @@ SEVERITY_EMOJI: Final = {
     Severity.CRITICAL: ":rotating_light:",
 }
 
-ELLIPSIS: Final = "…"
 _ESCAPES: Final = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
@@ -81,7 +82,7 @@ def slack_payload(alerts: Sequence[Alert]) -> dict[str, Any]:
     digest = len(alerts) > 1
     title = digest_title(alerts) if digest else headline(alerts[0])
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_MAX)}}
+        {"type": "header", "text": {"type": "plain_text", "text": cut(title, HEADER_MAX)}}
     ]
     least = 1 if digest else 2  # a digest needs a section per alert, one alert a context too
     listed = ordered(alerts)
@@ -123,19 +124,13 @@ class SlackSink:
 
     async def send(self, alerts: Sequence[Alert]) -> None:
         """POST one message; returns on a 2xx answer, raises :class:`DeliveryError` otherwise."""
-        try:
-            response = await self._client.post(
-                self._url,
-                json=slack_payload(alerts),  # strict JSON, Content-Type: application/json
-                timeout=self._config.timeout_s,
-            )
-        except httpx.InvalidURL:
-            # Its text may quote part of the URL, so it is not chained.
-            raise DeliveryError(
-                f"{self._service}: the configured URL is not valid", permanent=True
-            ) from None
-        except httpx.HTTPError as exc:
-            raise classify_transport_error(exc, self._service) from exc
+        response = await post(
+            self._client,
+            self._url,
+            self._service,
+            timeout_s=self._config.timeout_s,
+            json=slack_payload(alerts),
+        )
         error = classify_response(response, self._service)
         if error is not None:
             raise error
@@ -170,14 +165,14 @@ def _section_text(alert: Alert, *, with_context: bool) -> str:
     tail = f"\n{_escaped(context_line(alert), CONTEXT_TEXT_MAX)}" if with_context else ""
     body = ""
     if alert.message and alert.message != alert.title:
-        room = SECTION_TEXT_MAX - _units(head) - _units(tail) - 1
+        room = SECTION_TEXT_MAX - utf16_units(head) - utf16_units(tail) - 1
         body = "\n" + _escaped(alert.message, room)
     return head + body + tail
 
 
 def _field(name: str, value: str) -> dict[str, str]:
     label = f"*{_escaped(name, FIGURE_NAME_MAX)}*\n"
-    return {"type": "mrkdwn", "text": label + _escaped(value, FIELD_TEXT_MAX - _units(label))}
+    return {"type": "mrkdwn", "text": label + _escaped(value, FIELD_TEXT_MAX - utf16_units(label))}
 
 
 def _chunks(fields: list[dict[str, str]]) -> list[list[dict[str, str]]]:
@@ -186,38 +181,6 @@ def _chunks(fields: list[dict[str, str]]) -> list[list[dict[str, str]]]:
     return [fields[i : i + step] for i in range(0, len(fields), step)] or [[]]
 
 
-def _units(text: str) -> int:
-    """Length in UTF-16 code units (a character outside the BMP counts two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _escaped(text: str, limit: int) -> str:
     """``text`` escaped for mrkdwn, cut (never inside an entity) to ``limit`` units with ``…``."""
-    escaped = escape_mrkdwn(text)
-    if _units(escaped) <= limit:
-        return escaped
-    pieces: list[str] = []
-    used = 0
-    for char in text:
-        piece = _ESCAPES.get(char, char)
-        width = _units(piece)
-        if used + width > limit - 1:
-            break
-        pieces.append(piece)
-        used += width
-    return "".join(pieces) + ELLIPSIS
-
-
-def _cut(text: str, limit: int) -> str:
-    """Plain ``text`` cut to ``limit`` UTF-16 units, ending in ``…`` when cut."""
-    if _units(text) <= limit:
-        return text
-    pieces: list[str] = []
-    used = 0
-    for char in text:
-        width = _units(char)
-        if used + width > limit - 1:
-            break
-        pieces.append(char)
-        used += width
-    return "".join(pieces) + ELLIPSIS
+    return cut_escaped(text, limit, escape_mrkdwn)

@@ -40,9 +40,10 @@ from riskguard.alerts.delivery import (
     RETRYABLE_STATUS,
     DeliveryError,
     classify_response,
-    classify_transport_error,
 )
 from riskguard.alerts.model import Alert, Severity
+from riskguard.alerts.sinks.http import post
+from riskguard.alerts.sinks.limits import ELLIPSIS, cut_escaped, utf16_units
 from riskguard.alerts.text import context_line, digest_title, figure_lines, headline, ordered, worst
 from riskguard.observability.logs import register_secret
 
@@ -62,7 +63,6 @@ NOTE_RESERVE: Final = 100
 DESCRIPTION_MAX: Final = 200
 """How much of Telegram's error description goes into a :class:`DeliveryError`."""
 
-ELLIPSIS: Final = "…"
 _PRE_TAGS: Final = len("<pre></pre>")
 _FIGURES_NOTE_RESERVE: Final = 40
 
@@ -78,7 +78,7 @@ def telegram_html(alerts: Sequence[Alert]) -> str:
     shown = 0
     for index, alert in enumerate(listed):
         more_after = index + 1 < len(listed)
-        used = _units("\n\n".join(parts)) + (2 if parts else 0)
+        used = utf16_units("\n\n".join(parts)) + (2 if parts else 0)
         room = MESSAGE_MAX - used - (NOTE_RESERVE if more_after else 0)
         if shown and room < ALERT_MIN:
             break
@@ -124,19 +124,14 @@ class TelegramSink:
             "link_preview_options": {"is_disabled": True},
             "disable_notification": worst(alerts) < self._silent_below,
         }
-        try:
-            response = await self._client.post(
-                self._url,
-                json=payload,  # strict JSON, Content-Type: application/json
-                timeout=self._config.timeout_s,
-            )
-        except httpx.InvalidURL:
-            # Its text may quote part of the URL (and so the token), so it is not chained.
-            raise DeliveryError(
-                f"{self._service}: the Bot API URL is not valid", permanent=True
-            ) from None
-        except httpx.HTTPError as exc:
-            raise classify_transport_error(exc, self._service) from exc
+        response = await post(
+            self._client,
+            self._url,
+            self._service,
+            timeout_s=self._config.timeout_s,
+            json=payload,
+            url_label="the Bot API URL",
+        )
         body = _json_object(response)
         wait = _retry_after(body)
         error = classify_response(response, self._service, retry_after_s=wait)
@@ -161,13 +156,13 @@ def _alert_html(alert: Alert, limit: int) -> str:
     """One alert's lines within ``limit`` units (at least :data:`ALERT_MIN`)."""
     head = f"<b>{_escaped(headline(alert), HEADLINE_MAX)}</b>"
     tail = f"<i>{_escaped(context_line(alert), CONTEXT_MAX)}</i>"
-    room = limit - _units(head) - _units(tail) - 1
+    room = limit - utf16_units(head) - utf16_units(tail) - 1
     message = alert.message if alert.message != alert.title else ""
     lines = figure_lines(alert)
-    message_cost = _units(html.escape(message, quote=False)) + 1 if message else 0
+    message_cost = utf16_units(html.escape(message, quote=False)) + 1 if message else 0
     # When both do not fit, the figures keep at least half the room and the message the rest.
     figures_html = _figures(lines, max(room // 2, room - message_cost))
-    figures_cost = _units(figures_html) + 1 if figures_html else 0
+    figures_cost = utf16_units(figures_html) + 1 if figures_html else 0
     body = [_escaped(message, room - figures_cost - 1)] if message else []
     if figures_html:
         body.append(figures_html)
@@ -180,15 +175,15 @@ def _figures(lines: list[str], room: int) -> str:
         return ""
     escaped = [html.escape(line, quote=False) for line in lines]
     full = "<pre>" + "\n".join(escaped) + "</pre>"
-    if _units(full) + 1 <= room:
+    if utf16_units(full) + 1 <= room:
         return full
     kept: list[str] = []
     used = _PRE_TAGS + 1 + _FIGURES_NOTE_RESERVE
     for line in escaped:
-        if used + _units(line) + 1 > room:
+        if used + utf16_units(line) + 1 > room:
             break
         kept.append(line)
-        used += _units(line) + 1
+        used += utf16_units(line) + 1
     if used > room:
         return ""
     kept.append(f"{ELLIPSIS} {len(lines) - len(kept)} more figures not shown")
@@ -212,23 +207,10 @@ def _retry_after(body: dict[str, Any] | None) -> float | None:
     return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
 
 
-def _units(text: str) -> int:
-    """Length in UTF-16 code units (a character outside the BMP counts two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _escaped(text: str, limit: int) -> str:
     """``text`` HTML-escaped and cut (never inside an entity) to ``limit`` units with ``…``."""
-    escaped = html.escape(text, quote=False)
-    if _units(escaped) <= limit:
-        return escaped
-    pieces: list[str] = []
-    used = 0
-    for char in text:
-        piece = html.escape(char, quote=False)
-        width = _units(piece)
-        if used + width > limit - 1:
-            break
-        pieces.append(piece)
-        used += width
-    return "".join(pieces) + ELLIPSIS
+    return cut_escaped(text, limit, _escape_html)
+
+
+def _escape_html(text: str) -> str:
+    return html.escape(text, quote=False)

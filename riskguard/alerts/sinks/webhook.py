@@ -54,8 +54,9 @@ from typing import Any, Final
 import httpx
 
 from riskguard.alerts.config import WebhookSinkConfig
-from riskguard.alerts.delivery import DeliveryError, classify_response, classify_transport_error
+from riskguard.alerts.delivery import classify_response
 from riskguard.alerts.model import Alert, format_figure
+from riskguard.alerts.sinks.http import post
 from riskguard.alerts.text import ordered
 from riskguard.observability.logs import register_secret
 
@@ -142,17 +143,14 @@ class WebhookSink:
         }
         if self._secret is not None:
             headers[self._config.signature_header] = signature(self._secret, timestamp, body)
-        try:
-            response = await self._client.post(
-                self._url, content=body, headers=headers, timeout=self._config.timeout_s
-            )
-        except httpx.InvalidURL:
-            # Its text may quote part of the URL, so it is not chained.
-            raise DeliveryError(
-                f"{self._service}: the configured URL is not valid", permanent=True
-            ) from None
-        except httpx.HTTPError as exc:
-            raise classify_transport_error(exc, self._service) from exc
+        response = await post(
+            self._client,
+            self._url,
+            self._service,
+            timeout_s=self._config.timeout_s,
+            content=body,
+            headers=headers,
+        )
         error = classify_response(response, self._service)
         if error is not None:
             raise error
