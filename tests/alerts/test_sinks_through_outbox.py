@@ -234,3 +234,21 @@ def test_failures_up_to_max_attempts_end_in_the_dead_letters(
     assert [a.outcome for a in attempts] == ["retry"] * 7 + ["dead"]  # max_attempts defaults to 8
     assert route.call_count == 8
     assert journal.outbox_rows()[0].status == "dead"
+
+
+def test_a_url_with_a_bad_scheme_is_a_permanent_failure_not_retried(
+    journal: SqliteJournal, clock: Clock
+) -> None:
+    async def scenario() -> list[Any]:
+        async with httpx.AsyncClient() as client:
+            config = WebhookSinkConfig(name="hook", url_env="X")
+            sink = WebhookSink(config, client, url="htps://hooks.example.com/rg-typo")
+            dispatcher = Dispatcher(journal, [(sink, config)], AlertingConfig(), now_ms=clock)
+            journal.queue_alert(make_alert(1).to_json(), ["hook"], clock())
+            return await dispatcher.deliver_due()
+
+    (attempt,) = asyncio.run(scenario())
+
+    assert attempt.outcome == "dead"
+    assert "is not an http:// or https:// URL" in (attempt.error or "")
+    assert "rg-typo" not in (attempt.error or "")
