@@ -262,3 +262,17 @@ def test_token_bucket_refills_at_its_rate_up_to_its_capacity() -> None:
     assert bucket.available(1000) == 0
     assert bucket.available(2000) == 1
     assert bucket.available(60_000) == 2
+
+
+def test_retry_after_reads_seconds_and_http_dates_and_ignores_garbage() -> None:
+    from riskguard.alerts.delivery import MAX_RETRY_AFTER_S, parse_retry_after
+
+    now = 1_763_700_000.0
+
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Fri, 21 Nov 2025 04:40:30 GMT", now_s=now) == pytest.approx(30.0)
+    assert parse_retry_after("Fri, 21 Nov 2025 04:39:00 GMT", now_s=now) == 0.0  # in the past
+    assert parse_retry_after("999999") == MAX_RETRY_AFTER_S
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after(None) is None

@@ -183,3 +183,32 @@ def test_alert_test_without_sinks_says_so(
 
     assert main(["alert-test", str(path)]) == 2
     assert "no sinks configured" in capsys.readouterr().err
+
+
+def test_an_email_ca_file_is_read_relative_to_the_config_and_must_exist(tmp_path: Path) -> None:
+    import trustme
+
+    from riskguard.alerts.config import EmailSinkConfig
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "private-ca.pem"))
+    config = EmailSinkConfig(
+        host="smtp.example.com",
+        from_address="guard@example.com",
+        to=("ops@example.com",),
+        username="guard@example.com",
+        password_env="RG_SMTP",
+        ca_file="private-ca.pem",
+    )
+
+    ((sink, _),) = build_sinks([config], {"RG_SMTP": "smtp-pass-123"}, None, tmp_path)
+    with pytest.raises(ConfigError, match=r"^alerts\[0\]\.ca_file: no such file .*missing\.pem$"):
+        build_sinks(
+            [config.model_copy(update={"ca_file": "missing.pem"})],
+            {"RG_SMTP": "smtp-pass-123"},
+            None,
+            tmp_path,
+        )
+
+    assert sink.name == "email"
+    assert "smtp-pass-123" not in repr(sink)
