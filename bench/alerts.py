@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import platform
 import statistics
 import tempfile
@@ -122,7 +121,7 @@ async def run(folder: Path, url: str) -> None:
 
 
 def main() -> None:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL + 10))
+    structlog.configure(logger_factory=structlog.ReturnLoggerFactory())  # quiet: figures only
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}")
