@@ -88,13 +88,13 @@ async def run(folder: Path, url: str) -> None:
         await asyncio.sleep(0.25)
     await asyncio.sleep(2.0)
     latencies = sorted((RECEIVED[i] - t) * 1000 for i, t in sent_at.items() if i in RECEIVED)
-    q = statistics.quantiles(latencies, n=100)
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
     print(
         f"latency, 40 alerts 0.25 s apart: delivered {len(latencies)}/40, messages {len(MESSAGES)}"
     )
     print(
         f"  queue->received ms: p50 {q[49]:.0f}  p90 {q[89]:.0f}  p99 {q[98]:.0f}  "
-        f"max {latencies[-1]:.0f}"
+        f"min {latencies[0]:.0f}  max {latencies[-1]:.0f}"
     )
 
     MESSAGES.clear()
