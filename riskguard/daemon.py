@@ -82,6 +82,8 @@ class Daemon:
         self.runtime = runtime
         self.alert = alert if alert is not None else runtime.alerts.alert_fn()
         self._delivery: asyncio.Task[None] | None = None
+        if metrics is not None:
+            runtime.dispatcher.on_attempt = lambda a: metrics.count_alert_message(a.sink, a.outcome)
         self.metrics = metrics
         self.on_cycle = on_cycle
         poll = runtime.config.guard.poll_interval_s
@@ -375,6 +377,7 @@ class Daemon:
         now = time.time()
         if self.metrics is not None:
             self.metrics.heartbeat(now)
+            self.metrics.set_outbox_pending(len(self._pending_alerts()))
         ages = {}
         for name, run in self.runs.items():
             acct = run.acct

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -100,8 +101,11 @@ class Dispatcher:
         *,
         now_ms: Callable[[], int] = wall_ms,
         rng: random.Random | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> None:
+        """``on_attempt`` is told of every message sent and what became of it (metrics)."""
         self.outbox = outbox
+        self.on_attempt = on_attempt
         self.policy = policy
         self.sinks: dict[str, Sink] = {sink.name: sink for sink, _ in sinks}
         self.configs: dict[str, SinkConfigBase] = {sink.name: cfg for sink, cfg in sinks}
@@ -114,7 +118,8 @@ class Dispatcher:
         self._paused_until: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._stopping = False
-        self.attempts: list[Attempt] = []
+        self.attempts: deque[Attempt] = deque(maxlen=256)
+        """The most recent attempts (bounded: the daemon runs for weeks)."""
 
     # ------------------------------------------------------------------ control
 
@@ -216,6 +221,8 @@ class Dispatcher:
             attempt = await self._send(name, config, rows)
             attempts.append(attempt)
             self.attempts.append(attempt)
+            if self.on_attempt is not None:
+                self.on_attempt(attempt)
         return attempts
 
     async def _send(self, name: str, config: SinkConfigBase, rows: list[OutboxRow]) -> Attempt:

@@ -56,6 +56,7 @@ CYCLE_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Cycle durations from 10 ms (a paper venue) to 10 s (a slow venue and a full plan)."""
 
 API_ERROR_ACTIONS = ("retry", "skip", "stop")
+ALERT_OUTCOMES = ("delivered", "retry", "dead")
 """What the daemon does about an exchange error (see :mod:`riskguard.errors`)."""
 
 POSITION_LABELS = ("account", "symbol", "side")
@@ -136,6 +137,17 @@ class GuardMetrics:
             "riskguard_findings_total",
             "Rule findings by rule and level.",
             ("account", "rule", "level"),
+            registry=reg,
+        )
+        self.alert_messages = Counter(
+            "riskguard_alert_messages_total",
+            "Alert messages sent per sink and outcome (delivered, retry, dead).",
+            ("sink", "outcome"),
+            registry=reg,
+        )
+        self.alert_outbox_pending = Gauge(
+            "riskguard_alert_outbox_pending",
+            "Alerts waiting in the outbox for a sink (queued, or waiting for a retry).",
             registry=reg,
         )
         self.heartbeat_timestamp = Gauge(
@@ -226,6 +238,16 @@ class GuardMetrics:
                 f"action must be one of {', '.join(API_ERROR_ACTIONS)}, got {action!r}"
             )
         self.api_errors.labels(account, error_class, action).inc()
+
+    def count_alert_message(self, sink: str, outcome: str) -> None:
+        """Count one message a sink was asked to deliver, by what became of it."""
+        if outcome not in ALERT_OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(ALERT_OUTCOMES)}, got {outcome!r}")
+        self.alert_messages.labels(sink, outcome).inc()
+
+    def set_outbox_pending(self, pending: int) -> None:
+        """How many (alert, sink) rows wait in the outbox."""
+        self.alert_outbox_pending.set(pending)
 
     def heartbeat(self, now_s: float) -> None:
         """Record that the daemon is alive at Unix time ``now_s``."""

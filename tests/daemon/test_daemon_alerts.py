@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 import respx
+from prometheus_client import generate_latest
 
 from riskguard.daemon import Daemon
 from riskguard.journal import SqliteJournal
+from riskguard.observability.metrics import GuardMetrics
 from riskguard.wiring import build_runtime
 from tests.daemon.conftest import paper_config, write_config
 
@@ -38,7 +40,8 @@ def test_a_crash_is_alerted_through_the_outbox_once_per_change_not_per_cycle(
     with respx.mock(assert_all_called=False) as mock:
         route = mock.post(HOOK_URL).mock(return_value=httpx.Response(204))
         runtime = build_runtime(config, environ=environ)
-        daemon = Daemon(runtime)
+        metrics = GuardMetrics()
+        daemon = Daemon(runtime, metrics=metrics)
         code = asyncio.run(daemon.run(run_for_s=6.0, handle_signals=False))
 
     assert code == 0
@@ -72,3 +75,10 @@ def test_a_crash_is_alerted_through_the_outbox_once_per_change_not_per_cycle(
     request = route.calls[0].request
     assert request.headers["X-Riskguard-Signature"].startswith("sha256=")
     assert saved_episodes is not None
+    # Metrics count the messages per sink and outcome, and show the outbox.
+    text = generate_latest(metrics.registry).decode()
+    delivered = (
+        f'riskguard_alert_messages_total{{outcome="delivered",sink="webhook"}} {len(route.calls)}.0'
+    )
+    assert delivered in text
+    assert "riskguard_alert_outbox_pending " in text

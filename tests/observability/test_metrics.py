@@ -429,3 +429,21 @@ def test_metrics_server_unpacks_as_server_and_thread() -> None:
         thread.join(5.0)
 
     assert not thread.is_alive()
+
+
+def test_alert_messages_are_counted_per_sink_and_outcome_and_unknown_outcomes_refused() -> None:
+    from prometheus_client import generate_latest
+
+    from riskguard.observability.metrics import GuardMetrics
+
+    metrics = GuardMetrics()
+    metrics.count_alert_message("slack", "delivered")
+    metrics.count_alert_message("slack", "retry")
+    metrics.count_alert_message("slack", "retry")
+    metrics.set_outbox_pending(3)
+
+    text = generate_latest(metrics.registry).decode()
+    assert 'riskguard_alert_messages_total{outcome="retry",sink="slack"} 2.0' in text
+    assert "riskguard_alert_outbox_pending 3.0" in text
+    with pytest.raises(ValueError, match="outcome must be one of delivered, retry, dead"):
+        metrics.count_alert_message("slack", "lost")
