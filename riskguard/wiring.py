@@ -244,9 +244,18 @@ def build_runtime(
             acct.restore(saved)
         accounts.append(acct)
     runtime = Runtime(
-        config, path, journal, accounts, guards, speeds, shared, center, dispatcher, paper
+        config,
+        path,
+        journal,
+        accounts,
+        guards,
+        speeds,
+        shared,
+        center,
+        dispatcher,
+        paper,
+        http=http,
     )
-    runtime.http = http
     for acct in accounts:
         if acct.alert_only:
             runtime.notices.append(f"{acct.account}: alert-only (config): the guard will not act")

@@ -25,7 +25,7 @@ import asyncio
 import math
 import random
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -278,8 +278,3 @@ def _dead_log(name: str, rows: Sequence[OutboxRow], error: str) -> None:
         attempts=max(r.attempts for r in rows) + 1,
         error=error,
     )
-
-
-def sinks_by_name(sinks: Mapping[str, Sink]) -> list[str]:
-    """Sink names in a stable order (for reports)."""
-    return sorted(sinks)
