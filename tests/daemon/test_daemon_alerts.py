@@ -11,7 +11,7 @@ import httpx
 import respx
 from prometheus_client import generate_latest
 
-from riskguard.daemon import Daemon
+from riskguard.daemon import AccountRun, Daemon
 from riskguard.journal import SqliteJournal
 from riskguard.observability.metrics import GuardMetrics
 from riskguard.wiring import build_runtime
@@ -34,6 +34,9 @@ def test_a_crash_is_alerted_through_the_outbox_once_per_change_not_per_cycle(
         }
     ]
     document["alerting"] = {"gather_s": 0.05, "flush_on_stop_s": 5}
+    # A slower paced clock than the other daemon tests: a loaded machine still runs several
+    # cycles per simulated minute, so the crash is seen cycle by cycle.
+    document["paper"]["clock"]["speed"] = 240
     config = write_config(tmp_path, document)
     environ = {"RG_HOOK": HOOK_URL, "RG_HOOK_KEY": "hmac-key-for-the-test"}
 
@@ -41,8 +44,26 @@ def test_a_crash_is_alerted_through_the_outbox_once_per_change_not_per_cycle(
         route = mock.post(HOOK_URL).mock(return_value=httpx.Response(204))
         runtime = build_runtime(config, environ=environ)
         metrics = GuardMetrics()
-        daemon = Daemon(runtime, metrics=metrics)
-        code = asyncio.run(daemon.run(run_for_s=6.0, handle_signals=False))
+        held_cycles = 0
+        cycles_after_liquidation = 0
+
+        def on_cycle(run: AccountRun) -> None:
+            # Stop on the simulation's progress, not on wall time: once the alert-only
+            # account's position has been gone for two cycles (its "no longer held" alert
+            # is queued by the first of them).
+            nonlocal held_cycles, cycles_after_liquidation
+            report = run.last_report
+            if run.acct.account != "acct1" or report is None or report.snapshot is None:
+                return
+            if report.snapshot.positions:
+                held_cycles += 1
+            elif held_cycles:
+                cycles_after_liquidation += 1
+                if cycles_after_liquidation >= 2:
+                    daemon.request_stop("test: acct1 liquidated")
+
+        daemon = Daemon(runtime, metrics=metrics, on_cycle=on_cycle)
+        code = asyncio.run(daemon.run(run_for_s=90.0, handle_signals=False))
 
     assert code == 0
     received = [a for call in route.calls for a in json.loads(call.request.content)["alerts"]]
@@ -62,12 +83,13 @@ def test_a_crash_is_alerted_through_the_outbox_once_per_change_not_per_cycle(
     assert kinds[("acct1", "entered")] >= 1
     assert any(a["title"].startswith("guard ") for a in received if a["account"] == "acct0")
     assert any("dry run" in a["title"] for a in received if a["account"] == "acct1")
-    # Hysteresis: the alert-only account's findings and dry-run plan repeat every cycle,
-    # its alerts do not.
-    acct1_cycles = sum(1 for e in plans if e.account == "acct1")
+    # Hysteresis: the alert-only account's findings and dry-run plan repeat every cycle while
+    # it holds the position, its alerts do not.
+    assert cycles_after_liquidation >= 2, "the daemon stopped before acct1 was liquidated"
+    assert sum(1 for e in plans if e.account == "acct1") >= held_cycles
     acct1_alerts = [a for a in received if a["account"] == "acct1"]
-    assert acct1_cycles > 100
-    assert len(acct1_alerts) < acct1_cycles / 4
+    assert held_cycles >= 60
+    assert len(acct1_alerts) < held_cycles / 3
     # Its liquidation ends the position's episodes with one alert, not one per condition.
     (gone,) = [a for a in acct1_alerts if a["title"].startswith("position no longer held")]
     assert gone["severity"] == "warning"
