@@ -67,13 +67,26 @@ def test_guarded_account_survives_a_crash_the_alert_only_account_does_not(
 ) -> None:
     document = paper_config(journal_path, accounts=2)
     document["accounts"][1]["alert_only"] = True
+    document["paper"]["clock"]["speed"] = 240
     config = write_config(tmp_path, document)
     _, alert = _collector()
     runtime = build_runtime(config, alert=alert)
-    daemon = Daemon(runtime, alert=alert)
+    # 240x: the crash runs from minute 10 to 40, 2.5 to 10 wall seconds in; the run stops on
+    # the simulation's progress (simulated minute 45), not on wall time.
+    assert runtime.paper is not None
+    paper = runtime.paper
+    started_ms = paper.clock.now_ms()
+    daemon = Daemon(
+        runtime,
+        alert=alert,
+        on_cycle=lambda _run: (
+            daemon.request_stop("test: past the crash")
+            if paper.clock.now_ms() - started_ms >= 45 * 60_000
+            else None
+        ),
+    )
 
-    # 600x: 6 wall seconds cover the first hour, the crash runs from minute 10 to 40.
-    code = asyncio.run(daemon.run(run_for_s=6.0, handle_signals=False))
+    code = asyncio.run(daemon.run(run_for_s=90.0, handle_signals=False))
 
     assert code == 0
     assert runtime.paper is not None
