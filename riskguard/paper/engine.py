@@ -635,7 +635,7 @@ class PaperVenue:
             pos = PaperPosition(symbol, side, 0.0, price, mode, leverage)
             acc.positions[key] = pos
             self._holders[symbol].add(acc.id)
-        new_size = pos.size + base
+        new_size = self._on_grid(symbol, pos.size + base)
         pos.entry_price = (pos.entry_price * pos.size + price * base) / new_size
         pos.size = new_size
         if pos.margin_mode is MarginMode.ISOLATED:
@@ -653,11 +653,24 @@ class PaperVenue:
             acc.wallet += released
         acc.wallet += realized
         self.ledger.realized_pnl += realized
-        pos.size -= base
+        pos.size = self._on_grid(pos.symbol, pos.size - base)
         pos.schedule = None
         if pos.size <= _EPS * max(1.0, base):
             self._remove_position(acc, pos)
         return realized
+
+    def _on_grid(self, symbol: str, size: float) -> float:
+        """``size`` snapped to the amount step when float drift is all that keeps it off.
+
+        Every fill is a whole number of steps, so a position is too; sums and differences of
+        large sizes drift by an ulp, which left a one-step position as 0.9999998 of a step
+        that no order could close (an order rounds down to zero steps).
+        """
+        market = self.markets[symbol]
+        step = market.amount_step * market.contract_size
+        steps = round(size / step)
+        snapped = steps * step
+        return snapped if abs(size - snapped) <= 1e-6 * step else size
 
     def _remove_position(self, acc: PaperAccount, pos: PaperPosition) -> None:
         if pos.isolated_margin:

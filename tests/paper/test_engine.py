@@ -726,3 +726,19 @@ def test_two_clients_on_one_account_see_the_same_state() -> None:
         assert await bot.fetch_balance() == await guard.fetch_balance()
 
     run(scenario())
+
+
+def test_a_position_reduced_many_times_keeps_whole_steps_and_closes_to_nothing() -> None:
+    """Float drift once left a one-step position as 0.9999998 of a step: no order could close
+    it (an order rounds down to zero steps) and it sat open until the venue liquidated it."""
+    market = exact_market(amount_step=1e-6, min_amount=1e-6)
+    venue = make_venue([77.3] * 5, market, deposit=1_000_000.0)
+    venue.advance_to(tick_time(0))
+    open_position(venue, MarginMode.ISOLATED, Side.LONG, amount=1293.661234, leverage=20)
+    for part in (1.541597, 2.213393, 1.75131, 0.983723, 3.48651, 10.898531, 1000.001):
+        venue.create_order(ACCOUNT, SYMBOL, "market", "sell", part, None, reduce_only=True)
+    (pos,) = venue.account(ACCOUNT).positions.values()
+    steps = pos.size / 1e-6
+    assert steps == round(steps)  # on the grid, not a hair below it
+    venue.create_order(ACCOUNT, SYMBOL, "market", "sell", pos.size, None, reduce_only=True)
+    assert venue.account(ACCOUNT).positions == {}
