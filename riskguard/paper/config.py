@@ -24,6 +24,7 @@ Percentages are in percent (``taker_fee_pct: 0.05`` is 5 bp), times in the unit 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -336,17 +337,25 @@ def _ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
 
 
-def build_paper(config: PaperConfig, base_dir: Path | str = ".") -> PaperSetup:
-    """Build the venue, open the configured accounts and positions, and make the clock."""
+def build_paper(
+    config: PaperConfig, base_dir: Path | str = ".", *, bars: Mapping[str, Bars] | None = None
+) -> PaperSetup:
+    """Build the venue, open the configured accounts and positions, and make the clock.
+
+    ``bars`` gives price series already read, by symbol, in place of the markets' feeds (a
+    replay builds the same venue three times and reads its files once).
+    """
     base = Path(base_dir)
     default_start = _ms(datetime.fromisoformat(DEFAULT_START))
     feeds: dict[str, Bars] = {}
     markets = []
+    given = bars or {}
     for i, m in enumerate(config.markets):
         try:
-            bars = _bars(m, base, default_start)
+            series = given.get(m.symbol)
+            bars_of = series if series is not None else _bars(m, base, default_start)
             if config.start or config.end:
-                bars = bars.window(
+                bars_of = bars_of.window(
                     _ms(config.start) if config.start else None,
                     _ms(config.end) if config.end else None,
                 )
@@ -373,7 +382,7 @@ def build_paper(config: PaperConfig, base_dir: Path | str = ".") -> PaperSetup:
             )
         except ValueError as exc:
             raise ConfigError(f"paper.markets[{i}]: {exc}") from None
-        feeds[m.symbol] = bars
+        feeds[m.symbol] = bars_of
         markets.append(market)
     venue = PaperVenue(
         get_profile(config.venue),

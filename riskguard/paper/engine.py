@@ -147,6 +147,8 @@ class PaperAccount:
     orders: dict[str, PaperOrder] = field(default_factory=dict)
     trades: list[PaperTrade] = field(default_factory=list)
     deposits: float = 0.0
+    funding: dict[tuple[str, Side], float] = field(default_factory=dict)
+    """Funding paid (negative: received) by each position, by (symbol, side)."""
 
 
 @dataclass(slots=True)
@@ -743,6 +745,7 @@ class PaperVenue:
                 if pos is None:
                     continue
                 payment = side.sign * pos.size * st.mark * rate
+                acc.funding[(symbol, side)] = acc.funding.get((symbol, side), 0.0) + payment
                 if pos.margin_mode is MarginMode.ISOLATED:
                     pos.isolated_margin -= payment
                 else:

@@ -1,0 +1,32 @@
+"""Paper-trading dry runs: replay price paths with the guard and the baselines, and report.
+
+``riskguard replay`` on the command line; in Python::
+
+    from riskguard.replay import OpenSpec, build_scenario, replay
+
+    scenario = build_scenario(
+        prices=[("BTC/USDT:USDT", Path("btcusdt-perp-2020-03-12.csv"))],
+        opens=[OpenSpec("BTC/USDT:USDT", "long", 20)],
+    )
+    result = replay(scenario)
+    print(result.saved())
+"""
+
+from riskguard.replay.result import Action, PositionResult, ReplayResult, RunResult, Totals
+from riskguard.replay.runner import replay, run_one
+from riskguard.replay.scenario import Scenario, build_scenario
+from riskguard.replay.spec import OpenSpec, parse_open
+
+__all__ = [
+    "Action",
+    "OpenSpec",
+    "PositionResult",
+    "ReplayResult",
+    "RunResult",
+    "Scenario",
+    "Totals",
+    "build_scenario",
+    "parse_open",
+    "replay",
+    "run_one",
+]

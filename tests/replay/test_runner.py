@@ -1,0 +1,234 @@
+"""The replay's runs on a synthetic crash: the guard, no guard, and a static stop."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import pytest
+
+from riskguard.domain import MarginMode, Side
+from riskguard.replay import OpenSpec, build_scenario, replay
+from riskguard.replay.baselines import StaticStopBot, stop_level
+from riskguard.replay.result import ReplayResult
+from riskguard.replay.runner import _setup, run_one
+from riskguard.replay.scenario import Scenario
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+
+
+def _scenario(csv: Path, *opens: OpenSpec, poll_s: float = 15) -> Scenario:
+    symbols = sorted({o.symbol for o in opens})
+    return build_scenario(
+        prices=[(s, csv) for s in symbols], opens=list(opens), poll_interval_s=poll_s
+    )
+
+
+@pytest.fixture(scope="module")
+def long_20x(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
+    from tests.replay.conftest import crash_closes, write_klines
+
+    csv = write_klines(tmp_path_factory.mktemp("crash") / "crash.csv", crash_closes())
+    return replay(_scenario(csv, OpenSpec(BTC, "long", 20)))
+
+
+def test_without_a_guard_the_venue_liquidates_the_20x_long(long_20x: ReplayResult) -> None:
+    (position,) = long_20x.runs["none"].positions
+    assert position.liquidated
+    assert position.min_distance_pct == 0.0
+    assert position.actions == ()
+    assert long_20x.runs["none"].totals.liquidations == 1
+
+
+def test_the_guard_keeps_the_20x_long_alive_and_ends_with_more(long_20x: ReplayResult) -> None:
+    guard, none = long_20x.runs["guard"], long_20x.runs["none"]
+    (position,) = guard.positions
+    assert not position.liquidated
+    assert position.shortfall == 0
+    assert position.min_distance_pct is not None
+    assert position.min_distance_pct > 4.0
+    assert guard.totals.final_equity > none.totals.final_equity
+    kinds = {a.kind for a in position.actions}
+    assert "reduce" in kinds or "close" in kinds
+    assert all(a.kind != "failed" for a in position.actions)
+    saved = long_20x.saved()["none"]
+    assert saved["liquidations"] == 1
+    assert saved["final_equity"] == pytest.approx(
+        guard.totals.final_equity - none.totals.final_equity
+    )
+
+
+def test_the_guard_acts_before_the_unguarded_position_is_liquidated(
+    long_20x: ReplayResult,
+) -> None:
+    (guarded,) = long_20x.runs["guard"].positions
+    none_series = long_20x.runs["none"].series
+    key = (guarded.account, BTC, "long")
+    gone = next(
+        t
+        for t, size in zip(none_series.times_ms, none_series.positions[key].size, strict=True)
+        if size == 0
+    )
+    first_reduction = min(a.time_ms for a in guarded.actions if a.kind in ("reduce", "close"))
+    assert first_reduction < gone
+
+
+def test_the_static_stop_closes_the_position_before_the_venue_would(
+    long_20x: ReplayResult,
+) -> None:
+    run = long_20x.runs["static-stop"]
+    (position,) = run.positions
+    assert not position.liquidated
+    kinds = [a.kind for a in position.actions]
+    assert kinds[0] == "place_stop"
+    assert "stop_filled" in kinds
+    assert position.final_size == 0
+
+
+@pytest.mark.parametrize("name", ["guard", "none", "static-stop"])
+def test_positions_and_free_balance_add_up_to_the_account(
+    long_20x: ReplayResult, name: str
+) -> None:
+    run = long_20x.runs[name]
+    free = run.totals.start_equity - sum(p.initial_margin for p in run.positions)
+    assert sum(p.final_equity for p in run.positions) + free == pytest.approx(
+        run.totals.final_equity, abs=1e-6
+    )
+    assert run.series.equity["replay"][-1] == pytest.approx(run.totals.final_equity)
+    assert run.totals.fees == pytest.approx(sum(p.fees for p in run.positions))
+
+
+def test_every_run_samples_the_same_path(long_20x: ReplayResult) -> None:
+    key = ("replay", BTC, "long")
+    guard = long_20x.runs["guard"].series
+    none = long_20x.runs["none"].series
+    for series in (guard, none):
+        assert len(series.times_ms) == len(series.positions[key].mark)
+        assert series.times_ms == sorted(series.times_ms)
+    # The marks are the venue's, whatever the run did.
+    shared = sorted(set(guard.times_ms) & set(none.times_ms))
+    assert len(shared) > 100
+    g = dict(zip(guard.times_ms, guard.positions[key].mark, strict=True))
+    n = dict(zip(none.times_ms, none.positions[key].mark, strict=True))
+    assert all(math.isclose(g[t], n[t]) for t in shared)
+
+
+def test_the_json_has_the_promised_shape(long_20x: ReplayResult) -> None:
+    document = long_20x.to_json()
+    assert set(document["runs"]) == {"guard", "none", "static-stop"}
+    for run in document["runs"].values():
+        assert {"liquidations", "shortfall", "final_equity", "fees"} <= set(run["totals"])
+        for position in run["positions"]:
+            assert {
+                "account",
+                "symbol",
+                "side",
+                "liquidated",
+                "shortfall",
+                "final_equity",
+                "min_distance_pct",
+                "actions",
+            } <= set(position)
+    assert set(document["saved"]) == {"none", "static-stop"}
+    assert document["inputs"]["poll_interval_s"] == 15
+
+
+def test_a_short_survives_a_squeeze_with_the_guard_and_not_without(squeeze_csv: Path) -> None:
+    result = replay(_scenario(squeeze_csv, OpenSpec(BTC, "short", 10)), runs=["guard", "none"])
+    assert result.runs["none"].positions[0].liquidated
+    assert not result.runs["guard"].positions[0].liquidated
+    assert result.runs["guard"].totals.final_equity > result.runs["none"].totals.final_equity
+    assert "static-stop" not in result.saved()
+
+
+def test_a_cross_account_with_two_markets_is_guarded_as_one(crash_csv: Path) -> None:
+    scenario = _scenario(
+        crash_csv, OpenSpec(BTC, "long", 10, "cross"), OpenSpec(ETH, "long", 10, "cross")
+    )
+    none = asyncio.run(run_one(scenario, "none"))
+    guard = asyncio.run(run_one(scenario, "guard"))
+    assert [p.liquidated for p in none.positions] == [True, True]  # cross: together
+    assert [p.margin_mode for p in guard.positions] == ["cross", "cross"]
+    assert not any(p.liquidated for p in guard.positions)
+    assert all(p.initial_margin == pytest.approx(2_500) for p in guard.positions)
+
+
+def test_unknown_runs_are_refused(crash_csv: Path) -> None:
+    with pytest.raises(ValueError, match="unknown run 'trailing'"):
+        asyncio.run(run_one(_scenario(crash_csv, OpenSpec(BTC, "long", 3)), "trailing"))
+
+
+@pytest.mark.parametrize(
+    ("entry", "liquidation", "side", "expected"),
+    [
+        (100.0, 90.0, Side.LONG, 90.5),  # 5% of the 10 back toward the entry
+        (100.0, 110.0, Side.SHORT, 109.5),
+        (40_000.0, 38_123.45, Side.LONG, 38_217.3),  # rounded up to the 0.1 tick
+        (40_000.0, 41_876.55, Side.SHORT, 41_782.7),  # rounded down
+    ],
+)
+def test_the_static_stop_sits_5pct_of_the_way_from_liquidation_to_entry(
+    entry: float, liquidation: float, side: Side, expected: float
+) -> None:
+    tick = 0.5 if entry == 100.0 else 0.1
+    assert stop_level(entry, liquidation, tick, side) == pytest.approx(expected)
+
+
+def _bot(csv: Path) -> StaticStopBot:
+    setup = _setup(_scenario(csv, OpenSpec(BTC, "long", 20)))
+    return StaticStopBot(setup.venue, ("replay",))
+
+
+def test_the_bot_moves_its_stop_when_the_size_changes_and_exits_when_past_it(
+    crash_csv: Path,
+) -> None:
+    bot = _bot(crash_csv)
+    venue = bot.venue
+    bot.refresh()
+    bot.refresh()  # nothing changed: nothing done
+    assert [a.kind for a in bot.actions[("replay", BTC, "long")]] == ["place_stop"]
+    (stop,) = [o for o in venue.account("replay").orders.values() if o.status == "open"]
+    assert stop.reduce_only
+    assert stop.trigger_price is not None
+    position = venue.account("replay").positions[(BTC, Side.LONG)]
+    assert position.margin_mode is MarginMode.ISOLATED
+    venue.create_order("replay", BTC, "market", "sell", position.size / 2, None, reduce_only=True)
+    bot.refresh()
+    kinds = [a.kind for a in bot.actions[("replay", BTC, "long")]]
+    assert kinds == ["place_stop", "move_stop"]
+    assert stop.status == "canceled"
+    # Walk the clock into the crash without refreshing: the stop fires on the venue.
+    venue.advance_to(venue.now_ms + 119 * 60_000)
+    assert (BTC, Side.LONG) not in venue.account("replay").positions
+    bot.refresh()  # the position is gone: the bot forgets it
+    assert bot.actions[("replay", BTC, "long")][-1].kind == "move_stop"
+
+
+def test_the_bot_exits_at_market_when_the_mark_is_already_past_its_level(tmp_path: Path) -> None:
+    from riskguard.risk import assess_account
+    from tests.replay.conftest import T0
+
+    flat = tmp_path / "flat.csv"
+    flat.write_text(f"{T0},40000\n{T0 + 60_000},40000\n", encoding="utf-8")
+    probe = _bot(flat).venue
+    (figures,) = assess_account(probe.snapshot("replay"), probe.profile).positions
+    assert figures.liquidation_price is not None
+    level = stop_level(40_000, figures.liquidation_price, 0.1, Side.LONG)
+    between = (level + figures.liquidation_price) / 2  # past the stop, short of liquidation
+    path = tmp_path / "dip.csv"
+    rows = [40_000.0, between, between, between]
+    path.write_text(
+        "".join(f"{T0 + i * 60_000},{p:.2f}\n" for i, p in enumerate(rows)), encoding="utf-8"
+    )
+    bot = _bot(path)
+    bot.venue.advance_to(T0 + 3 * 60_000)
+    assert bot.venue.liquidations == []
+
+    bot.refresh()
+
+    (action,) = bot.actions[("replay", BTC, "long")]
+    assert action.kind == "close"
+    assert "past the stop level" in action.detail
+    assert bot.venue.account("replay").positions == {}
