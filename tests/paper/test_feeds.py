@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -400,21 +399,6 @@ def test_read_price_csv_crash_file_matches_sources_md(
     assert (bars.opens[0], bars.closes[-1]) == (first_open, last_close)
     assert (max(bars.highs), bars.times_ms[bars.highs.index(max(bars.highs))]) == max_high
     assert (min(bars.lows), bars.times_ms[bars.lows.index(min(bars.lows))]) == min_low
-
-
-@pytest.mark.shared_data
-def test_read_price_csv_largest_btc_file_reads_well_under_half_a_second() -> None:
-    # Arrange
-    path = crash_file("btcusdt-perp-2022-05-09.csv")
-
-    # Act
-    started = time.perf_counter()
-    bars = read_price_csv(path, SYMBOL)
-    elapsed = time.perf_counter() - started
-
-    # Assert
-    assert len(bars.times_ms) == 5760
-    assert elapsed < 0.5
 
 
 # --- layouts -------------------------------------------------------------------------------------
