@@ -121,8 +121,16 @@ def _liq(o: Outcome) -> str:
     return "LIQ" if o.liquidated else "ok"
 
 
+def baseline(outcomes: dict[Case, Outcome], case: Case, run: str) -> Outcome:
+    """The baseline run of the same file, leverage and side as ``case``."""
+    return outcomes[Case(case.file, case.leverage, case.side, run, BASELINE_POLL_S)]
+
+
 def table(
-    outcomes: dict[Case, Outcome], files: Sequence[Path], polls: Sequence[float], levs: Sequence[float]
+    outcomes: dict[Case, Outcome],
+    files: Sequence[Path],
+    polls: Sequence[float],
+    levs: Sequence[float],
 ) -> list[str]:
     lines: list[str] = []
     for path in files:
@@ -166,33 +174,23 @@ def checks(outcomes: dict[Case, Outcome]) -> list[str]:
     ]
     lost = []
     for o in guarded:
-        c = o.case
-        none = outcomes[Case(c.file, c.leverage, c.side, "none", BASELINE_POLL_S)]
+        none = baseline(outcomes, o.case, "none")
         if none.liquidated and o.final_equity <= none.final_equity:
             lost.append((o, none))
+    liquidated = sum(1 for o in guarded if baseline(outcomes, o.case, "none").liquidated)
     lines.append(
-        f"- where `none` was liquidated, the guard ended lower in {len(lost)} of "
-        f"{sum(1 for o in guarded if outcomes[Case(o.case.file, o.case.leverage, o.case.side, 'none', BASELINE_POLL_S)].liquidated)} runs"
+        f"- where `none` was liquidated, the guard ended lower in {len(lost)} of {liquidated} runs"
     )
     lines += [
         f"  - {Path(o.case.file).name} {o.case.leverage:g}x {o.case.side} poll "
         f"{o.case.poll_s:g}: guard {o.final_equity:,.0f} vs none {n.final_equity:,.0f}"
         for o, n in lost
     ]
-    worse_than_stop = sum(
-        1
-        for o in guarded
-        if o.final_equity
-        < outcomes[Case(o.case.file, o.case.leverage, o.case.side, "static-stop", BASELINE_POLL_S)].final_equity
-    )
-    worse_than_none = sum(
-        1
-        for o in guarded
-        if o.final_equity
-        < outcomes[Case(o.case.file, o.case.leverage, o.case.side, "none", BASELINE_POLL_S)].final_equity
-    )
-    lines.append(f"- guard below `static-stop`: {worse_than_stop} of {len(guarded)} runs")
-    lines.append(f"- guard below `none`: {worse_than_none} of {len(guarded)} runs")
+    for run in ("static-stop", "none"):
+        below = sum(
+            1 for o in guarded if o.final_equity < baseline(outcomes, o.case, run).final_equity
+        )
+        lines.append(f"- guard below `{run}`: {below} of {len(guarded)} runs")
     return lines
 
 

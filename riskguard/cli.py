@@ -82,6 +82,9 @@ def _build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--kind", help="only entries of this kind (order_sent, alert, ...)")
     journal.add_argument("--account", help="only entries of this account")
     journal.add_argument("--format", choices=("csv", "json"), default="csv", dest="fmt")
+    from riskguard.replay.command import add_parser as add_replay
+
+    add_replay(commands)
     return parser
 
 
@@ -158,6 +161,12 @@ def _alert_test(args: argparse.Namespace) -> int:
     return run_alert_test(args.config, as_json=args.json)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from riskguard.replay.command import run as run_replay
+
+    return run_replay(args)
+
+
 _COMMANDS = {
     "alert-test": _alert_test,
     "calc": _calc,
@@ -165,6 +174,7 @@ _COMMANDS = {
     "run": _run,
     "check": _check,
     "journal": _journal,
+    "replay": _replay,
 }
 
 

@@ -425,6 +425,7 @@ class Executor:
             "margin_intent",
             plan_id=plan_id,
             symbol=position.symbol,
+            side=position.side.value,
             amount=amount,
             rule=action.rule,
             reason=action.reason,
@@ -443,7 +444,7 @@ class Executor:
             self._log("margin_unknown", symbol=position.symbol, error=error, position=after)
             self._alert(Level.WARN, f"adding margin to {position.symbol} failed: {error}", action)
             return StepOutcome(action.kind, action.symbol, "unknown", error=short_text(exc))
-        self._log("margin_added", symbol=position.symbol, amount=amount)
+        self._log("margin_added", symbol=position.symbol, side=position.side.value, amount=amount)
         return StepOutcome(action.kind, action.symbol, "sent")
 
     async def _read_back(self, symbol: str) -> list[dict[str, Any]] | str:

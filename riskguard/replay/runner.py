@@ -142,7 +142,7 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
     if not isinstance(clock, VirtualClock):  # pragma: no cover - _setup makes it virtual
         raise TypeError("a replay needs a virtual clock")
     opened = _opened_sides(venue)
-    margins = _initial_margins(scenario, venue)
+    margins = _initial_margins(venue)
     start_equity = sum(a.balance for a in scenario.paper.accounts)
     recorder = _Recorder(venue)
     journal = MemoryJournal()
@@ -334,16 +334,14 @@ def _opened_sides(venue: PaperVenue) -> dict[tuple[str, str], Side]:
     return {(a.id, symbol): side for a in venue.accounts.values() for symbol, side in a.positions}
 
 
-def _initial_margins(scenario: Scenario, venue: PaperVenue) -> dict[PositionKey, float]:
-    margins: dict[PositionKey, float] = {}
-    for account in scenario.paper.accounts:
-        for p in account.positions:
-            pos = venue.account(account.id).positions.get((p.symbol, Side(p.side)))
-            entry = pos.entry_price if pos is not None else venue.last_price(p.symbol)
-            notional = p.notional if p.notional is not None else (p.size or 0.0) * entry
-            key = (account.id, p.symbol, p.side)
-            margins[key] = margins.get(key, 0.0) + notional / p.leverage
-    return margins
+def _initial_margins(venue: PaperVenue) -> dict[PositionKey, float]:
+    """The margin each position took when it opened: its value at the fill over its leverage
+    (the isolated margin, for an isolated one), before the first poll."""
+    return {
+        (acc.id, symbol, side.value): pos.size * pos.entry_price / pos.leverage
+        for acc in venue.accounts.values()
+        for (symbol, side), pos in acc.positions.items()
+    }
 
 
 def _trade_side(acc: PaperAccount, order_id: str | None, opened: Side) -> Side:

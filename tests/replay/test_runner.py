@@ -152,7 +152,8 @@ def test_a_cross_account_with_two_markets_is_guarded_as_one(crash_csv: Path) -> 
     assert [p.liquidated for p in none.positions] == [True, True]  # cross: together
     assert [p.margin_mode for p in guard.positions] == ["cross", "cross"]
     assert not any(p.liquidated for p in guard.positions)
-    assert all(p.initial_margin == pytest.approx(2_500) for p in guard.positions)
+    # Half the balance shared out, as filled: rounded to the step, at the ask.
+    assert all(p.initial_margin == pytest.approx(2_500, rel=0.01) for p in guard.positions)
 
 
 def test_unknown_runs_are_refused(crash_csv: Path) -> None:
