@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench efficacy clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "riskguard needs Python 3.11 or newer")'
@@ -37,6 +37,11 @@ bench: $(VENV)/.runtime
 	$(BIN)/python bench/risk_core.py
 	$(BIN)/python bench/paper.py
 	$(BIN)/python bench/cycle.py
+	$(BIN)/python bench/replay_speed.py
+
+# About an hour of CPU: every crash file x leverage x side x poll interval (see the script).
+efficacy: $(VENV)/.runtime
+	$(BIN)/python bench/efficacy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
