@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -62,7 +63,12 @@ def silenced_logs() -> Iterator[None]:
     """No log lines while replaying: the guard's decisions are in the run's journal, and the
     thousands of simulated cycles would bury the summary."""
     saved = structlog.get_config()
-    structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+    structlog.configure(
+        processors=[],
+        logger_factory=structlog.ReturnLoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
+        cache_logger_on_first_use=False,
+    )
     try:
         yield
     finally:

@@ -233,3 +233,33 @@ def test_the_bot_exits_at_market_when_the_mark_is_already_past_its_level(tmp_pat
     assert action.kind == "close"
     assert "past the stop level" in action.detail
     assert bot.venue.account("replay").positions == {}
+
+
+def test_a_replay_is_silent_whatever_the_logging_set_up_and_restores_it(
+    crash_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import logging
+
+    import structlog
+
+    from riskguard.observability.logs import configure_logging
+
+    saved_config = structlog.get_config()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure_logging(json=True, level="info", stream=stream)
+    try:
+        before = structlog.get_config()
+        replay(_scenario(crash_csv, OpenSpec(BTC, "long", 20)), runs=["guard"])
+        assert structlog.get_config() == before
+        assert stream.getvalue() == ""
+        structlog.get_logger("after").info("still_logging")
+        assert "still_logging" in stream.getvalue()
+    finally:
+        structlog.reset_defaults()
+        structlog.configure(**saved_config)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    assert capsys.readouterr().out == ""
