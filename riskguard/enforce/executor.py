@@ -12,6 +12,12 @@ Guarantees:
 - **Rejections**: a rejected reduction is retried once at half the size, then a critical alert.
 - **add_margin is never retried blindly** (OKX applies it and still raises): after an error the
   position is read back and the result journalled.
+- **A reduction's margin put-back never exceeds what the reduction freed.** When a plan reduces
+  an isolated position and adds margin to it, the margin added is at most the closed part's
+  equity at its actual fills (its released margin plus realised PnL, less fees): rules size the
+  put-back at the mark, and in a fast market the fill can be far worse, so adding the planned
+  amount would move money from the wallet into the position the guard is getting out of. When
+  the fills are unknown, nothing is added.
 - **Stops are replaced safely**: the new stop is placed before the guard's old one is cancelled;
   the bot's own stops are never touched.
 - **Dry run** journals and alerts everything and sends nothing.
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import ccxt.async_support as ccxt
@@ -33,6 +39,7 @@ from riskguard.enforce.journal import Journal
 from riskguard.enforce.order_ids import client_order_id
 from riskguard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
 from riskguard.exchange.errors import short_text
+from riskguard.risk.account import closed_part_equity
 from riskguard.rules.base import Action, ActionKind, Level, OpenStop
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
@@ -101,6 +108,22 @@ class StepOutcome:
     exchange_ids: tuple[str, ...] = ()
     filled_contracts: float = 0.0
     error: str | None = None
+    fills: Fills | None = None
+    """For a sent reduction: what its orders filled, when the venue said (else ``None``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fills:
+    """What a reduction's orders filled: size (the position's units), value at the fill
+    prices (size x average), and fees in the settlement currency."""
+
+    size: float
+    value: float
+    fee: float
+
+    @property
+    def average(self) -> float:
+        return self.value / self.size
 
 
 @dataclass
@@ -161,14 +184,63 @@ class Executor:
             steps=[_describe(a, parts) for a, parts in actions],
         )
         outcomes = []
+        freed: dict[tuple[str, Side], float | None] = {}
         for action, parts in actions:
             position = _find(snapshot, action)
+            if action.kind is ActionKind.ADD_MARGIN and position is not None:
+                key = (position.symbol, position.side)
+                if key in freed:
+                    outcomes.append(await self._put_back(plan_id, action, position, freed[key]))
+                    continue
             try:
                 outcome = await self._step(plan_id, action, parts, position, open_stops)
             except ccxt.BaseError as exc:  # pragma: no cover - each path handles its own
                 outcome = StepOutcome(action.kind, action.symbol, "failed", error=short_text(exc))
             outcomes.append(outcome)
+            if (
+                action.kind in (ActionKind.REDUCE, ActionKind.CLOSE)
+                and position is not None
+                and position.margin_mode is MarginMode.ISOLATED
+                and outcome.status == "sent"
+            ):
+                freed[(position.symbol, position.side)] = _freed(position, outcome.fills)
         return outcomes
+
+    async def _put_back(
+        self, plan_id: str, action: Action, position: Position, freed: float | None
+    ) -> StepOutcome:
+        """An ADD_MARGIN after a reduction of the same position in this plan: capped at what
+        the reduction freed (``None``: its fills are unknown, so nothing is added)."""
+        planned = action.margin or 0.0
+        amount = planned if freed is None else min(planned, freed)
+        if freed is None or not amount > 0:
+            why = (
+                "the reduction's fills are unknown"
+                if freed is None
+                else f"the reduction freed {freed:.2f}, nothing to put back"
+            )
+            self._log(
+                "margin_skipped",
+                plan_id=plan_id,
+                symbol=position.symbol,
+                side=position.side.value,
+                planned=planned,
+                freed=freed,
+                reason=why,
+            )
+            return StepOutcome(action.kind, action.symbol, "skipped", error=why)
+        if amount < planned:
+            self._log(
+                "margin_capped",
+                plan_id=plan_id,
+                symbol=position.symbol,
+                side=position.side.value,
+                planned=planned,
+                amount=amount,
+                reason="the reduction filled worse than planned: put back only what it freed",
+            )
+            action = replace(action, margin=amount)
+        return await self._add_margin(plan_id, action, position)
 
     async def _step(
         self,
@@ -228,6 +300,7 @@ class Executor:
         cids: list[str] = []
         ids: list[str] = []
         filled = 0.0
+        fills: Fills | None = Fills(0.0, 0.0, 0.0)
         for request in requests:
             cid = client_order_id(
                 self.config.prefix,
@@ -271,8 +344,32 @@ class Executor:
                 return StepOutcome(action.kind, action.symbol, "failed", tuple(cids), tuple(ids))
             ids.append(str(order.get("id")))
             filled += float(order.get("filled") or 0.0)
-        status = "dry_run" if self.config.dry_run else "sent"
-        return StepOutcome(action.kind, action.symbol, status, tuple(cids), tuple(ids), filled)
+            if fills is not None:
+                got = await self._fills_of(order, position, contract_size)
+                fills = None if got is None else _add_fills(fills, got)
+        if self.config.dry_run:
+            return StepOutcome(action.kind, action.symbol, "dry_run", tuple(cids), tuple(ids))
+        return StepOutcome(
+            action.kind, action.symbol, "sent", tuple(cids), tuple(ids), filled, fills=fills
+        )
+
+    async def _fills_of(
+        self, order: Mapping[str, Any], position: Position, contract_size: float
+    ) -> Fills | None:
+        """The fills of a sent market order, from its response or else read back by its id.
+
+        ``None`` when neither says how much filled and at what average price."""
+        got = _order_fills(order, position, contract_size)
+        if got is None and order.get("id") is not None:
+            try:
+                fetched = await self.port.fetch_order(str(order["id"]), position.symbol)
+            except ccxt.BaseError as exc:
+                self._log("fill_unknown", order_id=order.get("id"), error=short_text(exc))
+                return None
+            got = _order_fills(fetched, position, contract_size)
+        if got is None:
+            self._log("fill_unknown", order_id=order.get("id"), error="no fill in the order")
+        return got
 
     async def _send_market(
         self, request: OrderRequest, cid: str, params: dict[str, Any]
@@ -500,3 +597,53 @@ def _describe(action: Action, parts: Sequence[float]) -> dict[str, Any]:
         "stop_price": action.stop_price,
         "orders_contracts": list(parts),
     }
+
+
+def _order_fills(
+    order: Mapping[str, Any], position: Position, contract_size: float
+) -> Fills | None:
+    """Size, value and fee of an order's fills, or ``None`` when the order does not say."""
+    filled = _positive(order.get("filled"))
+    average = _positive(order.get("average"))
+    if filled is None or average is None:
+        return None
+    size = filled * contract_size
+    return Fills(size, size * average, _fee(order, position, size * average))
+
+
+def _fee(order: Mapping[str, Any], position: Position, value: float) -> float:
+    """Fees paid in the settlement currency; the taker rate on the value when not reported."""
+    settle = position.symbol.partition(":")[2]
+    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
+    paid = [
+        float(f["cost"])
+        for f in fees
+        if isinstance(f, Mapping) and f.get("cost") is not None and f.get("currency") == settle
+    ]
+    if paid:
+        return sum(paid)
+    if position.inverse:
+        return value / position.mark_price / position.mark_price * position.taker_fee
+    return value * position.taker_fee
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _add_fills(a: Fills, b: Fills) -> Fills:
+    return Fills(a.size + b.size, a.value + b.value, a.fee + b.fee)
+
+
+def _freed(position: Position, fills: Fills | None) -> float | None:
+    """What a reduction of an isolated position moved to the wallet, at its actual fills."""
+    if fills is None:
+        return None
+    if fills.size <= 0:
+        return 0.0
+    closed = min(fills.size, position.size)
+    return closed_part_equity(position, closed, fills.average, fills.fee)

@@ -14,6 +14,7 @@ from riskguard.risk.account import (
     PositionRisk,
     assess_account,
     assess_isolated,
+    closed_part_equity,
     isolated_collateral,
 )
 from riskguard.risk.batch import liquidation_distances
@@ -81,6 +82,7 @@ __all__ = [
     "assess_account",
     "assess_isolated",
     "bankruptcy_price",
+    "closed_part_equity",
     "cross_backing",
     "daily",
     "default_scenarios",

@@ -96,6 +96,28 @@ def isolated_collateral(position: Position) -> float:
     )
 
 
+def closed_part_equity(position: Position, closed: float, average: float, fee: float) -> float:
+    """What closing ``closed`` of an isolated position at ``average`` moved to the wallet.
+
+    Under proportional release (every venue profile here) the closed part takes its share of
+    the isolated margin with it, plus its realised PnL, less ``fee``: that is the closed part's
+    equity at the fill. ``closed`` is in the position's size units (base for linear contracts,
+    quote value for inverse ones, whose money figures are in the base coin). It can be
+    negative: a part closed past its bankruptcy price takes money from the wallet.
+    """
+    if not (math.isfinite(closed) and 0 < closed <= position.size * (1 + 1e-9)):
+        raise ValueError(f"closed must be in (0, size], got {closed}")
+    if not (math.isfinite(average) and average > 0):
+        raise ValueError(f"average must be a positive finite price, got {average}")
+    released = isolated_collateral(position) * min(closed, position.size) / position.size
+    s = position.side.sign
+    if position.inverse:
+        realized = s * closed * (1.0 / position.entry_price - 1.0 / average)
+    else:
+        realized = s * closed * (average - position.entry_price)
+    return released + realized - fee
+
+
 def assess_isolated(position: Position, profile: VenueProfile) -> PositionRisk:
     """Figures for one isolated position on its own collateral."""
     if position.inverse:
