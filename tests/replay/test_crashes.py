@@ -58,3 +58,22 @@ def test_a_20x_position_survives_every_crash_with_the_guard_polling_every_15_s(
     assert guard.totals.liquidations == 0
     if none.positions[0].liquidated:
         assert guard.totals.final_equity > none.totals.final_equity
+
+
+def test_a_3x_long_in_the_2020_03_12_cascade_ends_above_its_liquidation() -> None:
+    """The guard's reductions filled 3-4% under the mark in the 10:46-10:48 cascade; putting
+    back the margin the mark promised left it below the liquidated position (4,862 vs 4,993).
+    Put-backs follow the fills, so it now ends above."""
+    path = _crash("btcusdt-perp-2020-03-12.csv")
+    scenario = build_scenario(
+        prices=[("BTC/USDT:USDT", path)],
+        opens=[OpenSpec("BTC/USDT:USDT", "long", 3)],
+        poll_interval_s=15,
+    )
+
+    result = replay(scenario, runs=["guard", "none"])
+
+    guard, none = result.runs["guard"], result.runs["none"]
+    assert none.positions[0].liquidated
+    assert not guard.positions[0].liquidated
+    assert guard.totals.final_equity > none.totals.final_equity
