@@ -608,11 +608,12 @@ def _order_fills(
     if filled is None or average is None:
         return None
     size = filled * contract_size
-    return Fills(size, size * average, _fee(order, position, size * average))
+    return Fills(size, size * average, _fee(order, position, size, average))
 
 
-def _fee(order: Mapping[str, Any], position: Position, value: float) -> float:
-    """Fees paid in the settlement currency; the taker rate on the value when not reported."""
+def _fee(order: Mapping[str, Any], position: Position, size: float, average: float) -> float:
+    """Fees paid in the settlement currency; the taker rate on the traded value when not
+    reported (an inverse contract's value is in the base coin: its size over the price)."""
     settle = position.symbol.partition(":")[2]
     fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
     paid = [
@@ -622,8 +623,7 @@ def _fee(order: Mapping[str, Any], position: Position, value: float) -> float:
     ]
     if paid:
         return sum(paid)
-    if position.inverse:
-        return value / position.mark_price / position.mark_price * position.taker_fee
+    value = size / average if position.inverse else size * average
     return value * position.taker_fee
 
 
@@ -643,7 +643,7 @@ def _freed(position: Position, fills: Fills | None) -> float | None:
     """What a reduction of an isolated position moved to the wallet, at its actual fills."""
     if fills is None:
         return None
-    if fills.size <= 0:
+    if fills.size <= 0:  # pragma: no cover - a sent reduction has filled something or is None
         return 0.0
     closed = min(fills.size, position.size)
     return closed_part_equity(position, closed, fills.average, fills.fee)

@@ -237,3 +237,57 @@ def test_nothing_is_put_back_when_the_fills_stay_unknown(fetched: Any) -> None:
     (skipped,) = journal.entries("margin_skipped")
     assert skipped.payload["reason"] == "the reduction's fills are unknown"
     assert journal.entries("fill_unknown")
+
+
+def test_an_inverse_contracts_put_back_is_in_the_base_coin() -> None:
+    # 100 contracts of 100 USD, long at 50,000 on 0.4 BTC; 50 closed at 40,000: 0.2 BTC of
+    # margin comes back, the half lost 5,000 * (1/40,000 - 1/50,000) = 0.025 BTC, and the fee
+    # is 5,000 / 40,000 * 0.0005 BTC.
+    position = Position(
+        symbol="BTC/USD:BTC",
+        side=Side.LONG,
+        size=10_000.0,
+        entry_price=50_000.0,
+        mark_price=50_000.0,
+        margin_mode=MarginMode.ISOLATED,
+        collateral=0.4,
+        contract_size=100.0,
+        taker_fee=0.0005,
+        inverse=True,
+    )
+    snapshot = AccountSnapshot("binance", 1.0, (position,), datetime.now(UTC), account="main")
+    port = ScriptedPort({"id": "o1", "filled": 50.0, "average": 40_000.0})
+    executor, _ = _executor(port, VirtualClock(0))
+    plan = [
+        (
+            Action(
+                kind=ActionKind.REDUCE,
+                account="main",
+                symbol="BTC/USD:BTC",
+                side=Side.LONG,
+                rule="liquidation_distance",
+                level=Level.ACT,
+                reason="restore distance",
+                size_before=10_000.0,
+                target_size=5_000.0,
+            ),
+            [50.0],
+        ),
+        (
+            Action(
+                kind=ActionKind.ADD_MARGIN,
+                account="main",
+                symbol="BTC/USD:BTC",
+                side=Side.LONG,
+                rule="liquidation_distance",
+                level=Level.ACT,
+                reason="restore distance",
+                margin=1.0,
+            ),
+            [],
+        ),
+    ]
+
+    asyncio.run(executor.execute("p1", plan, snapshot))
+
+    assert port.added == [pytest.approx(0.2 - 0.025 - 5_000 / 40_000 * 0.0005)]
