@@ -39,7 +39,7 @@ bench: $(VENV)/.runtime
 	$(BIN)/python bench/cycle.py
 	$(BIN)/python bench/replay_speed.py
 
-# About an hour of CPU: every crash file x leverage x side x poll interval (see the script).
+# 80 minutes on 2 cores: every crash file x leverage x side x poll interval (see the script).
 efficacy: $(VENV)/.runtime
 	$(BIN)/python bench/efficacy.py
 

@@ -7,9 +7,10 @@ depend on the poll interval (the static stop refreshes every 60 s, the venue liq
 tick); they are run once per case, sampled every 15 s. A calm stretch (the quietest 12 hours
 found in the files) shows what the guard costs when nothing happens.
 
-Prints a markdown table per crash file and the checks the issue asks for. The full grid is about
-an hour of CPU (poll 1 s is 86,400 cycles per simulated day); ``--jobs`` runs cases in parallel,
-``--polls``, ``--leverages`` and ``--files`` narrow it.
+Prints a markdown table per crash file and the checks the issue asks for. The full grid took
+80 minutes on 2 cores (about 2.6 hours of CPU; poll 1 s is 86,400 cycles per simulated day, and
+two files span two days); ``--jobs`` runs cases in parallel, ``--polls``, ``--leverages`` and
+``--files`` narrow it.
 
 Run: .venv/bin/python bench/efficacy.py [--jobs 2] [--polls 1,5,15,60] [--out FILE]
 """
