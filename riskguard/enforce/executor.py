@@ -16,8 +16,9 @@ Guarantees:
   an isolated position and adds margin to it, the margin added is at most the closed part's
   equity at its actual fills (its released margin plus realised PnL, less fees): rules size the
   put-back at the mark, and in a fast market the fill can be far worse, so adding the planned
-  amount would move money from the wallet into the position the guard is getting out of. When
-  the fills are unknown, nothing is added.
+  amount would move money from the wallet into the position the guard is getting out of. A
+  rejected reduction frees only what filled before it failed; when the fills are unknown,
+  nothing is added.
 - **Stops are replaced safely**: the new stop is placed before the guard's old one is cancelled;
   the bot's own stops are never touched.
 - **Dry run** journals and alerts everything and sends nothing.
@@ -109,7 +110,7 @@ class StepOutcome:
     filled_contracts: float = 0.0
     error: str | None = None
     fills: Fills | None = None
-    """For a sent reduction: what its orders filled, when the venue said (else ``None``)."""
+    """For a reduction: what its orders filled, when the venue said (else ``None``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +202,13 @@ class Executor:
                 action.kind in (ActionKind.REDUCE, ActionKind.CLOSE)
                 and position is not None
                 and position.margin_mode is MarginMode.ISOLATED
-                and outcome.status == "sent"
+                and outcome.status != "dry_run"
             ):
-                freed[(position.symbol, position.side)] = _freed(position, outcome.fills)
+                # A refused or failed reduction freed nothing (or only what filled before it
+                # failed): its put-back is capped the same way.
+                freed[(position.symbol, position.side)] = (
+                    0.0 if outcome.status == "refused" else _freed(position, outcome.fills)
+                )
         return outcomes
 
     async def _put_back(
@@ -341,7 +346,15 @@ class Executor:
                     f"{request.contracts:g} contracts rejected, also at half size",
                     action,
                 )
-                return StepOutcome(action.kind, action.symbol, "failed", tuple(cids), tuple(ids))
+                return StepOutcome(
+                    action.kind,
+                    action.symbol,
+                    "failed",
+                    tuple(cids),
+                    tuple(ids),
+                    filled,
+                    fills=fills,
+                )
             ids.append(str(order.get("id")))
             filled += float(order.get("filled") or 0.0)
             if fills is not None:
@@ -643,7 +656,7 @@ def _freed(position: Position, fills: Fills | None) -> float | None:
     """What a reduction of an isolated position moved to the wallet, at its actual fills."""
     if fills is None:
         return None
-    if fills.size <= 0:  # pragma: no cover - a sent reduction has filled something or is None
+    if fills.size <= 0:
         return 0.0
     closed = min(fills.size, position.size)
     return closed_part_equity(position, closed, fills.average, fills.fee)

@@ -9,6 +9,7 @@ that way). The executor caps the put-back at the closed part's equity at its rea
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from riskguard.enforce.executor import Executor, ExecutorConfig
 from riskguard.enforce.journal import MemoryJournal
 from riskguard.paper.engine import PaperVenue
 from riskguard.paper.exchange import PaperExchange
+from riskguard.paper.faults import FaultConfig, MethodFaults
 from riskguard.paper.feeds import Bars
 from riskguard.paper.market import PaperMarket, SlippageModel
 from riskguard.risk import closed_part_equity, get_profile
@@ -49,6 +51,27 @@ def _slippy_venue(leverage: float) -> tuple[PaperVenue, VirtualClock]:
     clock = VirtualClock(venue.now_ms)
     clock.subscribe(venue.advance_to)
     return venue, clock
+
+
+@dataclass
+class Slippy:
+    """A long of 2 BTC on the slippy venue, its executor and its snapshot."""
+
+    venue: PaperVenue
+    executor: Executor
+    journal: MemoryJournal
+    snapshot: AccountSnapshot
+    pos: Any
+    margin_before: float
+
+
+def _slippy(leverage: float, faults: FaultConfig | None = None) -> Slippy:
+    venue, clock = _slippy_venue(leverage)
+    client = PaperExchange(venue, "main", clock=clock, faults=faults)
+    executor, journal = _executor(client, clock)
+    snapshot = asyncio.run(_snapshot(client))
+    (pos,) = venue.accounts["main"].positions.values()
+    return Slippy(venue, executor, journal, snapshot, pos, pos.isolated_margin)
 
 
 def _executor(port: Any, clock: VirtualClock) -> tuple[Executor, MemoryJournal]:
@@ -86,78 +109,71 @@ def _reduce_and_put_back(margin: float) -> list[tuple[Action, list[float]]]:
 
 
 def test_put_back_is_capped_at_what_the_reduction_freed_at_its_real_fill() -> None:
-    venue, clock = _slippy_venue(leverage=10)
-    client = PaperExchange(venue, "main", clock=clock)
-    executor, journal = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
-    (position,) = snapshot.positions
-    (pos,) = venue.accounts["main"].positions.values()
-    margin_before = pos.isolated_margin
-    wallet_before = venue.accounts["main"].wallet
+    t = _slippy(leverage=10)
+    (position,) = t.snapshot.positions
+    wallet_before = t.venue.accounts["main"].wallet
     # What a rule would plan at the mark (100,000): half the margin plus the half's PnL there.
     planned = closed_part_equity(position, 1.0, 100_000.0, 50.0)
 
-    outcomes = asyncio.run(executor.execute("p1", _reduce_and_put_back(planned), snapshot))
+    outcomes = asyncio.run(t.executor.execute("p1", _reduce_and_put_back(planned), t.snapshot))
 
-    sell = venue.accounts["main"].trades[-1]
+    sell = t.venue.accounts["main"].trades[-1]
     freed = closed_part_equity(position, 1.0, sell.price, sell.fee)
     assert sell.price < 97_500.0
     assert freed < planned - 2_500.0
     assert [o.status for o in outcomes] == ["sent", "sent"]
-    assert pos.isolated_margin == pytest.approx(margin_before / 2 + freed)
+    assert t.pos.isolated_margin == pytest.approx(t.margin_before / 2 + freed)
     # The wallet gave back nothing beyond what the reduction brought in.
-    assert venue.accounts["main"].wallet == pytest.approx(wallet_before)
-    (capped,) = journal.entries("margin_capped")
+    assert t.venue.accounts["main"].wallet == pytest.approx(wallet_before)
+    (capped,) = t.journal.entries("margin_capped")
     assert capped.payload["planned"] == pytest.approx(planned)
     assert capped.payload["amount"] == pytest.approx(freed)
-    (added,) = journal.entries("margin_added")
+    (added,) = t.journal.entries("margin_added")
     assert added.payload["amount"] == pytest.approx(freed)
 
 
 def test_a_fill_at_or_better_than_planned_puts_back_the_planned_amount() -> None:
-    venue, clock = _slippy_venue(leverage=10)
-    client = PaperExchange(venue, "main", clock=clock)
-    executor, journal = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
-    (pos,) = venue.accounts["main"].positions.values()
-    margin_before = pos.isolated_margin
+    t = _slippy(leverage=10)
 
-    asyncio.run(executor.execute("p1", _reduce_and_put_back(1_000.0), snapshot))
+    asyncio.run(t.executor.execute("p1", _reduce_and_put_back(1_000.0), t.snapshot))
 
-    assert pos.isolated_margin == pytest.approx(margin_before / 2 + 1_000.0)
-    assert journal.entries("margin_capped") == []
+    assert t.pos.isolated_margin == pytest.approx(t.margin_before / 2 + 1_000.0)
+    assert t.journal.entries("margin_capped") == []
 
 
 def test_nothing_is_put_back_when_the_reduction_filled_past_bankruptcy() -> None:
     # 20x: 5% of margin; entry 3% above the mark and the sale 3% below it is a 6% loss.
-    venue, clock = _slippy_venue(leverage=20)
-    client = PaperExchange(venue, "main", clock=clock)
-    executor, journal = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
-    (pos,) = venue.accounts["main"].positions.values()
-    margin_before = pos.isolated_margin
+    t = _slippy(leverage=20)
 
-    outcomes = asyncio.run(executor.execute("p1", _reduce_and_put_back(2_000.0), snapshot))
+    outcomes = asyncio.run(t.executor.execute("p1", _reduce_and_put_back(2_000.0), t.snapshot))
 
     assert [o.status for o in outcomes] == ["sent", "skipped"]
-    assert pos.isolated_margin == pytest.approx(margin_before / 2)
-    (skipped,) = journal.entries("margin_skipped")
+    assert t.pos.isolated_margin == pytest.approx(t.margin_before / 2)
+    (skipped,) = t.journal.entries("margin_skipped")
     assert skipped.payload["freed"] < 0
-    assert journal.entries("margin_added") == []
+    assert t.journal.entries("margin_added") == []
+
+
+def test_nothing_is_put_back_when_the_reduction_was_rejected() -> None:
+    faults = FaultConfig(seed=1, methods={"create_order": MethodFaults(reject=1.0)})
+    t = _slippy(leverage=10, faults=faults)
+
+    outcomes = asyncio.run(t.executor.execute("p1", _reduce_and_put_back(1_000.0), t.snapshot))
+
+    assert [o.status for o in outcomes] == ["failed", "skipped"]
+    assert t.pos.size == pytest.approx(2.0)
+    assert t.pos.isolated_margin == pytest.approx(t.margin_before)
+    (skipped,) = t.journal.entries("margin_skipped")
+    assert skipped.payload["freed"] == 0.0
 
 
 def test_add_margin_without_a_reduction_in_the_plan_is_not_capped() -> None:
-    venue, clock = _slippy_venue(leverage=20)
-    client = PaperExchange(venue, "main", clock=clock)
-    executor, _ = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
-    (pos,) = venue.accounts["main"].positions.values()
-    margin_before = pos.isolated_margin
+    t = _slippy(leverage=20)
     add = _action(ActionKind.ADD_MARGIN, size_before=2.0, target_size=2.0, margin=3_000.0)
 
-    asyncio.run(executor.execute("p1", [(add, [])], snapshot))
+    asyncio.run(t.executor.execute("p1", [(add, [])], t.snapshot))
 
-    assert pos.isolated_margin == pytest.approx(margin_before + 3_000.0)
+    assert t.pos.isolated_margin == pytest.approx(t.margin_before + 3_000.0)
 
 
 class ScriptedPort:
