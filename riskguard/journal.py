@@ -238,6 +238,11 @@ def _user_version(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+def _is_empty(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1")
+    return row.fetchone() is None
+
+
 def _check_version(found: int, known: int, name: str) -> None:
     if found > known:
         raise JournalFileError(
@@ -445,6 +450,11 @@ class SqliteJournal:
             if self.readonly:
                 version = _user_version(conn)
                 _check_version(version, SCHEMA_VERSION, name)
+                if version == 0 and _is_empty(conn):
+                    raise JournalFileError(
+                        f"journal {name}: empty, no riskguard schema yet (a daemon starting "
+                        "on it creates the schema; try again in a moment)"
+                    )
                 if version < SCHEMA_VERSION:
                     raise JournalFileError(
                         f"journal {name}: schema version {version} needs migrating to "

@@ -301,6 +301,25 @@ def test_readonly_journal_of_an_older_schema_asks_for_a_migration(path: Path) ->
         SqliteJournal(path, readonly=True)
 
 
+@pytest.mark.parametrize("header", [False, True], ids=["zero-bytes", "wal-header-only"])
+def test_readonly_journal_of_a_file_still_being_created_says_so(path: Path, header: bool) -> None:
+    # What a reader sees between a daemon creating the file and committing its schema.
+    if header:
+        conn = _raw(path)
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.close()
+    else:
+        path.touch()
+
+    with pytest.raises(JournalFileError, match="empty, no riskguard schema yet") as raised:
+        SqliteJournal(path, readonly=True)
+
+    assert "\n" not in str(raised.value)
+    SqliteJournal(path).close()  # the writer then creates the schema as usual
+    with SqliteJournal(path, readonly=True) as reader:
+        assert reader.entries() == []
+
+
 def test_readonly_journal_of_a_newer_schema_is_refused(path: Path) -> None:
     conn = _raw(path)
     conn.execute("PRAGMA user_version = 99")
