@@ -179,9 +179,18 @@ def test_an_account_whose_key_is_refused_is_stopped_alone_with_a_critical_alert(
     alerts, alert = _collector()
     runtime = build_runtime(config, alert=alert)
     runtime.accounts[0].port = _RefusingPort(runtime.accounts[0].port)
-    daemon = Daemon(runtime, alert=alert)
+    # Stops on progress (acct1 guarded three times), not on wall time: CI machines are slow.
+    daemon = Daemon(
+        runtime,
+        alert=alert,
+        on_cycle=lambda run: (
+            daemon.request_stop("test: acct1 cycled")
+            if run.acct.account == "acct1" and run.cycles >= 3
+            else None
+        ),
+    )
 
-    asyncio.run(daemon.run(run_for_s=1.0, handle_signals=False))
+    asyncio.run(daemon.run(run_for_s=60.0, handle_signals=False))
 
     assert daemon.runs["acct0"].stopped is not None
     assert "AuthenticationError" in daemon.runs["acct0"].stopped
@@ -201,9 +210,15 @@ def test_a_cycle_that_raises_is_journalled_and_alerted_and_the_daemon_goes_on(
     alerts, alert = _collector()
     runtime = build_runtime(config, alert=alert)
     runtime.accounts[0].port = _BrokenPort(runtime.accounts[0].port)
-    daemon = Daemon(runtime, alert=alert)
 
-    asyncio.run(daemon.run(run_for_s=0.5, handle_signals=False))
+    def alert_and_stop_after_two_failures(level: Level, message: str, payload: Any) -> None:
+        alert(level, message, payload)
+        if sum("cycle failed" in a[1] for a in alerts) >= 2:
+            daemon.request_stop("test: failed twice")
+
+    daemon = Daemon(runtime, alert=alert_and_stop_after_two_failures)
+
+    asyncio.run(daemon.run(run_for_s=60.0, handle_signals=False))
 
     with SqliteJournal(journal_path, readonly=True) as journal:
         errors = journal.entries(kind="cycle_error")

@@ -301,5 +301,8 @@ def test_threaded_server_stops_promptly_with_a_request_still_held() -> None:
     finally:
         started = time.monotonic()
         harness.server.stop_thread()
-    assert time.monotonic() - started < 2.0
+    # aiohttp waits up to 60 s for a handler still running; a released hold ends at once.
+    # The bound is a liveness check, far from both, not a speed requirement.
+    assert hold.released.is_set()
+    assert time.monotonic() - started < 30.0
     assert len(harness.venue.account("guard").trades) == 1
