@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
@@ -84,10 +84,12 @@ def position_from_ccxt(
         raise InputError(f"{symbol}: position without entry or mark price")
     collateral = None
     if mode is MarginMode.ISOLATED:
-        raw_collateral = _num(row.get("collateral"))
-        upnl = _num(row.get("unrealizedPnl")) or 0.0
-        if raw_collateral is not None:
-            collateral = max(0.0, raw_collateral - upnl)
+        collateral = _own_margin(row.get("info"))
+        if collateral is None:
+            raw_collateral = _num(row.get("collateral"))
+            upnl = _num(row.get("unrealizedPnl")) or 0.0
+            if raw_collateral is not None:
+                collateral = max(0.0, raw_collateral - upnl)
     return Position(
         symbol=symbol,
         side=Side(side),
@@ -103,6 +105,31 @@ def position_from_ccxt(
         max_leverage=_num((market.get("limits") or {}).get("leverage", {}).get("max")),
         inverse=bool(market.get("inverse")),
     )
+
+
+_OWN_MARGIN_FIELDS: Final = (
+    ("isolatedWallet", None),  # Binance positionRisk: the wallet alone (isolatedMargin adds uPnL)
+    ("positionBalance", None),  # Bybit v5 position/list
+    ("margin", ("mgnMode", "isolated")),  # OKX positions, isolated rows only
+)
+
+
+def _own_margin(info: Any) -> float | None:
+    """An isolated position's own margin, without unrealised PnL, from the venue's raw row.
+
+    ccxt's unified ``collateral`` adds uPnL in some versions and not in others (OKX margin + upl
+    and Bybit positionBalance + uPnL in 4.5.90; margin alone in older parses), so the raw field is
+    read first and ccxt's ``collateral - unrealizedPnl`` is only the fallback.
+    """
+    if not isinstance(info, Mapping):
+        return None
+    for field, condition in _OWN_MARGIN_FIELDS:
+        if condition is not None and info.get(condition[0]) != condition[1]:
+            continue
+        value = _num(info.get(field))
+        if value is not None and value > 0:
+            return value
+    return None
 
 
 def snapshot_from_ccxt(

@@ -733,16 +733,6 @@ def test_position_from_ccxt_bybit_isolated_collateral_on_pinned_ccxt_output_is_o
     assert position.collateral == pytest.approx(float(row["info"]["positionBalance"]), rel=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "riskguard subtracts uPnL from ccxt's collateral, which is right only for ccxt 4.5.90's "
-        "convention (OKX margin + upl, Bybit positionBalance + uPnL). The recorded parse (another "
-        "ccxt version) is margin alone, so the collateral comes out short by upl; with a loss it "
-        "would come out long. Reading the raw margin / positionBalance / isolatedWallet would not "
-        "depend on the convention."
-    ),
-)
 @pytest.mark.parametrize(
     ("key", "exchange_id", "raw_field"),
     [
@@ -754,7 +744,8 @@ def test_position_from_ccxt_bybit_isolated_collateral_on_pinned_ccxt_output_is_o
 def test_position_from_ccxt_isolated_collateral_on_recorded_parse_is_raw_margin(
     key: Key, exchange_id: str, raw_field: str
 ) -> None:
-    """The same rows as the two tests above, as recorded (ccxt of the recording)."""
+    """The same rows as the two tests above, as recorded by another ccxt version, whose
+    ``collateral`` is the margin alone: the raw field is read, not ccxt's convention."""
     # Arrange
     row = parsed_row(key)
 
