@@ -13,6 +13,8 @@ exchange, with what running for weeks needs and ccxt leaves to its user (CCXT_NO
 - **Tiers in contracts** (OKX's position tiers count contracts) are turned into size tiers in
   base units, so the risk core never mixes units; venues without a bulk tier call are asked per
   symbol.
+- **Leverage filled in** where the positions call leaves it out (binanceusdm's v3 positionRisk):
+  from ``fetch_leverages``, read at most once a minute and again after the guard sets a leverage.
 - Errors leave as ccxt's own classes; :func:`riskguard.exchange.errors.translate` turns them into
   retry / skip / stop at the guard's boundary.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,6 +37,9 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 _LOG = structlog.get_logger("riskguard.exchange")
+
+LEVERAGE_MAX_AGE_S = 60.0
+"""How long leverage settings read by ``fetch_leverages`` are used to fill position rows."""
 
 TIER_BOUNDS_IN_CONTRACTS = frozenset({"okx"})
 """ccxt ids whose leverage tiers bound the position in contracts, not in notional (CCXT_NOTES)."""
@@ -67,6 +73,7 @@ class LiveExchange:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         on_retry: Callable[[str, BaseException], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         client.enableRateLimit = True
         client.options["maxRetriesOnFailure"] = 0
@@ -75,6 +82,9 @@ class LiveExchange:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._on_retry = on_retry
+        self._monotonic = monotonic
+        self._leverages: dict[str, tuple[float | None, float | None]] = {}
+        self._leverages_read_at: float | None = None
         self.resyncs = 0
 
     # ------------------------------------------------------------------ identity
@@ -174,11 +184,52 @@ class LiveExchange:
     async def fetch_positions(
         self, symbols: list[str] | None = None, params: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """ccxt's ``fetch_positions`` (retried)."""
+        """ccxt's ``fetch_positions`` (retried), with leverage filled in where the venue leaves
+        it out (see :meth:`_fill_leverage`)."""
         result: list[dict[str, Any]] = await self._read(
             "fetch_positions", lambda: self.client.fetch_positions(symbols, params or {})
         )
+        lacking = isinstance(result, list) and any(_lacks_leverage(row) for row in result)
+        if lacking and self.client.has.get("fetchLeverages"):
+            await self._fill_leverage(result)
         return result
+
+    async def _fill_leverage(self, rows: Sequence[Any]) -> None:
+        """Set ``leverage`` on open rows without one, from the account's leverage settings.
+
+        The settings are read with ``fetch_leverages`` at most every :data:`LEVERAGE_MAX_AGE_S`
+        and again after :meth:`set_leverage`; a bot beside the guard that changes a leverage is
+        seen within that time. When the read fails the rows keep ``leverage`` None (the
+        leverage-setting cap is then not checked this cycle) and a warning is logged.
+        """
+        now = self._monotonic()
+        read_at = self._leverages_read_at
+        if read_at is None or now - read_at >= LEVERAGE_MAX_AGE_S:
+            try:
+                table = await self._read(
+                    "fetch_leverages", lambda: self.client.fetch_leverages(None, {})
+                )
+            except ccxt.BaseError as exc:
+                _LOG.warning("leverage_unread", exchange=self.id, error=short_text(exc))
+                return
+            self._leverages = {
+                str(symbol): (
+                    _positive(entry.get("longLeverage")),
+                    _positive(entry.get("shortLeverage")),
+                )
+                for symbol, entry in (table or {}).items()
+                if isinstance(entry, Mapping)
+            }
+            self._leverages_read_at = now
+        for row in rows:
+            if not _lacks_leverage(row):
+                continue
+            long_leverage, short_leverage = self._leverages.get(
+                str(row.get("symbol")), (None, None)
+            )
+            leverage = long_leverage if row.get("side") == "long" else short_leverage
+            if leverage is not None:
+                row["leverage"] = leverage
 
     async def fetch_open_orders(
         self,
@@ -334,10 +385,12 @@ class LiveExchange:
     async def set_leverage(
         self, leverage: float, symbol: str | None = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """ccxt's ``set_leverage``, sent once."""
+        """ccxt's ``set_leverage``, sent once; the leverage settings are read again next time."""
+        self._leverages_read_at = None  # also on failure: the venue may have applied it
         result: dict[str, Any] = await self._write(
             "set_leverage", lambda: self.client.set_leverage(leverage, symbol, params or {})
         )
+        self._leverages_read_at = None
         return result
 
     async def set_margin_mode(
@@ -359,6 +412,25 @@ class LiveExchange:
     async def close(self) -> None:
         """Close the ccxt client's HTTP session."""
         await self.client.close()
+
+
+def _lacks_leverage(row: Any) -> bool:
+    """An open position row (a side and contracts) whose leverage is missing."""
+    return (
+        isinstance(row, Mapping)
+        and row.get("side") in ("long", "short")
+        and _positive(row.get("contracts")) is not None
+        and _positive(row.get("leverage")) is None
+    )
+
+
+def _positive(value: Any) -> float | None:
+    """``value`` as a finite number above zero, else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 and number != float("inf") else None
 
 
 def contract_tiers_as_size(

@@ -46,7 +46,8 @@ class Capability(StrEnum):
     SHARED_ACCOUNT = "shared_account"
     """A second client on the same account can be made (the paper venue; a bot beside the guard)."""
     POSITION_LEVERAGE = "position_leverage"
-    """``fetch_positions`` fills ``leverage`` (binanceusdm's v3 positionRisk leaves it None)."""
+    """``fetch_positions`` fills ``leverage`` (binanceusdm's v3 positionRisk leaves it None; the
+    live adapter fills it from ``fetch_leverages``)."""
     TICKER_MARK_PRICE = "ticker_mark_price"
     """``fetch_ticker`` carries ``markPrice`` (binance's 24h ticker has none: fetch_mark_price)."""
 
@@ -251,7 +252,7 @@ class BinanceUsdmFakeHarness(_PaperVenueHarness):
     on ``fapi.binance.com`` (:func:`tests.fakes.binance_usdm.point_client_at`).
     """
 
-    capabilities = frozenset({Capability.SHARED_ACCOUNT})
+    capabilities = frozenset({Capability.SHARED_ACCOUNT, Capability.POSITION_LEVERAGE})
     stop_loss_params = MappingProxyType({"workingType": "MARK_PRICE"})
 
     def __init__(self, *, name: str = "binanceusdm-fake") -> None:

@@ -10,6 +10,7 @@ bounded in contracts, the constructor's options, ``repr`` with real keys) a real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from riskguard.exchange.live import (
+    LEVERAGE_MAX_AGE_S,
     TIER_BOUNDS_IN_CONTRACTS,
     LiveExchange,
     RetryPolicy,
@@ -42,6 +44,7 @@ CLIENT_METHODS = frozenset(
         "fetch_market_leverage_tiers",
         "fetch_my_trades",
         "fetch_funding_rate",
+        "fetch_leverages",
         "load_time_difference",
         "create_order",
         "cancel_order",
@@ -828,3 +831,132 @@ def test_contract_tiers_as_size_counts_one_unit_per_contract_without_a_contract_
     converted = contract_tiers_as_size([{"minNotional": 0.0, "maxNotional": 7.0}], market)
 
     assert converted == [{"minNotional": 0.0, "maxNotional": 7.0, "unit": "size"}]
+
+
+# ---------------------------------------------------------------------- leverage filled in
+
+
+def _v3_row(symbol: str = BTC, side: str = "long", leverage: Any = None) -> dict[str, Any]:
+    """A position row as binanceusdm parses v3 positionRisk: no leverage."""
+    return {"symbol": symbol, "side": side, "contracts": 0.5, "leverage": leverage}
+
+
+def _leverage_entry(symbol: str, long: int | None, short: int | None) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "marginMode": "isolated",
+        "longLeverage": long,
+        "shortLeverage": short,
+    }
+
+
+class Ticks:
+    """An injected monotonic clock moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _leverage_client(rows: list[dict[str, Any]]) -> FakeClient:
+    client = FakeClient(fetchLeverages=True)
+    client.answers["fetch_positions"] = lambda *_: [dict(r) for r in rows]
+    client.answers["fetch_leverages"] = {
+        BTC: _leverage_entry(BTC, 20, 20),
+        ETH: _leverage_entry(ETH, 10, 3),
+    }
+    return client
+
+
+def test_positions_without_leverage_get_the_leverage_setting_of_their_symbol_and_side() -> None:
+    rows = [_v3_row(BTC, "long"), _v3_row(ETH, "long"), _v3_row(ETH, "short")]
+    client = _leverage_client(rows)
+    exchange, _ = live(client)
+
+    result = asyncio.run(exchange.fetch_positions())
+
+    assert [r["leverage"] for r in result] == [20, 10, 3]
+    assert client.called("fetch_leverages") == [(None, {})]
+
+
+def test_rows_that_carry_leverage_or_are_flat_cost_no_leverage_read() -> None:
+    rows = [_v3_row(leverage=7), {"symbol": ETH, "side": None, "contracts": 0, "leverage": None}]
+    client = _leverage_client(rows)
+    exchange, _ = live(client)
+
+    result = asyncio.run(exchange.fetch_positions())
+
+    assert result[0]["leverage"] == 7
+    assert result[1]["leverage"] is None
+    assert client.called("fetch_leverages") == []
+
+
+def test_a_venue_without_fetch_leverages_leaves_the_leverage_unknown() -> None:
+    client = _leverage_client([_v3_row()])
+    client.has["fetchLeverages"] = False
+    exchange, _ = live(client)
+
+    result = asyncio.run(exchange.fetch_positions())
+
+    assert result[0]["leverage"] is None
+    assert client.called("fetch_leverages") == []
+
+
+def test_leverage_settings_are_read_again_only_after_a_minute() -> None:
+    client = _leverage_client([_v3_row()])
+    ticks = Ticks()
+    exchange, _ = live(client, monotonic=ticks)
+
+    asyncio.run(exchange.fetch_positions())
+    ticks.now += LEVERAGE_MAX_AGE_S - 1
+    client.answers["fetch_leverages"] = {BTC: _leverage_entry(BTC, 50, 50)}
+    cached = asyncio.run(exchange.fetch_positions())
+    ticks.now += 1
+    fresh = asyncio.run(exchange.fetch_positions())
+
+    assert cached[0]["leverage"] == 20
+    assert fresh[0]["leverage"] == 50
+    assert len(client.called("fetch_leverages")) == 2
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["set", "set-failed"])
+def test_setting_a_leverage_makes_the_next_positions_read_the_settings_again(fails: bool) -> None:
+    client = _leverage_client([_v3_row()])
+    exchange, _ = live(client, monotonic=Ticks())
+    asyncio.run(exchange.fetch_positions())
+    client.answers["fetch_leverages"] = {BTC: _leverage_entry(BTC, 5, 5)}
+    if fails:  # the venue may have applied it before the answer was lost
+        client.fail("set_leverage", ccxt.RequestTimeout("timed out"))
+
+    with contextlib.suppress(ccxt.RequestTimeout):
+        asyncio.run(exchange.set_leverage(5, BTC))
+    result = asyncio.run(exchange.fetch_positions())
+
+    assert result[0]["leverage"] == 5
+    assert len(client.called("fetch_leverages")) == 2
+
+
+def test_a_failed_leverage_read_keeps_the_positions_and_logs_a_warning() -> None:
+    client = _leverage_client([_v3_row()])
+    client.fail("fetch_leverages", ccxt.PermissionDenied('binanceusdm {"code":-2015}'))
+    exchange, _ = live(client, monotonic=Ticks())
+
+    with capture_logs() as logs:
+        result = asyncio.run(exchange.fetch_positions())
+    again = asyncio.run(exchange.fetch_positions())
+
+    assert result[0]["leverage"] is None
+    assert [e["event"] for e in logs] == ["leverage_unread"]
+    assert logs[0]["error"] == 'binanceusdm {"code":-2015}'
+    assert again[0]["leverage"] == 20  # not cached as unknown: the next read asks again
+
+
+def test_a_symbol_the_settings_do_not_list_keeps_an_unknown_leverage() -> None:
+    client = _leverage_client([_v3_row("SOL/USDT:USDT")])
+    exchange, _ = live(client)
+
+    result = asyncio.run(exchange.fetch_positions())
+
+    assert result[0]["leverage"] is None

@@ -398,6 +398,7 @@ class FakeBinanceUsdm:
             (get, "/fapi/v2/account"): (True, self._account),
             (get, "/fapi/v3/account"): (True, self._account),
             (get, "/fapi/v2/positionRisk"): (True, self._position_risk_v2),
+            (get, "/fapi/v1/symbolConfig"): (True, self._symbol_config),
             (get, "/fapi/v3/positionRisk"): (True, self._position_risk),
             (post, "/fapi/v1/leverage"): (True, self._leverage),
             (post, "/fapi/v1/marginType"): (True, self._margin_type),
@@ -955,6 +956,32 @@ class FakeBinanceUsdm:
             row["maxNotionalValue"] = self._max_notional(market, leverage)
             for v3_only in _V3_ONLY_POSITION_FIELDS:
                 row.pop(v3_only, None)
+        return rows
+
+    def _symbol_config(self, params: Params, acc: PaperAccount) -> Json:
+        """Each symbol's leverage and margin type (what ccxt's ``fetch_leverages`` reads)."""
+        wanted = params.get("symbol")
+        rows = []
+        for market in self.venue.markets.values():
+            market_id = self._id_of(market.symbol)
+            if wanted is not None and wanted != market_id:
+                continue
+            key = next((k for k, p in acc.positions.items() if p.symbol == market.symbol), None)
+            leverage = (
+                acc.positions[key].leverage
+                if key is not None
+                else self.venue.leverage_of(acc, market.symbol)
+            )
+            mode = self.venue.margin_mode_of(acc, market.symbol)
+            rows.append(
+                {
+                    "symbol": market_id,
+                    "marginType": "ISOLATED" if mode is MarginMode.ISOLATED else "CROSSED",
+                    "isAutoAddMargin": "false",
+                    "leverage": int(leverage),
+                    "maxNotionalValue": self._max_notional(market, leverage),
+                }
+            )
         return rows
 
     def _max_notional(self, market: PaperMarket, leverage: float) -> str:
