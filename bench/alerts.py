@@ -29,7 +29,7 @@ from riskguard.alerts.config import AlertingConfig, WebhookSinkConfig
 from riskguard.alerts.dispatcher import Dispatcher
 from riskguard.alerts.factory import build_sinks, make_http_client
 from riskguard.alerts.model import Alert, Severity, new_alert_id
-from riskguard.journal import SqliteJournal
+from riskguard.daemon.journal import SqliteJournal
 
 RECEIVED: dict[str, float] = {}
 MESSAGES: list[int] = []

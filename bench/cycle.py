@@ -17,14 +17,14 @@ import time
 from datetime import UTC, datetime
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
-from riskguard.planner import MarketRules, PlannerConfig, PlannerState, plan
+from riskguard.guard.planner import MarketRules, PlannerConfig, PlannerState, plan
+from riskguard.guard.rules.base import ActionKind, OpenStop, Rule, RuleInput
+from riskguard.guard.rules.concentration import ConcentrationConfig
+from riskguard.guard.rules.drawdown import DrawdownConfig
+from riskguard.guard.rules.max_leverage import MaxLeverageConfig
+from riskguard.guard.rules.registry import build_rules, default_rule_configs
 from riskguard.risk import RiskSettings, evaluate_account, per_sqrt_second, with_cumulative_amounts
 from riskguard.risk.scenarios import gap_scenarios, span_scenarios
-from riskguard.rules.base import ActionKind, OpenStop, Rule, RuleInput
-from riskguard.rules.concentration import ConcentrationConfig
-from riskguard.rules.drawdown import DrawdownConfig
-from riskguard.rules.max_leverage import MaxLeverageConfig
-from riskguard.rules.registry import build_rules, default_rule_configs
 
 ACCOUNTS = 50
 POSITIONS = 20

@@ -180,10 +180,10 @@ async def _measure(
     duration_s: float,
     profiler: cProfile.Profile | None = None,
 ) -> dict[str, Any]:
-    from riskguard.daemon import Daemon
+    from riskguard.daemon.metrics import GuardMetrics
+    from riskguard.daemon.scheduler import Daemon
+    from riskguard.daemon.wiring import build_runtime
     from riskguard.observability.logs import configure_logging
-    from riskguard.observability.metrics import GuardMetrics
-    from riskguard.wiring import build_runtime
 
     devnull = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     configure_logging(json=True, level="info", stream=devnull)

@@ -1,5 +1,5 @@
 """``python -m riskguard``."""
 
-from riskguard.cli import main
+from riskguard.cli.main import main
 
 raise SystemExit(main())

@@ -19,8 +19,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from riskguard.alerts.config import SINK_TYPES, AlertingConfig, SinkConfig, unique_names
 from riskguard.errors import ConfigError
+from riskguard.guard.rules.registry import RULE_TYPES, RuleConfig
 from riskguard.paper.config import PaperConfig
-from riskguard.rules.registry import RULE_TYPES, RuleConfig
 from riskguard.validation import StrictModel, problem_lines
 
 SECRET_CCXT_KEYS = frozenset(

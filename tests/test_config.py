@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from riskguard.cli import main
+from riskguard.cli.main import main
 from riskguard.config import load_config
 from riskguard.errors import ConfigError
 

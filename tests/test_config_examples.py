@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from riskguard.cli import main
+from riskguard.cli.main import main
 from riskguard.config import load_config
-from riskguard.enforce.journal import MemoryJournal
-from riskguard.guard import Guard, GuardAccount
+from riskguard.guard.cycle import Guard, GuardAccount
+from riskguard.guard.enforce.journal import MemoryJournal
+from riskguard.guard.rules.registry import RULE_TYPES, build_rules
 from riskguard.paper.config import build_paper
-from riskguard.rules.registry import RULE_TYPES, build_rules
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 

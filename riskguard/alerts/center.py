@@ -36,8 +36,8 @@ from riskguard.alerts.hysteresis import (
 )
 from riskguard.alerts.model import Alert, Severity, alert_from_payload
 from riskguard.alerts.outbox import Outbox
-from riskguard.enforce.executor import AlertFn
-from riskguard.rules.base import Level
+from riskguard.guard.enforce.executor import AlertFn
+from riskguard.guard.rules.base import Level
 
 _LOG = structlog.get_logger("riskguard.alerts")
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from riskguard.alerts.hysteresis import Condition
-from riskguard.enforce.executor import AlertFn, StepOutcome
-from riskguard.planner import Alert as PlannerAlert
-from riskguard.rules.base import Action, ActionKind, Figures, Finding, Level, RuleInput
+from riskguard.guard.enforce.executor import AlertFn, StepOutcome
+from riskguard.guard.planner import Alert as PlannerAlert
+from riskguard.guard.rules.base import Action, ActionKind, Figures, Finding, Level, RuleInput
 
 ConditionFn = Callable[[str, Sequence[Condition], bool, Collection[tuple[str, str]] | None], object]
 """``(account, conditions, complete, held)``: one cycle's conditions; ``complete=False`` when

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from riskguard.alerts.model import Alert, Severity
-from riskguard.rules.base import Figures, Level
+from riskguard.guard.rules.base import Figures, Level
 
 ConditionKey = tuple[str, str, str, str]
 """(account, symbol or "", side or "", topic): one episode each."""

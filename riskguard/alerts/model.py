@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
 
-from riskguard.rules.base import Figures, FigureValue, Level
+from riskguard.guard.rules.base import Figures, FigureValue, Level
 
 ALERT_KINDS: Final = ("event", "entered", "halved", "recovered", "test")
 

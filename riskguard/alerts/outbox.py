@@ -8,7 +8,7 @@ Row life::
        ◄───────────────────────────────────────────────────────────────────────────┘
        └──permanent failure, or attempts reach the sink's max_attempts──► dead
 
-The rows live in the journal (:class:`riskguard.journal.SqliteJournal` implements
+The rows live in the journal (:class:`riskguard.daemon.journal.SqliteJournal` implements
 :class:`Outbox`; its ``outbox`` table is schema step 2), so a restart finds every pending row with
 its attempt count and its next attempt time and carries on: an alert is delivered at least once
 or ends as a dead letter, never lost. A crash between a successful send and marking the row
@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
-from riskguard.enforce.journal import Journal, JournalEntry, MemoryJournal
+from riskguard.guard.enforce.journal import Journal, JournalEntry, MemoryJournal
 
 OUTBOX_STATUSES: Final = ("pending", "delivered", "dead")
 

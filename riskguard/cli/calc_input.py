@@ -15,59 +15,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, ValidationError, model_validator
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
+from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.errors import InputError
 from riskguard.risk.evaluation import DEFAULT_DAILY_VOLATILITY, DEFAULT_HORIZON_S, RiskSettings
 from riskguard.risk.scenarios import DEFAULT_GAPS, gap_scenarios, span_scenarios
 from riskguard.risk.shortfall import DEFAULT_SLIPPAGE
 from riskguard.risk.venues import PROFILES, get_profile
 from riskguard.risk.volatility import per_sqrt_second
-from riskguard.validation import StrictModel, one_line
-
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Rate = Annotated[float, Field(ge=0, le=0.5, allow_inf_nan=False)]
-
-
-class TierIn(StrictModel):
-    """A maintenance-margin bracket: bounds in notional (quote) or in size (base units)."""
-
-    min_notional: NonNegative | None = Field(None, description="inclusive lower notional bound")
-    max_notional: Positive | None = Field(None, description="exclusive upper bound; null: none")
-    min_size: NonNegative | None = Field(None, description="inclusive lower size bound (base)")
-    max_size: Positive | None = Field(None, description="exclusive upper size bound (base)")
-    maintenance_margin_rate: Rate = Field(description="maintenance margin rate, 0.005 = 0.5%")
-    maintenance_amount: float = Field(0.0, allow_inf_nan=False, description="cum / deduction")
-    max_leverage: Positive | None = Field(None, description="the bracket's maximum leverage")
-
-    @model_validator(mode="after")
-    def _one_kind_of_bound(self) -> Self:
-        by_notional = self.min_notional is not None or self.max_notional is not None
-        by_size = self.min_size is not None or self.max_size is not None
-        if by_notional and by_size:
-            raise ValueError("give notional bounds or size bounds, not both")
-        if not by_notional and not by_size:
-            raise ValueError("needs min_notional (or min_size for size tiers)")
-        low = self.min_notional if by_notional else self.min_size
-        high = self.max_notional if by_notional else self.max_size
-        if low is None:
-            raise ValueError("min_notional/min_size is required")
-        if high is not None and high <= low:
-            raise ValueError("the upper bound must be above the lower bound")
-        return self
-
-    def to_tier(self) -> Tier:
-        by_size = self.min_size is not None
-        low = self.min_size if by_size else self.min_notional
-        high = self.max_size if by_size else self.max_notional
-        return Tier(
-            min_bound=float(low or 0.0),
-            max_bound=float("inf") if high is None else high,
-            maintenance_margin_rate=self.maintenance_margin_rate,
-            maintenance_amount=self.maintenance_amount,
-            max_leverage=self.max_leverage,
-            unit=TierUnit.SIZE if by_size else TierUnit.NOTIONAL,
-        )
+from riskguard.validation import NonNegative, Positive, Rate, StrictModel, TierIn, one_line
 
 
 class PositionIn(StrictModel):

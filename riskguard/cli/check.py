@@ -17,8 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from riskguard.guard import CycleReport, GuardAccount
-from riskguard.rules.base import Level
+from riskguard.guard.cycle import CycleReport, GuardAccount
+from riskguard.guard.rules.base import Level
 
 EXIT_OK = 0
 EXIT_WARN = 1

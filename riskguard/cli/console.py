@@ -1,9 +1,10 @@
 """What ``riskguard run`` shows on the terminal: a live table of positions, the guard's actions as
 they happen, and a summary when it stops.
 
-Rendering only: the figures come from each account's last :class:`~riskguard.guard.CycleReport`.
-On a terminal the table redraws in place (rich ``Live``); elsewhere actions are printed as lines
-and the table once at the end, so logs stay readable.
+Rendering only: the figures come from each account's last
+:class:`~riskguard.guard.cycle.CycleReport`. On a terminal the table redraws in place (rich
+``Live``); elsewhere actions are printed as lines and the table once at the end, so logs stay
+readable.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from riskguard.check import figure
+from riskguard.cli.check import figure
 from riskguard.clock import iso8601
-from riskguard.daemon import AccountRun
+from riskguard.daemon.scheduler import AccountRun
 
 _SHORT = {"reduce": "R", "close": "C", "place_stop": "S", "add_margin": "M", "set_leverage": "L"}
 ACTIONS_LEGEND = "actions: R reduce, C close, S stop placed, M margin added, L leverage lowered"

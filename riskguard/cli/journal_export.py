@@ -3,14 +3,14 @@
 - ``json``: one JSON array, one object per entry: ``seq``, ``time`` (ISO-8601 UTC with
   milliseconds, ``2026-11-20T12:00:00.000Z``), ``time_ms``, ``kind``, ``account``, ``payload``.
   The output is strict JSON: infinite and NaN numbers are written as the journal stores them, as
-  the strings ``"inf"``, ``"-inf"`` and ``"nan"`` (:func:`riskguard.journal.encode_json`).
+  the strings ``"inf"``, ``"-inf"`` and ``"nan"`` (:func:`riskguard.daemon.journal.encode_json`).
 - ``csv``: header ``seq,time,time_ms,kind,account,symbol,rule,level,message,payload``; ``symbol``,
   ``rule``, ``level`` and ``message`` are copied out of the payload when it has them (empty
   otherwise), and ``payload`` is the whole payload as compact JSON.
 
 Entries are streamed in ``seq`` order, so weeks of journal export in constant memory from a
-:class:`~riskguard.journal.SqliteJournal`; any other :class:`~riskguard.enforce.journal.Journal`
-(the in-memory one of a replay) is filtered here.
+:class:`~riskguard.daemon.journal.SqliteJournal`; any other
+:class:`~riskguard.guard.enforce.journal.Journal` (the in-memory one of a replay) is filtered here.
 
 :func:`parse_since` turns the CLI's ``--since``/``--until`` text (an ISO-8601 date or time, or a
 duration back from now) into epoch milliseconds.
@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, TextIO
 
 from riskguard.clock import iso8601
-from riskguard.enforce.journal import Journal, JournalEntry
+from riskguard.daemon.journal import SqliteJournal, encode_json
 from riskguard.errors import InputError
-from riskguard.journal import SqliteJournal, encode_json
+from riskguard.guard.enforce.journal import Journal, JournalEntry
 
 ExportFormat = Literal["csv", "json"]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from rich.console import Console
 
 from riskguard import __version__
-from riskguard.calc_report import print_table, to_json
+from riskguard.cli.calc_input import load_snapshot
+from riskguard.cli.calc_report import print_table, to_json
 from riskguard.errors import RiskguardError
 from riskguard.risk.evaluation import evaluate_account
-from riskguard.snapshot_input import load_snapshot
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -115,13 +115,13 @@ def _calc(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from riskguard.run_command import run_daemon
+    from riskguard.cli.run import run_daemon
 
     return run_daemon(args.config, once=args.once)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from riskguard.run_command import run_check
+    from riskguard.cli.run import run_check
 
     return run_check(args.config, as_json=args.json)
 
@@ -129,14 +129,14 @@ def _check(args: argparse.Namespace) -> int:
 def _journal(args: argparse.Namespace) -> int:
     import time
 
-    from riskguard.journal import SqliteJournal
-    from riskguard.journal_export import export_entries, parse_since
+    from riskguard.cli.journal_export import export_entries, parse_since
+    from riskguard.daemon.journal import SqliteJournal
 
     if args.db is not None:
         path = Path(args.db)
     else:
         from riskguard.config import load_config
-        from riskguard.wiring import resolve_path
+        from riskguard.daemon.wiring import resolve_path
 
         path = resolve_path(Path(args.config), load_config(args.config).journal.path)
     now_ms = int(time.time() * 1000)

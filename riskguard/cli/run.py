@@ -1,8 +1,8 @@
 """``riskguard run`` and ``riskguard check``: wiring, event loop and terminal output.
 
-Both build the runtime from the config (:func:`riskguard.wiring.build_runtime`). ``run`` starts
-the metrics endpoint and the daemon; ``check`` runs one cycle per account in alert-only mode on a
-memory journal and prints the table (:mod:`riskguard.check`).
+Both build the runtime from the config (:func:`riskguard.daemon.wiring.build_runtime`). ``run``
+starts the metrics endpoint and the daemon; ``check`` runs one cycle per account in alert-only mode
+on a memory journal and prints the table (:mod:`riskguard.cli.check`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import Any
 
 from rich.live import Live
 
-from riskguard.check import print_table, summarise, to_json
+from riskguard.cli.check import print_table, summarise, to_json
+from riskguard.cli.console import action_lines, console_for_output, positions_table, summary_table
 from riskguard.config import load_config
-from riskguard.console import action_lines, console_for_output, positions_table, summary_table
-from riskguard.daemon import AccountRun, Daemon
-from riskguard.enforce.journal import MemoryJournal
+from riskguard.daemon.metrics import GuardMetrics, MetricsServer, start_metrics_server
+from riskguard.daemon.scheduler import AccountRun, Daemon
+from riskguard.daemon.wiring import Runtime, build_runtime
+from riskguard.guard.enforce.journal import MemoryJournal
 from riskguard.observability.logs import configure_logging, secret_env_values
-from riskguard.observability.metrics import GuardMetrics, MetricsServer, start_metrics_server
-from riskguard.wiring import Runtime, build_runtime
 
 
 def run_daemon(config_path: str | Path, *, once: bool = False) -> int:
@@ -95,7 +95,7 @@ def paper_results(runtime: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def run_check(config_path: str | Path, *, as_json: bool) -> int:
-    """One alert-only cycle of every account; print; the exit code of :mod:`riskguard.check`."""
+    """One alert-only cycle of every account; print; the exit code of :mod:`riskguard.cli.check`."""
     config = load_config(config_path)
     configure_logging(
         json=True,

@@ -50,7 +50,7 @@ from riskguard.risk.account import PositionRisk
 from riskguard.risk.evaluation import AccountEvaluation, PositionEvaluation
 
 if TYPE_CHECKING:  # the guard imports ccxt; its wiring may import this module
-    from riskguard.guard import CycleReport
+    from riskguard.guard.cycle import CycleReport
 
 CYCLE_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Cycle durations from 10 ms (a paper venue) to 10 s (a slow venue and a full plan)."""

@@ -7,7 +7,7 @@ clock, so their job interval is the poll interval divided by the clock's speed.
 
 Start: markets are loaded lazily by the first cycle; before it, key permissions are checked and
 orders whose fate the journal does not know (the last run died mid-request) are looked up by
-client id (:mod:`riskguard.wiring`). Each cycle's memories are saved in the journal's state
+client id (:mod:`riskguard.daemon.wiring`). Each cycle's memories are saved in the journal's state
 table, so a restart continues with the same cooldowns, holds and volatility estimates.
 
 Stop: SIGINT or SIGTERM (or ``run_for_s``) stops the scheduler, lets the cycles in flight finish,
@@ -36,14 +36,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from riskguard import __version__
 from riskguard.alerts.center import STATE_ACCOUNT as ALERT_STATE_ACCOUNT
 from riskguard.alerts.center import STATE_KEY as ALERT_STATE_KEY
-from riskguard.enforce.executor import AlertFn
+from riskguard.daemon.journal import JournalWriteError
+from riskguard.daemon.metrics import GuardMetrics
+from riskguard.daemon.wiring import STATE_KEY, Runtime, check_keys, recover_orders
 from riskguard.errors import StopAccount
-from riskguard.guard import CycleReport, GuardAccount
-from riskguard.journal import JournalWriteError
+from riskguard.guard.cycle import CycleReport, GuardAccount
+from riskguard.guard.enforce.executor import AlertFn
+from riskguard.guard.rules.base import Level
 from riskguard.observability.logs import redact
-from riskguard.observability.metrics import GuardMetrics
-from riskguard.rules.base import Level
-from riskguard.wiring import STATE_KEY, Runtime, check_keys, recover_orders
 
 _LOG = structlog.get_logger("riskguard.daemon")
 
@@ -68,7 +68,7 @@ class AccountRun:
 
 
 class Daemon:
-    """Schedules guard cycles for a :class:`~riskguard.wiring.Runtime` and stops cleanly."""
+    """Schedules guard cycles for a :class:`~riskguard.daemon.wiring.Runtime` and stops cleanly."""
 
     def __init__(
         self,

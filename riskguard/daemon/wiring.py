@@ -3,8 +3,8 @@
 From a validated config this makes the clocks, the journal, the ccxt clients (credentials from
 the environment or the secrets file), the paper venue, the shared markets per exchange, the
 alert sinks with their one httpx client, the alert center and its dispatcher (the outbox is the
-journal), the rules, one :class:`~riskguard.guard.Guard` per clock and one
-:class:`~riskguard.guard.GuardAccount` per account, restored from the journal's saved state.
+journal), the rules, one :class:`~riskguard.guard.cycle.Guard` per clock and one
+:class:`~riskguard.guard.cycle.GuardAccount` per account, restored from the journal's saved state.
 Everything else takes these as arguments, so tests pass fakes instead of patching internals.
 
 Two steps talk to exchanges and run at start, before the first cycle:
@@ -38,23 +38,23 @@ from riskguard.alerts.from_guard import ConditionFn
 from riskguard.alerts.outbox import MemoryOutbox, Outbox
 from riskguard.clock import Clock, PacedClock, SystemClock
 from riskguard.config import AccountConfig, RiskguardConfig, load_config
+from riskguard.daemon.journal import SqliteJournal
 from riskguard.domain import MarginMode
-from riskguard.enforce.executor import AlertFn
-from riskguard.enforce.journal import Journal
-from riskguard.enforce.quirks import quirks_for
 from riskguard.errors import ConfigError, InputError
 from riskguard.exchange.credentials import load_credentials, read_secrets_file
 from riskguard.exchange.errors import short_text
 from riskguard.exchange.live import LiveExchange
 from riskguard.exchange.markets import SharedMarkets
 from riskguard.exchange.permissions import key_permissions
-from riskguard.guard import Guard, GuardAccount
-from riskguard.journal import SqliteJournal
+from riskguard.guard.cycle import Guard, GuardAccount
+from riskguard.guard.enforce.executor import AlertFn
+from riskguard.guard.enforce.journal import Journal
+from riskguard.guard.enforce.quirks import quirks_for
+from riskguard.guard.rules.base import Level
+from riskguard.guard.rules.registry import build_rules, default_rule_configs
 from riskguard.observability.logs import register_secret
 from riskguard.paper.config import PaperSetup, build_paper
 from riskguard.risk.venues import get_profile
-from riskguard.rules.base import Level
-from riskguard.rules.registry import build_rules, default_rule_configs
 
 _LOG = structlog.get_logger("riskguard.wiring")
 _CCXT_LOG = structlog.get_logger("ccxt")

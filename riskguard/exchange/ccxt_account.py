@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
+from riskguard.guard.rules.base import OpenStop
 from riskguard.risk.margin import with_cumulative_amounts
-from riskguard.rules.base import OpenStop
 
 
 def _num(value: Any) -> float | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from riskguard.domain import Tier
 from riskguard.exchange.ccxt_account import tiers_from_ccxt
-from riskguard.planner import MarketRules
+from riskguard.guard.planner import MarketRules
 
 
 class SharedMarkets:

@@ -33,10 +33,6 @@ from riskguard.alerts.hysteresis import Condition
 from riskguard.clock import Clock, to_datetime
 from riskguard.config import GuardConfig
 from riskguard.domain import AccountSnapshot, MarginMode, Tier
-from riskguard.enforce.executor import AlertFn, Executor, ExecutorConfig, StepOutcome
-from riskguard.enforce.journal import Journal
-from riskguard.enforce.order_ids import is_guard_client_id
-from riskguard.enforce.quirks import quirks_for
 from riskguard.errors import ExchangeProblem, InputError, RetryLater, StopAccount
 from riskguard.exchange.ccxt_account import (
     TOTAL_EXCLUDES_UPNL,
@@ -45,11 +41,19 @@ from riskguard.exchange.ccxt_account import (
 )
 from riskguard.exchange.errors import translate
 from riskguard.exchange.markets import SharedMarkets
-from riskguard.planner import MarketRules, Plan, PlannedStep, PlannerConfig, PlannerState, plan
-from riskguard.risk.evaluation import AccountEvaluation, RiskSettings, evaluate_account
-from riskguard.risk.scenarios import gap_scenarios, span_scenarios
-from riskguard.risk.volatility import EwmaVolatility, per_sqrt_second
-from riskguard.rules.base import (
+from riskguard.guard.enforce.executor import AlertFn, Executor, ExecutorConfig, StepOutcome
+from riskguard.guard.enforce.journal import Journal
+from riskguard.guard.enforce.order_ids import is_guard_client_id
+from riskguard.guard.enforce.quirks import quirks_for
+from riskguard.guard.planner import (
+    MarketRules,
+    Plan,
+    PlannedStep,
+    PlannerConfig,
+    PlannerState,
+    plan,
+)
+from riskguard.guard.rules.base import (
     Action,
     Finding,
     Level,
@@ -59,7 +63,10 @@ from riskguard.rules.base import (
     RuleInput,
     RuleResult,
 )
-from riskguard.rules.stale_data import StaleDataRule, data_is_actionable
+from riskguard.guard.rules.stale_data import StaleDataRule, data_is_actionable
+from riskguard.risk.evaluation import AccountEvaluation, RiskSettings, evaluate_account
+from riskguard.risk.scenarios import gap_scenarios, span_scenarios
+from riskguard.risk.volatility import EwmaVolatility, per_sqrt_second
 
 STALE_RULE = "stale_data"
 

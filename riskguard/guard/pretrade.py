@@ -17,8 +17,8 @@ from enum import StrEnum
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
 from riskguard.errors import InputError
+from riskguard.guard.rules.base import ActionKind, Finding, Level, Rule, RuleInput
 from riskguard.risk.evaluation import RiskSettings, evaluate_account
-from riskguard.rules.base import ActionKind, Finding, Level, Rule, RuleInput
 
 NOT_JUDGED = frozenset({"stop_loss", "stale_data"})
 """Rule types that do not judge an entry: the guard keeps the stop itself, and a bot that can

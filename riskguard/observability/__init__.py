@@ -1,8 +1,9 @@
-"""What the guard tells its operators besides alerts: redacted structured logs and metrics.
+"""Structured logs with secrets redacted: the one logging set-up of every edge of riskguard.
 
 :mod:`riskguard.observability.logs` configures structlog (JSON lines or the console) with a secret
-redactor that every line passes through; :mod:`riskguard.observability.metrics` holds the
-Prometheus metrics of the guard cycle and serves them.
+redactor that every line passes through. The exchange adapter, the alert sinks and the daemon all
+log through it, so it sits below them and imports nothing of riskguard. The Prometheus metrics of
+the guard cycle observe the running daemon and live with it (:mod:`riskguard.daemon.metrics`).
 """
 
 from riskguard.observability.logs import (
@@ -13,16 +14,12 @@ from riskguard.observability.logs import (
     register_secret,
     secret_env_values,
 )
-from riskguard.observability.metrics import GuardMetrics, MetricsServer, start_metrics_server
 
 __all__ = [
     "DEFAULT_REDACTOR",
-    "GuardMetrics",
-    "MetricsServer",
     "SecretRedactor",
     "configure_logging",
     "redact",
     "register_secret",
     "secret_env_values",
-    "start_metrics_server",
 ]

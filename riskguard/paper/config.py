@@ -41,8 +41,7 @@ from riskguard.paper.feeds import Bars, gbm_bars, jump_diffusion_bars, read_pric
 from riskguard.paper.market import PaperMarket, SlippageModel
 from riskguard.risk.margin import with_cumulative_amounts
 from riskguard.risk.venues import PROFILES, get_profile
-from riskguard.snapshot_input import TierIn
-from riskguard.validation import StrictModel, problem_lines
+from riskguard.validation import StrictModel, TierIn, problem_lines
 
 Pct = Annotated[float, Field(ge=0, lt=100, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]

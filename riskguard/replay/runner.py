@@ -1,6 +1,6 @@
 """Run a scenario: the guard's run and each baseline's, on fresh venues, in virtual time.
 
-The guard run is the daemon's cycle (:meth:`riskguard.guard.Guard.cycle`) on the paper venue's
+The guard run is the daemon's cycle (:meth:`riskguard.guard.cycle.Guard.cycle`) on the paper venue's
 ccxt-shaped client, once per poll interval of simulated time, with the rules, journal and alert
 center it has in production (the journal in memory; the alert center with no sink, so its
 hysteresis decides what would have been sent). Each baseline runs on its own venue built from
@@ -28,8 +28,9 @@ from riskguard.alerts.config import AlertingConfig
 from riskguard.alerts.outbox import MemoryOutbox
 from riskguard.clock import VirtualClock, iso8601
 from riskguard.domain import MarginMode, Side
-from riskguard.enforce.journal import JournalEntry, MemoryJournal
-from riskguard.guard import Guard, GuardAccount
+from riskguard.guard.cycle import Guard, GuardAccount
+from riskguard.guard.enforce.journal import JournalEntry, MemoryJournal
+from riskguard.guard.rules.registry import build_rules
 from riskguard.paper.config import PaperSetup, build_paper
 from riskguard.paper.engine import PaperAccount, PaperVenue
 from riskguard.replay.baselines import REFRESH_MS, StaticStopBot
@@ -44,7 +45,6 @@ from riskguard.replay.result import (
 )
 from riskguard.replay.scenario import Scenario
 from riskguard.risk import assess_account
-from riskguard.rules.registry import build_rules
 
 SERIES_EVERY_MS = 15_000
 """Samples are kept for the report at most this often (and at every change of size)."""

@@ -24,10 +24,10 @@ from typing import Any
 
 from riskguard.config import GuardConfig, RiskguardConfig, load_config
 from riskguard.errors import InputError
+from riskguard.guard.rules.registry import RuleConfig, default_rule_configs
 from riskguard.paper.config import PaperConfig, parse_paper_config
 from riskguard.paper.feeds import Bars, read_price_csv
 from riskguard.replay.spec import BASELINES, OpenSpec
-from riskguard.rules.registry import RuleConfig, default_rule_configs
 
 DEFAULT_BALANCE = 10_000.0
 """Balance of the replay account when neither ``--balance`` nor the config gives one."""

@@ -14,7 +14,7 @@ from riskguard.alerts.config import AlertingConfig, WebhookSinkConfig
 from riskguard.alerts.dispatcher import Dispatcher
 from riskguard.alerts.factory import build_sinks, make_http_client
 from riskguard.alerts.model import Alert, Severity
-from riskguard.journal import SqliteJournal
+from riskguard.daemon.journal import SqliteJournal
 
 
 async def main(journal_path: str, url: str, queue: int) -> None:

@@ -9,7 +9,7 @@ from riskguard.alerts.config import AlertingConfig
 from riskguard.alerts.hysteresis import Condition
 from riskguard.alerts.model import Severity
 from riskguard.alerts.outbox import MemoryOutbox
-from riskguard.rules.base import Level
+from riskguard.guard.rules.base import Level
 from tests.alerts.conftest import T0, Clock, make_alert
 
 ROUTES = [

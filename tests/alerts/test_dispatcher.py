@@ -14,7 +14,7 @@ from riskguard.alerts.config import AlertingConfig
 from riskguard.alerts.dispatcher import Dispatcher, TokenBucket
 from riskguard.alerts.model import Severity
 from riskguard.alerts.outbox import MemoryOutbox, Outbox
-from riskguard.journal import SqliteJournal
+from riskguard.daemon.journal import SqliteJournal
 from tests.alerts.conftest import (
     Clock,
     ScriptedSink,

@@ -13,7 +13,7 @@ import yaml
 
 from riskguard.alerts.config import SlackSinkConfig, TelegramSinkConfig, WebhookSinkConfig
 from riskguard.alerts.factory import build_sinks
-from riskguard.cli import main
+from riskguard.cli.main import main
 from riskguard.config import problems
 from riskguard.errors import ConfigError
 from riskguard.observability.logs import redact

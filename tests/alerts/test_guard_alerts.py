@@ -14,10 +14,10 @@ from riskguard.alerts.model import Severity
 from riskguard.alerts.outbox import MemoryOutbox
 from riskguard.config import GuardConfig
 from riskguard.domain import MarginMode
-from riskguard.enforce.journal import MemoryJournal
-from riskguard.guard import Guard, GuardAccount
+from riskguard.guard.cycle import Guard, GuardAccount
+from riskguard.guard.enforce.journal import MemoryJournal
+from riskguard.guard.rules.registry import RuleConfig, build_rules
 from riskguard.paper.config import build_paper, parse_paper_config
-from riskguard.rules.registry import RuleConfig, build_rules
 
 START_MS = 1_704_067_200_000
 STEP_MS = 5_000

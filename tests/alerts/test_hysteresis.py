@@ -12,7 +12,7 @@ from riskguard.alerts.hysteresis import (
     track,
 )
 from riskguard.alerts.model import Severity
-from riskguard.rules.base import Level
+from riskguard.guard.rules.base import Level
 
 HOLD_MS = 120_000
 STEP_MS = 5_000

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from riskguard.journal import SqliteJournal
+from riskguard.daemon.journal import SqliteJournal
 
 WORKER = Path(__file__).with_name("outbox_worker.py")
 ROOT = Path(__file__).resolve().parents[2]

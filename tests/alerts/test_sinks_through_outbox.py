@@ -34,7 +34,7 @@ from riskguard.alerts.sinks.discord import DiscordSink
 from riskguard.alerts.sinks.slack import SlackSink
 from riskguard.alerts.sinks.telegram import TelegramSink
 from riskguard.alerts.sinks.webhook import WebhookSink
-from riskguard.journal import SqliteJournal
+from riskguard.daemon.journal import SqliteJournal
 from tests.alerts.conftest import Clock, make_alert
 
 TELEGRAM_TOKEN = "987654:outboxTestToken"

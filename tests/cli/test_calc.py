@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from riskguard.cli import main
+from riskguard.cli.main import main
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "snapshots" / "binance_mixed.json"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "snapshots" / "binance_mixed.json"
 
 
 def _isolated_snapshot(**overrides: object) -> dict[str, object]:

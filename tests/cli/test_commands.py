@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from riskguard.cli import main
+from riskguard.cli.main import main
 from tests.daemon.conftest import paper_config, write_config
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from riskguard.enforce.journal import Journal, MemoryJournal
+from riskguard.cli.journal_export import CSV_HEADER, export_entries, parse_since
+from riskguard.daemon.journal import SqliteJournal
 from riskguard.errors import InputError
-from riskguard.journal import SqliteJournal
-from riskguard.journal_export import CSV_HEADER, export_entries, parse_since
+from riskguard.guard.enforce.journal import Journal, MemoryJournal
 
 T0 = 1_763_640_000_000  # 2025-11-20T12:00:00.000Z
 NOW = 1_795_176_000_000  # 2026-11-20T12:00:00.000Z

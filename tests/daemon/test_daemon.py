@@ -14,11 +14,11 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from riskguard.daemon import Daemon, snapshot_payload
-from riskguard.guard import CycleReport
-from riskguard.journal import JournalFileError, SqliteJournal
-from riskguard.rules.base import Level
-from riskguard.wiring import STATE_KEY, build_runtime
+from riskguard.daemon.journal import JournalFileError, SqliteJournal
+from riskguard.daemon.scheduler import Daemon, snapshot_payload
+from riskguard.daemon.wiring import STATE_KEY, build_runtime
+from riskguard.guard.cycle import CycleReport
+from riskguard.guard.rules.base import Level
 from tests.daemon.conftest import paper_config, write_config
 
 Alerts = list[tuple[Level, str, dict[str, Any]]]
@@ -239,7 +239,7 @@ def test_metrics_follow_the_cycles_and_the_slow_jobs_run(
 ) -> None:
     from prometheus_client import generate_latest
 
-    from riskguard.observability.metrics import GuardMetrics
+    from riskguard.daemon.metrics import GuardMetrics
 
     config = write_config(tmp_path, paper_config(journal_path))
     _, alert = _collector()
@@ -290,7 +290,7 @@ def test_snapshots_are_sampled_once_per_interval_also_across_a_restart(
 def test_a_journal_that_refuses_writes_stops_the_daemon_with_a_critical_alert(
     tmp_path: Path, journal_path: Path
 ) -> None:
-    from riskguard.journal import JournalWriteError
+    from riskguard.daemon.journal import JournalWriteError
 
     config = write_config(tmp_path, paper_config(journal_path))
     alerts, alert = _collector()

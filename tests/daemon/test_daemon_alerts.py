@@ -11,10 +11,10 @@ import httpx
 import respx
 from prometheus_client import generate_latest
 
-from riskguard.daemon import AccountRun, Daemon
-from riskguard.journal import SqliteJournal
-from riskguard.observability.metrics import GuardMetrics
-from riskguard.wiring import build_runtime
+from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.metrics import GuardMetrics
+from riskguard.daemon.scheduler import AccountRun, Daemon
+from riskguard.daemon.wiring import build_runtime
 from tests.daemon.conftest import paper_config, write_config
 
 HOOK_URL = "https://alerts.example.com/riskguard"

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from riskguard.cli import main
+from riskguard.cli.main import main
 
 
 @pytest.mark.live

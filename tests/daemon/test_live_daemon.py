@@ -24,10 +24,10 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from riskguard.daemon import Daemon
-from riskguard.journal import SqliteJournal
+from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.scheduler import Daemon
+from riskguard.daemon.wiring import build_runtime
 from riskguard.paper.config import PaperSetup, build_paper, parse_paper_config
-from riskguard.wiring import build_runtime
 from tests.fakes.binance_usdm import FakeBinanceUsdm, point_client_at
 
 API_KEY = "rgLiveDaemonKey7Qx2Vb9Lm4Np8Rt1Zc6Hd3Jk5Wf0Sg2Ty7Ua9Ie4Ob1Pc8Xn"

@@ -16,13 +16,13 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from riskguard.daemon.metrics import GuardMetrics, start_metrics_server
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.enforce.executor import StepOutcome
-from riskguard.guard import CycleReport
-from riskguard.observability.metrics import GuardMetrics, start_metrics_server
+from riskguard.guard.cycle import CycleReport
+from riskguard.guard.enforce.executor import StepOutcome
+from riskguard.guard.rules.base import ActionKind, Finding, Level
 from riskguard.risk import RiskSettings, evaluate_account
 from riskguard.risk.evaluation import AccountEvaluation
-from riskguard.rules.base import ActionKind, Finding, Level
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -434,7 +434,7 @@ def test_metrics_server_unpacks_as_server_and_thread() -> None:
 def test_alert_messages_are_counted_per_sink_and_outcome_and_unknown_outcomes_refused() -> None:
     from prometheus_client import generate_latest
 
-    from riskguard.observability.metrics import GuardMetrics
+    from riskguard.daemon.metrics import GuardMetrics
 
     metrics = GuardMetrics()
     metrics.count_alert_message("slack", "delivered")

@@ -10,18 +10,18 @@ import ccxt.async_support as ccxt
 import pytest
 
 from riskguard.config import RiskguardConfig
-from riskguard.errors import ConfigError
-from riskguard.exchange.live import LiveExchange
-from riskguard.guard import GuardAccount
-from riskguard.journal import SqliteJournal
-from riskguard.rules.base import Level
-from riskguard.wiring import (
+from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.wiring import (
     STATE_KEY,
     build_runtime,
     check_keys,
     make_ccxt_client,
     recover_orders,
 )
+from riskguard.errors import ConfigError
+from riskguard.exchange.live import LiveExchange
+from riskguard.guard.cycle import GuardAccount
+from riskguard.guard.rules.base import Level
 from tests.daemon.conftest import paper_config, write_config
 
 ENV = {"RG_K": "key-0123456789", "RG_S": "secret-0123456789"}

@@ -9,11 +9,11 @@ import pytest
 
 from riskguard.config import GuardConfig
 from riskguard.domain import MarginMode
-from riskguard.enforce.journal import MemoryJournal
-from riskguard.guard import Guard, GuardAccount
+from riskguard.guard.cycle import Guard, GuardAccount
+from riskguard.guard.enforce.journal import MemoryJournal
+from riskguard.guard.rules.base import Level, Rule
+from riskguard.guard.rules.registry import build_rules, default_rule_configs
 from riskguard.paper.config import PaperSetup, build_paper, parse_paper_config
-from riskguard.rules.base import Level, Rule
-from riskguard.rules.registry import build_rules, default_rule_configs
 
 
 def _paper(

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.planner import (
+from riskguard.guard.planner import (
     PLANNER,
     MarketRules,
     Plan,
@@ -30,7 +30,7 @@ from riskguard.planner import (
     size_reduction,
     split_order,
 )
-from riskguard.rules.base import Action, ActionKind, Finding, Level, RuleResult
+from riskguard.guard.rules.base import Action, ActionKind, Finding, Level, RuleResult
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "acct"

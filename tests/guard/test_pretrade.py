@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from riskguard import AccountSnapshot, InputError, MarginMode, Position, Side
-from riskguard.pretrade import Decision, ProposedOrder, apply_order, pre_trade_check
-from riskguard.risk import assess_account
-from riskguard.rules.liquidation_distance import (
+from riskguard.guard.pretrade import Decision, ProposedOrder, apply_order, pre_trade_check
+from riskguard.guard.rules.liquidation_distance import (
     DistanceThreshold,
     LiquidationDistanceConfig,
     LiquidationDistanceRule,
 )
+from riskguard.risk import assess_account
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 RULE = LiquidationDistanceRule(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from riskguard.cli import main
+from riskguard.cli.main import main
 
 BTC = "BTC/USDT:USDT"
 

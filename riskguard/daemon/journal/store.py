@@ -1,7 +1,7 @@
 """The SQLite journal: what the guard decided and did, durable before anything is reported or sent.
 
-:class:`SqliteJournal` implements the :class:`riskguard.enforce.journal.Journal` protocol for a
-daemon that runs for weeks and may be killed (``SIGKILL``, power loss) at any moment.
+:class:`SqliteJournal` implements the :class:`riskguard.guard.enforce.journal.Journal` protocol for
+a daemon that runs for weeks and may be killed (``SIGKILL``, power loss) at any moment.
 
 Durability
     One connection, WAL mode, one transaction per :meth:`SqliteJournal.append`: when ``append``
@@ -89,8 +89,8 @@ from riskguard.alerts.outbox import (
     severity_rank,
 )
 from riskguard.clock import Clock, SystemClock
-from riskguard.enforce.journal import JournalEntry
 from riskguard.errors import ConfigError, RiskguardError
+from riskguard.guard.enforce.journal import JournalEntry
 
 Synchronous = Literal["full", "normal"]
 

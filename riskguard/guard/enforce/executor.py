@@ -3,8 +3,8 @@
 Guarantees:
 - **Journal first.** The plan, then each order's intent (with its client id), is written before
   anything is sent; the outcome is written as soon as it is known.
-- **Deterministic client ids** (:mod:`riskguard.enforce.order_ids`): the same planned order always
-  carries the same id, so a resend after a timeout cannot create a second order.
+- **Deterministic client ids** (:mod:`riskguard.guard.enforce.order_ids`): the same planned order
+  always carries the same id, so a resend after a timeout cannot create a second order.
 - **A timed-out order is looked up by its id** before it is sent again, and sent again with the
   same id only when the venue does not know it.
 - **Never add exposure.** Orders are reduce-only market orders in the closing direction of a
@@ -36,12 +36,12 @@ import structlog
 
 from riskguard.clock import Clock
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.enforce.journal import Journal
-from riskguard.enforce.order_ids import client_order_id
-from riskguard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
 from riskguard.exchange.errors import short_text
+from riskguard.guard.enforce.journal import Journal
+from riskguard.guard.enforce.order_ids import client_order_id
+from riskguard.guard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
+from riskguard.guard.rules.base import Action, ActionKind, Level, OpenStop
 from riskguard.risk.account import closed_part_equity
-from riskguard.rules.base import Action, ActionKind, Level, OpenStop
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
 

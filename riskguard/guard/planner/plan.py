@@ -74,7 +74,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.rules.base import (
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Figures,

@@ -23,7 +23,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from riskguard.rules.base import (
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Finding,
@@ -34,7 +34,7 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
+from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
 from riskguard.validation import StrictModel
 
 

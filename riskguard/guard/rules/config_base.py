@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Generic, TypeVar
 
 from pydantic import Field
 
-from riskguard.rules.base import Scope
+from riskguard.guard.rules.base import Scope
 from riskguard.validation import StrictModel
 
 

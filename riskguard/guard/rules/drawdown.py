@@ -46,7 +46,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from riskguard.domain import Position
-from riskguard.rules.base import (
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Figures,
@@ -59,7 +59,7 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 __all__ = [

@@ -20,16 +20,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from riskguard.domain import MarginMode, Position, Side
-from riskguard.risk.account import isolated_collateral
-from riskguard.risk.inverse import reciprocal
-from riskguard.risk.margin import schedule_for
-from riskguard.risk.shortfall import (
-    EquityFloor,
-    cross_backing,
-    largest_safe_size,
-)
-from riskguard.risk.venues import ReduceMarginPolicy, VenueProfile, get_profile
-from riskguard.rules.base import (
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Finding,
@@ -40,8 +31,17 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
-from riskguard.rules.max_leverage import margin_left_by_reduction
+from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.guard.rules.max_leverage import margin_left_by_reduction
+from riskguard.risk.account import isolated_collateral
+from riskguard.risk.inverse import reciprocal
+from riskguard.risk.margin import schedule_for
+from riskguard.risk.shortfall import (
+    EquityFloor,
+    cross_backing,
+    largest_safe_size,
+)
+from riskguard.risk.venues import ReduceMarginPolicy, VenueProfile, get_profile
 from riskguard.validation import StrictModel
 
 Remedy = Literal["add_margin", "reduce"]

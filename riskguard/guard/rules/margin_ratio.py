@@ -37,9 +37,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from riskguard.domain import MarginMode, Position
-from riskguard.risk.account import PositionRisk
-from riskguard.risk.venues import ReduceMarginPolicy, get_profile
-from riskguard.rules.base import (
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Figures,
@@ -51,7 +49,9 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
+from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
+from riskguard.risk.account import PositionRisk
+from riskguard.risk.venues import ReduceMarginPolicy, get_profile
 from riskguard.validation import StrictModel
 
 ACCOUNT_KEY = "account"

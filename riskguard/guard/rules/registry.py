@@ -7,15 +7,18 @@ from typing import Annotated, Any, get_args
 
 from pydantic import Field
 
-from riskguard.rules.base import Rule
-from riskguard.rules.concentration import ConcentrationConfig, ConcentrationRule
-from riskguard.rules.drawdown import DrawdownConfig, DrawdownRule
-from riskguard.rules.liquidation_distance import LiquidationDistanceConfig, LiquidationDistanceRule
-from riskguard.rules.margin_ratio import MarginRatioConfig, MarginRatioRule
-from riskguard.rules.max_leverage import MaxLeverageConfig, MaxLeverageRule
-from riskguard.rules.shortfall import ShortfallConfig, ShortfallRule
-from riskguard.rules.stale_data import StaleDataConfig, StaleDataRule
-from riskguard.rules.stop_loss import StopLossConfig, StopLossRule
+from riskguard.guard.rules.base import Rule
+from riskguard.guard.rules.concentration import ConcentrationConfig, ConcentrationRule
+from riskguard.guard.rules.drawdown import DrawdownConfig, DrawdownRule
+from riskguard.guard.rules.liquidation_distance import (
+    LiquidationDistanceConfig,
+    LiquidationDistanceRule,
+)
+from riskguard.guard.rules.margin_ratio import MarginRatioConfig, MarginRatioRule
+from riskguard.guard.rules.max_leverage import MaxLeverageConfig, MaxLeverageRule
+from riskguard.guard.rules.shortfall import ShortfallConfig, ShortfallRule
+from riskguard.guard.rules.stale_data import StaleDataConfig, StaleDataRule
+from riskguard.guard.rules.stop_loss import StopLossConfig, StopLossRule
 
 RuleConfig = Annotated[
     LiquidationDistanceConfig

@@ -40,13 +40,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position
-from riskguard.risk.account import PositionRisk
-from riskguard.risk.inverse import reciprocal
-from riskguard.risk.margin import schedule_for
-from riskguard.risk.scenarios import Scenario
-from riskguard.risk.shortfall import CrossBacking, EquityFloor, largest_safe_size
-from riskguard.risk.venues import ReduceMarginPolicy, VenueProfile, get_profile
-from riskguard.rules.base import (
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Figures,
@@ -58,7 +52,13 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.risk.account import PositionRisk
+from riskguard.risk.inverse import reciprocal
+from riskguard.risk.margin import schedule_for
+from riskguard.risk.scenarios import Scenario
+from riskguard.risk.shortfall import CrossBacking, EquityFloor, largest_safe_size
+from riskguard.risk.venues import ReduceMarginPolicy, VenueProfile, get_profile
 from riskguard.validation import StrictModel
 
 CROSS_KEY = "cross"

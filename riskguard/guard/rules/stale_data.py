@@ -25,7 +25,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from riskguard.rules.base import (
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     FigureValue,
@@ -37,7 +37,7 @@ from riskguard.rules.base import (
     classify,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
 
 __all__ = ["StaleDataConfig", "StaleDataRule", "data_is_actionable"]
 

@@ -38,7 +38,7 @@ from the liquidation price. It only moves the guard's stop: a position protected
 by the bot's stop alone is the bot's business. Trailing, too, only ever moves toward safety.
 
 The guard recognises its own stops after a restart by the client-id prefix: whoever builds
-:class:`~riskguard.rules.base.OpenStop` sets ``guard_owned`` with :func:`is_guard_client_id`
+:class:`~riskguard.guard.rules.base.OpenStop` sets ``guard_owned`` with :func:`is_guard_client_id`
 and this rule's ``client_id_prefix``.
 """
 
@@ -52,8 +52,8 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from riskguard.domain import Position, Side
-from riskguard.enforce.order_ids import is_guard_client_id
-from riskguard.rules.base import (
+from riskguard.guard.enforce.order_ids import is_guard_client_id
+from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Figures,
@@ -66,7 +66,7 @@ from riskguard.rules.base import (
     RuleResult,
     figures,
 )
-from riskguard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 __all__ = [

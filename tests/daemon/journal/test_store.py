@@ -21,13 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskguard.clock import VirtualClock
-from riskguard.domain import Side
-from riskguard.enforce.executor import Executor, ExecutorConfig
-from riskguard.enforce.journal import Journal
-from riskguard.enforce.order_ids import is_guard_client_id
-from riskguard.errors import ConfigError
-from riskguard.exchange.ccxt_account import open_stops_from_ccxt
-from riskguard.journal import (
+from riskguard.daemon.journal import (
     MIGRATIONS,
     SCHEMA_VERSION,
     JournalFileError,
@@ -38,13 +32,19 @@ from riskguard.journal import (
     encode_json,
     migrate,
 )
+from riskguard.domain import Side
+from riskguard.errors import ConfigError
+from riskguard.exchange.ccxt_account import open_stops_from_ccxt
+from riskguard.guard.enforce.executor import Executor, ExecutorConfig
+from riskguard.guard.enforce.journal import Journal
+from riskguard.guard.enforce.order_ids import is_guard_client_id
+from riskguard.guard.rules.base import Action, ActionKind, Level
 from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.faults import FaultConfig, MethodFaults
-from riskguard.rules.base import Action, ActionKind, Level
-from tests.enforce.test_executor import SYMBOL, _reduce, _snapshot, _venue
+from tests.guard.enforce.test_executor import SYMBOL, _reduce, _snapshot, _venue
 
 T0 = 1_700_000_000_000
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -348,7 +348,7 @@ def test_closed_journal_refuses_further_use(path: Path) -> None:
 
 _CHILD = """
 import sys
-from riskguard.journal import SqliteJournal
+from riskguard.daemon.journal import SqliteJournal
 
 journal = SqliteJournal(sys.argv[1])
 i = 0

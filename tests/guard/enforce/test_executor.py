@@ -9,21 +9,21 @@ import pytest
 
 from riskguard.clock import VirtualClock
 from riskguard.domain import MarginMode, Side, Tier
-from riskguard.enforce.executor import Executor, ExecutorConfig
-from riskguard.enforce.journal import MemoryJournal
-from riskguard.enforce.order_ids import is_guard_client_id
 from riskguard.exchange.ccxt_account import (
     open_stops_from_ccxt,
     snapshot_from_ccxt,
     tiers_from_ccxt,
 )
+from riskguard.guard.enforce.executor import Executor, ExecutorConfig
+from riskguard.guard.enforce.journal import MemoryJournal
+from riskguard.guard.enforce.order_ids import is_guard_client_id
+from riskguard.guard.rules.base import Action, ActionKind, Level
 from riskguard.paper.engine import PaperVenue
 from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.faults import FaultConfig, MethodFaults
 from riskguard.paper.feeds import Bars
 from riskguard.paper.market import PaperMarket
 from riskguard.risk import get_profile
-from riskguard.rules.base import Action, ActionKind, Level
 
 SYMBOL = "BTC/USDT:USDT"
 

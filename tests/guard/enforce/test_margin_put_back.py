@@ -18,16 +18,16 @@ import pytest
 
 from riskguard.clock import VirtualClock
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
-from riskguard.enforce.executor import Executor, ExecutorConfig
-from riskguard.enforce.journal import MemoryJournal
+from riskguard.guard.enforce.executor import Executor, ExecutorConfig
+from riskguard.guard.enforce.journal import MemoryJournal
+from riskguard.guard.rules.base import Action, ActionKind, Level
 from riskguard.paper.engine import PaperVenue
 from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.faults import FaultConfig, MethodFaults
 from riskguard.paper.feeds import Bars
 from riskguard.paper.market import PaperMarket, SlippageModel
 from riskguard.risk import closed_part_equity, get_profile
-from riskguard.rules.base import Action, ActionKind, Level
-from tests.enforce.test_executor import _snapshot
+from tests.guard.enforce.test_executor import _snapshot
 
 SYMBOL = "BTC/USDT:USDT"
 

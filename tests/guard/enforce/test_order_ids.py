@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from riskguard.enforce.order_ids import client_order_id, is_guard_client_id, validate_prefix
+from riskguard.guard.enforce.order_ids import client_order_id, is_guard_client_id, validate_prefix
 
 
 def test_same_parts_give_the_same_id_and_other_parts_another() -> None:

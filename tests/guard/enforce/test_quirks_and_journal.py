@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from riskguard.domain import MarginMode
-from riskguard.enforce.journal import MemoryJournal
-from riskguard.enforce.quirks import quirks_for, reduce_params, stop_params
+from riskguard.guard.enforce.journal import MemoryJournal
+from riskguard.guard.enforce.quirks import quirks_for, reduce_params, stop_params
 
 
 def test_binance_stop_triggers_on_mark_price_and_never_sends_a_stoploss_dict() -> None:

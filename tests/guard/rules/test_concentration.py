@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.risk import RiskSettings, assess_account, evaluate_account
-from riskguard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
-from riskguard.rules.concentration import (
+from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.concentration import (
     ConcentrationConfig,
     ConcentrationRule,
     ShareThreshold,
     asset_of,
 )
+from riskguard.risk import RiskSettings, assess_account, evaluate_account
 from riskguard.validation import problem_lines
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

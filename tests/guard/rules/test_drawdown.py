@@ -16,9 +16,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.risk import RiskSettings, evaluate_account
-from riskguard.rules.base import ActionKind, Level, Memory, RuleInput, RuleResult
-from riskguard.rules.drawdown import (
+from riskguard.guard.rules.base import ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.drawdown import (
     MAX_SAMPLES,
     DrawdownConfig,
     DrawdownRule,
@@ -27,6 +26,7 @@ from riskguard.rules.drawdown import (
     manual_release,
     push_sample,
 )
+from riskguard.risk import RiskSettings, evaluate_account
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

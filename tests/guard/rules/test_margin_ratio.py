@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
-from riskguard.risk import RiskSettings, assess_account, evaluate_account
-from riskguard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
-from riskguard.rules.margin_ratio import (
+from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.margin_ratio import (
     ACCOUNT_KEY,
     MarginRatioConfig,
     MarginRatioRule,
     RatioThreshold,
 )
+from riskguard.risk import RiskSettings, assess_account, evaluate_account
 from riskguard.validation import problem_lines
 
 BTC = "BTC/USDT:USDT"

@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.risk import RiskSettings, assess_account, evaluate_account
-from riskguard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
-from riskguard.rules.max_leverage import (
+from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.max_leverage import (
     ACCOUNT_KEY,
     LeverageThreshold,
     MaxLeverageConfig,
     MaxLeverageRule,
 )
+from riskguard.risk import RiskSettings, assess_account, evaluate_account
 from riskguard.validation import problem_lines
 
 BTC = "BTC/USDT:USDT"

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
+from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.shortfall import CROSS_KEY, ShortfallConfig, ShortfallRule
 from riskguard.risk import (
     EquityFloor,
     RiskSettings,
@@ -27,8 +29,6 @@ from riskguard.risk import (
     largest_safe_size,
     stress_account,
 )
-from riskguard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
-from riskguard.rules.shortfall import CROSS_KEY, ShortfallConfig, ShortfallRule
 from riskguard.validation import problem_lines
 
 BTC = "BTC/USDT:USDT"

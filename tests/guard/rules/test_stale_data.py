@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from riskguard.domain import AccountSnapshot
+from riskguard.guard.rules.base import ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.stale_data import StaleDataConfig, StaleDataRule, data_is_actionable
 from riskguard.risk import RiskSettings, evaluate_account
-from riskguard.rules.base import ActionKind, Level, Memory, RuleInput, RuleResult
-from riskguard.rules.stale_data import StaleDataConfig, StaleDataRule, data_is_actionable
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 CONFIG = StaleDataConfig(type="stale_data", warn_age_s=30.0, max_age_s=120.0)

@@ -18,10 +18,18 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.enforce.order_ids import client_order_id
+from riskguard.guard.enforce.order_ids import client_order_id
+from riskguard.guard.rules.base import (
+    Action,
+    ActionKind,
+    Level,
+    Memory,
+    OpenStop,
+    RuleInput,
+    RuleResult,
+)
+from riskguard.guard.rules.stop_loss import StopLossConfig, StopLossRule, is_guard_client_id, safer
 from riskguard.risk import RiskSettings, evaluate_account
-from riskguard.rules.base import Action, ActionKind, Level, Memory, OpenStop, RuleInput, RuleResult
-from riskguard.rules.stop_loss import StopLossConfig, StopLossRule, is_guard_client_id, safer
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

@@ -1,0 +1,12 @@
+"""The guard engine: one account's cycle from fetched data to protective orders.
+
+Owns the cycle (:mod:`~riskguard.guard.cycle`: fetch, snapshot, evaluate, judge, plan, act), the
+rules (:mod:`~riskguard.guard.rules`), the planner (:mod:`~riskguard.guard.planner`), the
+pre-trade check for bots (:mod:`~riskguard.guard.pretrade`) and the executor with its order ids
+and per-venue order quirks (:mod:`~riskguard.guard.enforce`). Everything here is pure except the
+executor's and the cycle's calls through the exchange port. It may import the shared ground
+(``domain``, ``errors``, ``clock``, ``validation``, ``config``), :mod:`riskguard.risk`, the
+adapters' normalisers (:mod:`riskguard.exchange`), :mod:`riskguard.alerts` (the cycle reports its
+conditions there) and :mod:`riskguard.observability`; never :mod:`riskguard.daemon`,
+:mod:`riskguard.cli` or :mod:`riskguard.replay`, which are built on it.
+"""
