@@ -16,9 +16,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
+from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side, Tier
 from riskguard.guard.planner import MarketRules, PlannerConfig, PlannerState, plan
-from riskguard.guard.rules.base import ActionKind, OpenStop, Rule, RuleInput
+from riskguard.guard.rules.base import ActionKind, Rule, RuleInput
 from riskguard.guard.rules.concentration import ConcentrationConfig
 from riskguard.guard.rules.drawdown import DrawdownConfig
 from riskguard.guard.rules.max_leverage import MaxLeverageConfig

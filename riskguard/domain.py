@@ -174,3 +174,16 @@ class AccountSnapshot:
             raise ValueError("wallet_balance must be finite")
         if self.taken_at.tzinfo is None:
             raise ValueError("taken_at must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenStop:
+    """A reduce-only stop on the exchange protecting a position (from the bot or the guard)."""
+
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    protects: Side
+    size: float
+    stop_price: float
+    guard_owned: bool

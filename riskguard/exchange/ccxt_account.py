@@ -15,9 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
+from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
-from riskguard.guard.rules.base import OpenStop
 from riskguard.risk.margin import with_cumulative_amounts
 
 

@@ -32,7 +32,7 @@ from riskguard.alerts.from_guard import (
 from riskguard.alerts.hysteresis import Condition
 from riskguard.clock import Clock, to_datetime
 from riskguard.config import GuardConfig
-from riskguard.domain import AccountSnapshot, MarginMode, Tier
+from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Tier
 from riskguard.errors import ExchangeProblem, InputError, RetryLater, StopAccount
 from riskguard.exchange.ccxt_account import (
     TOTAL_EXCLUDES_UPNL,
@@ -58,7 +58,6 @@ from riskguard.guard.rules.base import (
     Finding,
     Level,
     Memory,
-    OpenStop,
     Rule,
     RuleInput,
     RuleResult,

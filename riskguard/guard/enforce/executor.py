@@ -35,12 +35,12 @@ import ccxt.async_support as ccxt
 import structlog
 
 from riskguard.clock import Clock
-from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
+from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side
 from riskguard.exchange.errors import short_text
 from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.enforce.order_ids import client_order_id
 from riskguard.guard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
-from riskguard.guard.rules.base import Action, ActionKind, Level, OpenStop
+from riskguard.guard.rules.base import Action, ActionKind, Level
 from riskguard.risk.account import closed_part_equity
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]

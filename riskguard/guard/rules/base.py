@@ -18,7 +18,7 @@ from enum import IntEnum, StrEnum
 from functools import lru_cache
 from typing import Protocol
 
-from riskguard.domain import AccountSnapshot, Side
+from riskguard.domain import AccountSnapshot, OpenStop, Side
 from riskguard.risk.evaluation import AccountEvaluation
 
 FigureValue = float | int | str | None
@@ -79,19 +79,6 @@ class Action:
     leverage: float | None = None
     stop_price: float | None = None
     figures: Figures = ()
-
-
-@dataclass(frozen=True, slots=True)
-class OpenStop:
-    """A reduce-only stop on the exchange protecting a position (from the bot or the guard)."""
-
-    order_id: str
-    client_order_id: str | None
-    symbol: str
-    protects: Side
-    size: float
-    stop_price: float
-    guard_owned: bool
 
 
 @dataclass(frozen=True, slots=True)

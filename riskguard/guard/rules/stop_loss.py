@@ -51,7 +51,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from riskguard.domain import Position, Side
+from riskguard.domain import OpenStop, Position, Side
 from riskguard.guard.enforce.order_ids import is_guard_client_id
 from riskguard.guard.rules.base import (
     Action,
@@ -61,7 +61,6 @@ from riskguard.guard.rules.base import (
     Finding,
     Level,
     Memory,
-    OpenStop,
     RuleInput,
     RuleResult,
     figures,

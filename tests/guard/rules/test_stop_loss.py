@@ -17,14 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
+from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side
 from riskguard.guard.enforce.order_ids import client_order_id
 from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Level,
     Memory,
-    OpenStop,
     RuleInput,
     RuleResult,
 )
