@@ -1,5 +1,10 @@
 """Alerts: what people must know, delivered through an outbox that loses nothing.
 
+Owns the alert model, hysteresis, routing, the outbox port, the delivery loop and the sinks. It
+may import the shared ground, the guard's vocabulary (levels, figures, findings, the executor's
+outcomes: alerts are made from them) and :mod:`riskguard.observability`; never the daemon, the
+command line or replays (the daemon's journal implements the outbox port, not the other way).
+
 ::
 
     guard / executor / daemon

@@ -14,12 +14,11 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 import yaml
 
-from riskguard.config import AccountConfig
 from riskguard.errors import ConfigError
 
 _LOG = structlog.get_logger("riskguard.credentials")
@@ -32,6 +31,26 @@ FIELDS: Mapping[str, str] = {
     "private_key": "privateKey",
 }
 """Our name of each credential and ccxt's constructor key for it."""
+
+
+class CredentialSource(Protocol):
+    """What this module reads of an account's config (``riskguard.config.AccountConfig``): its
+    id and exchange, and the names of the environment variables that hold its credentials."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def api_key_env(self) -> str | None: ...
+    @property
+    def secret_env(self) -> str | None: ...
+    @property
+    def password_env(self) -> str | None: ...
+    @property
+    def wallet_address_env(self) -> str | None: ...
+    @property
+    def private_key_env(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,7 @@ def read_secrets_file(path: Path | str) -> dict[str, dict[str, str]]:
 
 def load_credentials(
     index: int,
-    account: AccountConfig,
+    account: CredentialSource,
     *,
     environ: Mapping[str, str] | None = None,
     secrets_file: Mapping[str, Mapping[str, str]] | None = None,

@@ -10,3 +10,32 @@ adapters' normalisers (:mod:`riskguard.exchange`), :mod:`riskguard.alerts` (the 
 conditions there) and :mod:`riskguard.observability`; never :mod:`riskguard.daemon`,
 :mod:`riskguard.cli` or :mod:`riskguard.replay`, which are built on it.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from riskguard.guard.cycle import (
+        STALE_RULE,
+        CycleReport,
+        Guard,
+        GuardAccount,
+        guard_risk_settings,
+    )
+
+_FROM_CYCLE = frozenset(
+    {"STALE_RULE", "CycleReport", "Guard", "GuardAccount", "guard_risk_settings"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The cycle's names, imported on first use: the rules and the planner stay importable
+    without the cycle's exchange and alert dependencies."""
+    if name in _FROM_CYCLE:
+        return getattr(importlib.import_module("riskguard.guard.cycle"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["STALE_RULE", "CycleReport", "Guard", "GuardAccount", "guard_risk_settings"]

@@ -1,6 +1,10 @@
 """Paper-trading dry runs: replay price paths with the guard and the baselines, and report.
 
-``riskguard replay`` on the command line; in Python::
+Owns scenarios, the runner (the guard's own cycle on a paper venue in virtual time), the
+baselines, results and the report; ``riskguard replay`` is its command. It may import everything
+below it (ground, risk, guard, paper, alerts); never the daemon or the command line.
+
+In Python::
 
     from riskguard.replay import OpenSpec, build_scenario, replay
 

@@ -1,6 +1,8 @@
 """The risk core: pure functions from positions and accounts to liquidation and shortfall figures.
 
-Nothing here does I/O. Typical use::
+Nothing here does I/O, and it imports nothing of riskguard but the shared ground values
+(:mod:`riskguard.domain`, :mod:`riskguard.errors`): every other package may build on it. Typical
+use::
 
     from riskguard.risk import assess_account, evaluate_account, get_profile
 
