@@ -4,21 +4,17 @@ Holds the schema and its migrations, the append-only entries, the orders' lifecy
 saved state, account snapshots, the alert outbox's rows and retention. It may import the shared
 ground and the ports it implements (:mod:`riskguard.guard.enforce.journal`,
 :mod:`riskguard.alerts.outbox`).
+
+Modules: :mod:`.store` (:class:`SqliteJournal`, opening the file), :mod:`.connection` (the shared
+connection and its one-transaction write), :mod:`.schema`, :mod:`.codec`, :mod:`.entries`,
+:mod:`.orders`, :mod:`.state`, :mod:`.outbox_rows`, :mod:`.retention` and :mod:`.errors`.
 """
 
-from riskguard.daemon.journal.store import (
-    MIGRATIONS,
-    PENDING_STATUSES,
-    SCHEMA_VERSION,
-    JournalFileError,
-    JournalWriteError,
-    Migration,
-    OrderRecord,
-    SqliteJournal,
-    decode_json,
-    encode_json,
-    migrate,
-)
+from riskguard.daemon.journal.codec import decode_json, encode_json
+from riskguard.daemon.journal.errors import JournalFileError, JournalWriteError
+from riskguard.daemon.journal.orders import PENDING_STATUSES, OrderRecord
+from riskguard.daemon.journal.schema import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from riskguard.daemon.journal.store import SqliteJournal
 
 __all__ = [
     "MIGRATIONS",

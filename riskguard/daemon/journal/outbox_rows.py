@@ -1,0 +1,175 @@
+"""The alert outbox's rows in the journal: :class:`riskguard.alerts.outbox.Outbox` on SQLite.
+
+One row per (alert, sink) in the ``outbox`` table (schema step 2); :mod:`riskguard.alerts.outbox`
+explains the life of a row (pending, delivered, dead). Queueing, delivering and dead-lettering
+each append their journal entry (``alert_queued``, ``alert_delivered``, ``alert_dead``) in the
+same transaction as the rows they change.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from riskguard.alerts.outbox import (
+    OutboxRow,
+    alert_account,
+    dead_payload,
+    delivered_payload,
+    queued_payload,
+    severity_rank,
+)
+from riskguard.daemon.journal.codec import decode_json, encode_json
+from riskguard.daemon.journal.connection import JournalConnection
+from riskguard.guard.enforce.journal import JournalEntry
+
+
+class OutboxTable(JournalConnection):
+    """The outbox rows: queued, due, delivered, retried, dead."""
+
+    def queue_alert(
+        self, alert: Mapping[str, Any], sinks: Sequence[str], time_ms: int
+    ) -> JournalEntry:
+        """Journal ``alert_queued`` and add a pending row per sink, in one transaction."""
+        payload = queued_payload(alert, sinks)
+        account = alert_account(alert)
+        text = encode_json(dict(alert), "alert")
+        body = encode_json(payload)
+        rank = severity_rank(alert)
+        seq = 0
+
+        def insert(conn: sqlite3.Connection) -> None:
+            nonlocal seq
+            cursor = conn.execute(
+                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
+                (int(time_ms), "alert_queued", account, body),
+            )
+            seq = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT OR IGNORE INTO outbox (alert_id, sink, severity, status, attempts, "
+                "next_ms, created_ms, updated_ms, last_error, alert) "
+                "VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)",
+                [
+                    (str(alert["id"]), sink, rank, int(time_ms), int(time_ms), int(time_ms), text)
+                    for sink in sinks
+                ],
+            )
+
+        self._write(insert)
+        return JournalEntry(seq, int(time_ms), "alert_queued", account, payload)
+
+    def due_alerts(self, sink: str, now_ms: int, limit: int) -> list[OutboxRow]:
+        """Pending rows of ``sink`` due by ``now_ms``: most severe first, then oldest."""
+        rows = self._conn.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND sink = ? "  # noqa: S608
+            "AND next_ms <= ? ORDER BY severity DESC, created_ms, row_id LIMIT ?",
+            (sink, int(now_ms), int(limit)),
+        ).fetchall()
+        return [_outbox_row(r) for r in rows]
+
+    def next_alert_due_ms(self, after_ms: int | None = None) -> int | None:
+        """The earliest next attempt of any pending row (later than ``after_ms``), or ``None``."""
+        row = self._conn.execute(
+            "SELECT MIN(next_ms) FROM outbox WHERE status = 'pending' AND next_ms > ?",
+            (-(2**62) if after_ms is None else int(after_ms),),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def alerts_delivered(self, row_ids: Sequence[int], time_ms: int) -> None:
+        """Mark rows delivered (counting the attempt) and journal ``alert_delivered``."""
+        rows = self._outbox_by_id(row_ids)
+        payload = delivered_payload(rows)
+        self._outbox_update(
+            rows,
+            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, updated_ms = ? "
+            "WHERE row_id = ?",
+            [(int(time_ms), r.row_id) for r in rows],
+            ("alert_delivered", alert_account(rows[0].alert), time_ms, payload),
+        )
+
+    def alerts_retry(self, row_ids: Sequence[int], time_ms: int, next_ms: int, error: str) -> None:
+        """Count a failed attempt and set the next one."""
+        rows = self._outbox_by_id(row_ids)
+        self._outbox_update(
+            rows,
+            "UPDATE outbox SET attempts = attempts + 1, next_ms = ?, updated_ms = ?, "
+            "last_error = ? WHERE row_id = ?",
+            [(int(next_ms), int(time_ms), error, r.row_id) for r in rows],
+            None,
+        )
+
+    def alerts_dead(self, row_ids: Sequence[int], time_ms: int, error: str) -> None:
+        """Count the last attempt, mark rows dead and journal ``alert_dead``."""
+        rows = self._outbox_by_id(row_ids)
+        payload = dead_payload(rows, error)
+        self._outbox_update(
+            rows,
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, updated_ms = ?, "
+            "last_error = ? WHERE row_id = ?",
+            [(int(time_ms), error, r.row_id) for r in rows],
+            ("alert_dead", alert_account(rows[0].alert), time_ms, payload),
+        )
+
+    def outbox_rows(self, status: str | None = None) -> list[OutboxRow]:
+        """Every outbox row (of ``status``), oldest first."""
+        where, args = ("WHERE status = ?", (status,)) if status is not None else ("", ())
+        rows = self._conn.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where} ORDER BY row_id",  # noqa: S608
+            args,
+        ).fetchall()
+        return [_outbox_row(r) for r in rows]
+
+    def _outbox_by_id(self, row_ids: Sequence[int]) -> list[OutboxRow]:
+        ids = [int(i) for i in row_ids]
+        marks = ", ".join("?" for _ in ids)
+        rows = self._conn.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE row_id IN ({marks}) "  # noqa: S608
+            "ORDER BY row_id",
+            ids,
+        ).fetchall()
+        if len(rows) != len(set(ids)):
+            raise KeyError(f"outbox: no rows {sorted(set(ids) - {r[0] for r in rows})}")
+        return [_outbox_row(r) for r in rows]
+
+    def _outbox_update(
+        self,
+        rows: Sequence[OutboxRow],
+        statement: str,
+        args: Sequence[tuple[Any, ...]],
+        entry: tuple[str, str, int, Mapping[str, Any]] | None,
+    ) -> None:
+        body = None if entry is None else encode_json(entry[3])
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.executemany(statement, args)
+            if entry is not None:
+                conn.execute(
+                    "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
+                    (int(entry[2]), entry[0], entry[1], body),
+                )
+
+        if rows:
+            self._write(update)
+
+
+_OUTBOX_COLUMNS: Final = (
+    "row_id, alert_id, sink, severity, status, attempts, next_ms, created_ms, updated_ms, "
+    "last_error, alert"
+)
+
+
+def _outbox_row(row: Sequence[Any]) -> OutboxRow:
+    return OutboxRow(
+        int(row[0]),
+        str(row[1]),
+        str(row[2]),
+        int(row[3]),
+        str(row[4]),
+        int(row[5]),
+        int(row[6]),
+        int(row[7]),
+        int(row[8]),
+        None if row[9] is None else str(row[9]),
+        decode_json(str(row[10])),
+    )

@@ -1,0 +1,44 @@
+"""The one-transaction write: a refused write raises one line and keeps nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskguard.daemon.journal import JournalWriteError, SqliteJournal
+from tests.daemon.journal.helpers import T0, _intent
+
+
+def test_write_the_database_refuses_raises_one_line_and_keeps_nothing(
+    journal: SqliteJournal, path: Path
+) -> None:
+    journal.append("plan", "main", T0, {"plan_id": "p1"})
+    pages = journal._conn.execute("PRAGMA page_count").fetchone()[0]
+    journal._conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = {"blob": "x" * 100_000}
+
+    with pytest.raises(JournalWriteError) as caught:
+        journal.append("snapshot", "main", T0, big)
+
+    assert str(caught.value) == f"journal {path}: cannot write (database or disk is full)"
+    assert journal.count() == 1
+    journal._conn.execute("PRAGMA max_page_count = 1073741823")
+    assert journal.append("snapshot", "main", T0, big).seq == 2
+
+
+def test_entry_and_its_order_change_commit_together_or_not_at_all(
+    journal: SqliteJournal,
+) -> None:
+    _intent(journal, "c1")
+    journal._conn.execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON orders BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+
+    with pytest.raises(JournalWriteError, match=r"cannot write \(no\)"):
+        journal.append("order_sent", "main", T0 + 1, {"client_id": "c1", "order_id": "9"})
+
+    assert journal.count("order_sent") == 0
+    record = journal.order("c1")
+    assert record is not None
+    assert record.status == "intent"
