@@ -16,8 +16,16 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side, Tier
-from riskguard.guard.planner import MarketRules, PlannerConfig, PlannerState, plan
+from riskguard.domain import (
+    AccountSnapshot,
+    MarginMode,
+    MarketRules,
+    OpenStop,
+    Position,
+    Side,
+    Tier,
+)
+from riskguard.guard.planner import PlannerConfig, PlannerState, plan
 from riskguard.guard.rules.base import ActionKind, Rule, RuleInput
 from riskguard.guard.rules.concentration import ConcentrationConfig
 from riskguard.guard.rules.drawdown import DrawdownConfig

@@ -1,7 +1,10 @@
 """Frozen domain values shared by every layer.
 
 Everything here is a plain value: no I/O, no exchange objects. Sizes are in base units
-(contracts x contract size), prices and money in the settlement currency (USDT, USDC, ...).
+(contracts x contract size), prices and money in the settlement currency (USDT, USDC, ...),
+except in :class:`MarketRules`, whose order amounts are in contracts. The small numeric helpers at
+the top (the step tolerance, the float clean-up, the finite checks) are shared by the values here
+and by the code that sizes orders with them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,29 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+STEP_TOLERANCE = 1e-9
+"""In amount steps (or price ticks): float noise to ignore when rounding to a step."""
+
+DECIMALS = 12
+"""Amounts and prices are rounded to this many decimals to shed float noise."""
+
+
+def clean_float(value: float) -> float:
+    """``value`` rounded to :data:`DECIMALS` decimals, and ``-0.0`` made ``0.0``."""
+    return round(value, DECIMALS) + 0.0
+
+
+def require_finite_non_negative(name: str, value: float) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number >= 0."""
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+
+def require_finite_positive(name: str, value: float) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number > 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
 
 
 class Side(StrEnum):
@@ -187,3 +213,70 @@ class OpenStop:
     size: float
     stop_price: float
     guard_owned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """How orders on one market must be sized and priced (amounts in contracts).
+
+    ``contract_size`` is base units per contract (the quote face value for inverse contracts);
+    ``amount_step`` the order amount increment and ``min_amount`` the smallest order, both in
+    contracts; ``price_tick`` the price increment; ``min_notional`` the smallest order value in the
+    quote currency, if the venue has one.
+    """
+
+    symbol: str
+    contract_size: float = 1.0
+    amount_step: float = 1.0
+    min_amount: float = 0.0
+    price_tick: float = 0.01
+    min_notional: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("contract_size", "amount_step", "price_tick"):
+            require_finite_positive(f"{self.symbol}: {name}", getattr(self, name))
+        require_finite_non_negative(f"{self.symbol}: min_amount", self.min_amount)
+        if self.min_notional is not None:
+            require_finite_non_negative(f"{self.symbol}: min_notional", self.min_notional)
+
+    def to_contracts(self, size: float) -> float:
+        """A size in base units, in contracts (not rounded)."""
+        return size / self.contract_size
+
+    def to_size(self, contracts: float) -> float:
+        """Contracts in base units."""
+        return clean_float(contracts * self.contract_size)
+
+    def amount_up(self, contracts: float) -> float:
+        """Contracts rounded **up** to the amount step: the rounding for an amount to sell."""
+        steps = math.ceil(contracts / self.amount_step - STEP_TOLERANCE)
+        return clean_float(max(0, steps) * self.amount_step)
+
+    def amount_down(self, contracts: float) -> float:
+        """Contracts rounded **down** to the amount step: the rounding for a size to keep."""
+        steps = math.floor(contracts / self.amount_step + STEP_TOLERANCE)
+        return clean_float(max(0, steps) * self.amount_step)
+
+    def contract_value(self, mark: float, *, inverse: bool = False) -> float:
+        """The quote-currency value of one contract at ``mark``."""
+        return self.contract_size if inverse else self.contract_size * mark
+
+    def min_order(self, mark: float, *, inverse: bool = False) -> float:
+        """The smallest valid order in contracts at ``mark``: the minimum amount, the minimum
+        notional and one step, whichever is largest, as a whole number of steps."""
+        smallest = max(self.min_amount, self.amount_step)
+        if self.min_notional:
+            smallest = max(smallest, self.min_notional / self.contract_value(mark, inverse=inverse))
+        return self.amount_up(smallest)
+
+    def stop_price(self, price: float, side: Side, mark: float) -> float | None:
+        """A stop for a ``side`` position rounded to the tick toward the mark (more protective),
+        or away from it when toward would reach the mark; ``None`` if on the wrong side."""
+        ticks = price / self.price_tick
+        up = math.ceil(ticks - STEP_TOLERANCE)
+        down = math.floor(ticks + STEP_TOLERANCE)
+        for candidate in (up, down) if side is Side.LONG else (down, up):
+            rounded = clean_float(candidate * self.price_tick)
+            if rounded > 0 and side.sign * (mark - rounded) > 0:
+                return rounded
+        return None

@@ -14,9 +14,8 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from riskguard.domain import Tier
+from riskguard.domain import MarketRules, Tier
 from riskguard.exchange.ccxt_account import tiers_from_ccxt
-from riskguard.guard.planner import MarketRules
 
 
 class SharedMarkets:

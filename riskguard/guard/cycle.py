@@ -32,7 +32,7 @@ from riskguard.alerts.from_guard import (
 from riskguard.alerts.hysteresis import Condition
 from riskguard.clock import Clock, to_datetime
 from riskguard.config import GuardConfig
-from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Tier
+from riskguard.domain import AccountSnapshot, MarginMode, MarketRules, OpenStop, Tier
 from riskguard.errors import ExchangeProblem, InputError, RetryLater, StopAccount
 from riskguard.exchange.ccxt_account import (
     TOTAL_EXCLUDES_UPNL,
@@ -46,7 +46,6 @@ from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.enforce.order_ids import is_guard_client_id
 from riskguard.guard.enforce.quirks import quirks_for
 from riskguard.guard.planner import (
-    MarketRules,
     Plan,
     PlannedStep,
     PlannerConfig,

@@ -14,11 +14,10 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from riskguard.domain import Tier, TierUnit
+from riskguard.domain import MarketRules, Tier, TierUnit
 from riskguard.exchange.ccxt_account import tiers_from_ccxt
 from riskguard.exchange.live import LiveExchange
 from riskguard.exchange.markets import SharedMarkets, market_rules
-from riskguard.guard.planner import MarketRules
 from tests.exchange.test_live import OKX_BTC_POSITION_TIERS, okx_btc_swap_market
 
 BTC = "BTC/USDT:USDT"
