@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from riskguard import testing
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
 from riskguard.risk import (
@@ -73,7 +74,7 @@ def _position(side: Side, **fields: object) -> Position:
 
 
 def _account(venue: str, wallet: float, *positions: Position) -> AccountSnapshot:
-    return AccountSnapshot(venue, wallet, positions, TAKEN_AT)
+    return testing.snapshot(*positions, venue=venue, wallet_balance=wallet, taken_at=TAKEN_AT)
 
 
 # --- Tables ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from riskguard import testing
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
 from riskguard.guard.rules.concentration import (
@@ -34,19 +35,20 @@ SETTINGS = RiskSettings(slippage=0.0)
 
 
 def _position(symbol: str, size: float, price: float, side: Side = Side.LONG) -> Position:
-    return Position(
-        symbol,
-        side,
-        size,
-        price,
-        price,
+    """A cross position entered and marked at ``price``, flat 0.5% maintenance, no fee."""
+    return testing.position(
+        symbol=symbol,
+        side=side,
+        size=size,
+        entry_price=price,
         margin_mode=MarginMode.CROSS,
+        leverage=None,
         maintenance_margin_rate=0.005,
     )
 
 
 def _snapshot(*positions: Position, account: str = "main") -> AccountSnapshot:
-    return AccountSnapshot("binance", 1_000_000.0, positions, NOW, account=account)
+    return testing.snapshot(*positions, wallet_balance=1_000_000.0, taken_at=NOW, account=account)
 
 
 def _reference_account() -> AccountSnapshot:

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
+from riskguard import testing
+from riskguard.domain import MarginMode, Position, Side
 from riskguard.guard.rules.base import ActionKind, Level, Memory, RuleInput, RuleResult
 from riskguard.guard.rules.drawdown import (
     MAX_SAMPLES,
@@ -40,13 +41,20 @@ def _rule(**fields: object) -> DrawdownRule:
 
 
 def _position(symbol: str = BTC, side: Side = Side.LONG, size: float = 1.0) -> Position:
-    return Position(
-        symbol, side, size, 1_000.0, 1_000.0, MarginMode.CROSS, maintenance_margin_rate=0.0
+    """A cross position entered and marked at 1,000, with no maintenance margin."""
+    return testing.position(
+        symbol=symbol,
+        side=side,
+        size=size,
+        entry_price=1_000.0,
+        margin_mode=MarginMode.CROSS,
+        leverage=None,
+        maintenance_margin_rate=0.0,
     )
 
 
 def _input(equity: float, at: datetime, positions: Sequence[Position] = ()) -> RuleInput:
-    snapshot = AccountSnapshot("binance", equity, tuple(positions), at, account="main")
+    snapshot = testing.snapshot(*positions, wallet_balance=equity, taken_at=at, account="main")
     evaluation = evaluate_account(snapshot, RiskSettings(scenarios=()))
     return RuleInput(snapshot, evaluation, at, 60.0, equity)
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from riskguard import testing
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
 from riskguard.guard.rules.liquidation_distance import (
@@ -58,34 +60,31 @@ def _position(
     symbol: str = BTC,
     size: float = 1.0,
     *,
-    side: Side = Side.LONG,
     entry: float = 100_000.0,
     mark: float | None = None,
     mode: MarginMode = MarginMode.ISOLATED,
-    collateral: float | None = None,
-    taker_fee: float = 0.0,
-    inverse: bool = False,
+    **fields: Any,
 ) -> Position:
-    return Position(
-        symbol,
-        side,
-        size,
-        entry,
-        entry if mark is None else mark,
+    """A flat 0.5% maintenance rate and no leverage setting, so an isolated position holds only
+    the collateral it is given."""
+    return testing.position(
+        symbol=symbol,
+        size=size,
+        entry_price=entry,
+        mark_price=mark,
         margin_mode=mode,
-        collateral=collateral,
+        leverage=None,
         maintenance_margin_rate=0.005,
-        taker_fee=taker_fee,
-        inverse=inverse,
+        **fields,
     )
 
 
-def _isolated(distance: float, **fields: object) -> Position:
-    return _position(collateral=_collateral_for(distance), **fields)  # type: ignore[arg-type]
+def _isolated(distance: float, **fields: Any) -> Position:
+    return _position(collateral=_collateral_for(distance), **fields)
 
 
 def _snapshot(*positions: Position, wallet: float = 0.0, account: str = "main") -> AccountSnapshot:
-    return AccountSnapshot("binance", wallet, positions, NOW, account=account)
+    return testing.snapshot(*positions, wallet_balance=wallet, taken_at=NOW, account=account)
 
 
 def _rule(**fields: object) -> LiquidationDistanceRule:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from riskguard import testing
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier
 from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
 from riskguard.guard.rules.margin_ratio import (
@@ -38,26 +40,22 @@ def _position(
     symbol: str = BTC,
     size: float = 1.0,
     *,
-    side: Side = Side.LONG,
     entry: float = 100_000.0,
     mark: float | None = None,
     mode: MarginMode = MarginMode.CROSS,
-    collateral: float | None = None,
     mmr: float | None = 0.02,
-    tiers: tuple[Tier, ...] = (),
-    taker_fee: float = 0.0,
+    **fields: Any,
 ) -> Position:
-    return Position(
-        symbol,
-        side,
-        size,
-        entry,
-        entry if mark is None else mark,
+    """Cross by default, a flat 2% maintenance rate, no leverage setting."""
+    return testing.position(
+        symbol=symbol,
+        size=size,
+        entry_price=entry,
+        mark_price=mark,
         margin_mode=mode,
-        collateral=collateral,
         maintenance_margin_rate=mmr,
-        tiers=tiers,
-        taker_fee=taker_fee,
+        leverage=None,
+        **fields,
     )
 
 
@@ -66,7 +64,7 @@ def _eth(size: float = 10.0, mmr: float = 0.02) -> Position:
 
 
 def _snapshot(*positions: Position, wallet: float, account: str = "main") -> AccountSnapshot:
-    return AccountSnapshot("binance", wallet, positions, NOW, account=account)
+    return testing.snapshot(*positions, wallet_balance=wallet, taken_at=NOW, account=account)
 
 
 def _rule(**fields: object) -> MarginRatioRule:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from riskguard import testing
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
 from riskguard.guard.rules.max_leverage import (
@@ -37,30 +39,27 @@ def _position(
     symbol: str = BTC,
     size: float = 1.0,
     *,
-    side: Side = Side.LONG,
     entry: float = 100_000.0,
     mark: float | None = None,
     mode: MarginMode = MarginMode.CROSS,
-    collateral: float | None = None,
     leverage: float | None = None,
-    taker_fee: float = 0.0,
+    **fields: Any,
 ) -> Position:
-    return Position(
-        symbol,
-        side,
-        size,
-        entry,
-        entry if mark is None else mark,
+    """Cross by default, a flat 0.5% maintenance rate, no leverage setting unless given."""
+    return testing.position(
+        symbol=symbol,
+        size=size,
+        entry_price=entry,
+        mark_price=mark,
         margin_mode=mode,
-        collateral=collateral,
         leverage=leverage,
         maintenance_margin_rate=0.005,
-        taker_fee=taker_fee,
+        **fields,
     )
 
 
 def _snapshot(*positions: Position, wallet: float, account: str = "main") -> AccountSnapshot:
-    return AccountSnapshot("binance", wallet, positions, NOW, account=account)
+    return testing.snapshot(*positions, wallet_balance=wallet, taken_at=NOW, account=account)
 
 
 def _rule(**fields: object) -> MaxLeverageRule:

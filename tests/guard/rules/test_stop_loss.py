@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side
+from riskguard import testing
+from riskguard.domain import MarginMode, OpenStop, Position, Side
 from riskguard.guard.enforce.order_ids import client_order_id
 from riskguard.guard.rules.base import (
     Action,
@@ -51,12 +52,14 @@ def _position(
     collateral: float = 10_000.0,
     symbol: str = BTC,
 ) -> Position:
-    return Position(
-        symbol,
-        side,
-        size,
-        100_000.0,
-        mark,
+    """An isolated position entered at 100,000 with no maintenance margin (see the top)."""
+    return testing.position(
+        symbol=symbol,
+        side=side,
+        size=size,
+        entry_price=100_000.0,
+        mark_price=mark,
+        leverage=None,
         collateral=collateral,
         maintenance_margin_rate=0.0,
     )
@@ -68,7 +71,7 @@ def _input(
     wallet: float = 0.0,
     sigma: float = SIGMA,
 ) -> RuleInput:
-    snapshot = AccountSnapshot("binance", wallet, positions, NOW, account="main")
+    snapshot = testing.snapshot(*positions, wallet_balance=wallet, taken_at=NOW, account="main")
     evaluation = evaluate_account(
         snapshot, RiskSettings(sigma_per_sqrt_s=sigma, horizon_s=HORIZON_S, scenarios=())
     )
