@@ -55,6 +55,8 @@ def test_import_contracts_hold_on_this_tree() -> None:
         ("guard/rules/base.py", "import sqlite3", "rules and planner are pure"),
         ("exchange/markets.py", "import riskguard.guard.cycle", "the adapters"),
         ("paper/feeds.py", "import riskguard.exchange.live", "know nothing of each other"),
+        ("paper/state.py", "import riskguard.testing", "no production package imports"),
+        ("testing/paper.py", "import riskguard.guard.cycle", "the test kit builds from"),
     ],
 )
 def test_import_contracts_break_when_a_forbidden_import_is_added(
