@@ -1,0 +1,242 @@
+"""Orders: accepting one, filling it now or resting it, triggers, limits and cancels.
+
+:meth:`Orders.create_order` checks an order as a venue would and raises the ccxt exception its
+answer maps to. A market order fills at once; a limit order fills at once when the taker price is
+within its limit, else rests in its symbol's limit book (:attr:`VenueState._limits
+<riskguard.paper.venue_state.VenueState._limits>`) until the last price crosses it; a trigger
+order waits in the trigger book for the mark and then executes as a market order. Prices come
+from :mod:`~riskguard.paper.fill_pricing`, fills are booked by :mod:`~riskguard.paper.fills`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ccxt.async_support as ccxt
+
+from riskguard.domain import Side
+from riskguard.paper.fill_pricing import resting_fill_price, within_limit
+from riskguard.paper.fills import Fills
+from riskguard.paper.margin import Margin
+from riskguard.paper.price_path import SymbolState
+from riskguard.paper.records import PaperAccount, PaperOrder
+from riskguard.paper.venue_state import EPS
+
+
+class Orders(Fills, Margin):
+    """Order entry, the trigger and limit books, cancels and order look-ups."""
+
+    def create_order(
+        self,
+        account_id: str,
+        symbol: str,
+        order_type: str,
+        side: str,
+        amount: float,
+        price: float | None,
+        *,
+        client_order_id: str | None = None,
+        reduce_only: bool = False,
+        trigger_price: float | None = None,
+        stop_loss: bool = False,
+        position_side: Side | None = None,
+        fill_fraction: float = 1.0,
+    ) -> PaperOrder:
+        """Accept, and where it can, fill an order. Raises ccxt exceptions like a venue."""
+        acc = self.account(account_id)
+        market = self.market(symbol)
+        if not self._symbols[symbol].started:
+            raise ccxt.MarketClosed(f"paper: {symbol} has no price yet")
+        if order_type not in ("market", "limit"):
+            raise ccxt.InvalidOrder(f"paper: order type {order_type!r} is not supported")
+        if side not in ("buy", "sell"):
+            raise ccxt.InvalidOrder(f"paper: side must be buy or sell, got {side!r}")
+        if not (math.isfinite(amount) and amount > 0):
+            raise ccxt.InvalidOrder(f"paper: amount must be positive, got {amount}")
+        contracts = market.round_amount(amount)
+        if contracts < market.min_amount - EPS:
+            raise ccxt.InvalidOrder(
+                f"paper: amount {amount} is below the minimum {market.min_amount} for {symbol}"
+            )
+        if order_type == "limit" and (price is None or not price > 0):
+            raise ccxt.InvalidOrder("paper: a limit order needs a positive price")
+        if trigger_price is not None and not trigger_price > 0:
+            raise ccxt.InvalidOrder("paper: trigger price must be positive")
+        if client_order_id is not None and any(
+            o.client_order_id == client_order_id for o in acc.orders.values()
+        ):
+            raise ccxt.DuplicateOrderId(f"paper: clientOrderId {client_order_id!r} was used")
+        if acc.hedge_mode and position_side is None:
+            position_side = (
+                (Side.LONG if side == "buy" else Side.SHORT)
+                if not reduce_only
+                else (Side.SHORT if side == "buy" else Side.LONG)
+            )
+        if not acc.hedge_mode:
+            position_side = None
+        order = PaperOrder(
+            id=self._next_id("p"),
+            client_order_id=client_order_id,
+            account=account_id,
+            symbol=symbol,
+            type=order_type,
+            side=side,
+            amount=contracts,
+            price=price if order_type == "limit" else None,
+            trigger_price=trigger_price,
+            trigger_below=None,
+            stop_loss=stop_loss,
+            reduce_only=reduce_only,
+            position_side=position_side,
+            timestamp=self.now_ms,
+            contract_size=market.contract_size,
+            last_update=self.now_ms,
+        )
+        if trigger_price is not None:
+            mark = self.mark_price(symbol)
+            if stop_loss:
+                order.trigger_below = side == "sell"
+            else:
+                order.trigger_below = trigger_price < mark
+            crossed = mark <= trigger_price if order.trigger_below else mark >= trigger_price
+            if crossed:
+                # Venues refuse a stop that would fire at once (Binance -2021, Bybit 110092).
+                raise ccxt.InvalidOrder(
+                    f"paper: stop at {trigger_price} would trigger immediately (mark {mark:.2f})"
+                )
+            if reduce_only:
+                self._reduce_target(acc, order)  # a stop must have something to protect
+            acc.orders[order.id] = order
+            self._triggers[symbol].append(order)
+            return order
+        acc.orders[order.id] = order
+        try:
+            self._execute(acc, order, fill_fraction)
+        except ccxt.BaseError:
+            order.status = "rejected"
+            del acc.orders[order.id]
+            raise
+        return order
+
+    def _execute(self, acc: PaperAccount, order: PaperOrder, fill_fraction: float) -> None:
+        """Fill a market order now, or a limit order now if marketable, else rest it."""
+        market = self.markets[order.symbol]
+        base = order.amount * market.contract_size
+        if order.reduce_only or self._closes_hedge_leg(acc, order):
+            # A hedge-mode order aimed at the leg its side closes (SELL on LONG) can only close
+            # that leg, like a reduce-only order: without this cap the order and its trade
+            # reported (and paid fees on) more than the leg held, or filled with nothing to close.
+            base = min(base, self._reduce_target(acc, order))
+        fill_base = base * fill_fraction if fill_fraction < 1.0 else base
+        fill_base = market.round_amount(fill_base / market.contract_size) * market.contract_size
+        price = self.taker_fill_price(order.symbol, order.side, fill_base)
+        limit = order.price if order.type == "limit" else None
+        if limit is not None and not within_limit(order.side, price, limit):
+            self._check_opening_margin(acc, order, base, limit)
+            self._limits[order.symbol].append(order)
+            return
+        if fill_base <= 0:
+            order.status = "expired"
+            return
+        self._check_opening_margin(acc, order, fill_base, price)
+        self._fill(acc, order, fill_base, price, maker=False)
+        if order.type == "market" or fill_base >= base - EPS:
+            order.status = "closed" if fill_base >= base - EPS else "expired"
+        else:
+            # A partly filled limit order keeps its remainder on the book, as on a venue.
+            # Before, it stayed "open" but on no book, so the remainder could never fill.
+            self._limits[order.symbol].append(order)
+
+    @staticmethod
+    def _closes_hedge_leg(acc: PaperAccount, order: PaperOrder) -> bool:
+        """True for a hedge-mode order on the leg its side closes (SELL LONG, BUY SHORT)."""
+        opening = Side.LONG if order.side == "buy" else Side.SHORT
+        return (
+            acc.hedge_mode
+            and order.position_side is not None
+            and order.position_side is not opening
+        )
+
+    def _reduce_target(self, acc: PaperAccount, order: PaperOrder) -> float:
+        """Base size a reduce-only order may close; rejects one that would add exposure."""
+        closing = Side.LONG if order.side == "sell" else Side.SHORT
+        if order.position_side is not None and order.position_side is not closing:
+            raise ccxt.InvalidOrder("paper: reduce-only order on the wrong position side")
+        pos = acc.positions.get((order.symbol, closing))
+        if pos is None or pos.size <= EPS:
+            raise ccxt.InvalidOrder(
+                f"paper: reduce-only {order.side} on {order.symbol} would not reduce a position"
+            )
+        return pos.size
+
+    def cancel_order(self, account_id: str, order_id: str) -> PaperOrder:
+        acc = self.account(account_id)
+        order = acc.orders.get(order_id)
+        if order is None or order.status != "open":
+            raise ccxt.OrderNotFound(f"paper: no open order {order_id!r}")
+        self._cancel(order)
+        return order
+
+    def _cancel(self, order: PaperOrder) -> None:
+        order.status = "canceled"
+        order.last_update = self.now_ms
+        book = self._triggers if order.is_trigger else self._limits
+        if order in book[order.symbol]:
+            book[order.symbol].remove(order)
+
+    def _fire_triggers(self, st: SymbolState, t_ms: int) -> None:
+        mark = st.mark
+        for order in list(self._triggers[st.market.symbol]):
+            trigger = order.trigger_price or 0.0
+            hit = mark <= trigger if order.trigger_below else mark >= trigger
+            if not hit:
+                continue
+            self._triggers[st.market.symbol].remove(order)
+            acc = self.accounts[order.account]
+            try:
+                order.type = "market"
+                self._execute(acc, order, 1.0)
+            except ccxt.BaseError:
+                order.status = "rejected"
+                order.last_update = t_ms
+
+    def _fill_limits(self, st: SymbolState, t_ms: int) -> None:
+        last = st.last
+        for order in list(self._limits[st.market.symbol]):
+            price = resting_fill_price(order, last)
+            if price is None:
+                continue
+            self._limits[st.market.symbol].remove(order)
+            acc = self.accounts[order.account]
+            market = st.market
+            base = (order.amount - order.filled) * market.contract_size
+            try:
+                if order.reduce_only or self._closes_hedge_leg(acc, order):
+                    base = min(base, self._reduce_target(acc, order))
+                self._fill(acc, order, base, price, maker=True)
+                order.status = "closed"
+            except ccxt.BaseError:
+                order.status = "rejected"
+                order.last_update = t_ms
+
+    def open_orders(self, account_id: str, symbol: str | None, trigger: bool) -> list[PaperOrder]:
+        acc = self.account(account_id)
+        return [
+            o
+            for o in acc.orders.values()
+            if o.status == "open"
+            and o.is_trigger == trigger
+            and (symbol is None or o.symbol == symbol)
+        ]
+
+    def find_order(
+        self, account_id: str, order_id: str | None, client_id: str | None
+    ) -> PaperOrder:
+        acc = self.account(account_id)
+        if order_id is not None and order_id in acc.orders:
+            return acc.orders[order_id]
+        if client_id is not None:
+            for o in acc.orders.values():
+                if o.client_order_id == client_id:
+                    return o
+        raise ccxt.OrderNotFound(f"paper: order {order_id or client_id!r} not found")

@@ -1,0 +1,122 @@
+"""The paper venue's records: accounts, their positions, orders and trades, and liquidations.
+
+Plain values the venue's parts (:mod:`~riskguard.paper.engine` and the modules it is made of) read
+and change; :mod:`~riskguard.paper.state` saves and restores them as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from riskguard.domain import MarginMode, Side
+from riskguard.risk.margin import Schedule
+
+
+@dataclass(slots=True)
+class PaperPosition:
+    """An open position: size in base units, isolated margin when isolated."""
+
+    symbol: str
+    side: Side
+    size: float
+    entry_price: float
+    margin_mode: MarginMode
+    leverage: float
+    isolated_margin: float = 0.0
+    schedule: Schedule | None = None
+
+
+@dataclass(slots=True)
+class PaperOrder:
+    """An order as the venue keeps it. Amounts in contracts."""
+
+    id: str
+    client_order_id: str | None
+    account: str
+    symbol: str
+    type: str
+    side: str
+    amount: float
+    price: float | None
+    trigger_price: float | None
+    trigger_below: bool | None
+    stop_loss: bool
+    reduce_only: bool
+    position_side: Side | None
+    timestamp: int
+    contract_size: float = 1.0
+    status: str = "open"
+    filled: float = 0.0
+    cost: float = 0.0
+    fee: float = 0.0
+    last_update: int = 0
+    trades: list[str] = field(default_factory=list)
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.trigger_price is not None
+
+    @property
+    def average(self) -> float | None:
+        """Average fill price (``cost`` is in the quote currency, ``filled`` in contracts)."""
+        return self.cost / (self.filled * self.contract_size) if self.filled > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class PaperTrade:
+    """One fill."""
+
+    id: str
+    order_id: str | None
+    client_order_id: str | None
+    account: str
+    symbol: str
+    side: str
+    amount: float
+    price: float
+    fee: float
+    fee_rate: float
+    realized_pnl: float
+    timestamp: int
+    maker: bool
+    liquidation: bool = False
+    order_type: str = "market"
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationRecord:
+    """A liquidation as the venue executed it.
+
+    ``shortfall`` is the negative equity left after the close (before the insurance fund covers
+    it); it is positive only when the fill went past the bankruptcy price.
+    """
+
+    time_ms: int
+    account: str
+    symbol: str
+    side: str
+    margin_mode: str
+    size: float
+    mark_price: float
+    fill_price: float
+    liquidation_price: float | None
+    bankruptcy_price: float | None
+    fee: float
+    shortfall: float
+
+
+@dataclass(slots=True)
+class PaperAccount:
+    """One account: its cross wallet, positions, settings, orders and trades."""
+
+    id: str
+    wallet: float
+    hedge_mode: bool = False
+    positions: dict[tuple[str, Side], PaperPosition] = field(default_factory=dict)
+    leverage: dict[str, float] = field(default_factory=dict)
+    margin_mode: dict[str, MarginMode] = field(default_factory=dict)
+    orders: dict[str, PaperOrder] = field(default_factory=dict)
+    trades: list[PaperTrade] = field(default_factory=list)
+    deposits: float = 0.0
+    funding: dict[tuple[str, Side], float] = field(default_factory=dict)
+    """Funding paid (negative: received) by each position, by (symbol, side)."""
