@@ -3,6 +3,14 @@
 Same async method names, arguments, return dict shapes, ``has`` flags and exception classes as a
 ccxt exchange, so the code above it cannot tell paper from live. Several clients on one account
 (a bot and the guard) share the venue's state. Amounts are in contracts, as in ccxt.
+
+Which price fires a trigger order is read from the params ccxt passes through to the venue:
+Binance USDⓈ-M's ``workingType`` (``MARK_PRICE`` or ``CONTRACT_PRICE``, the last price), ccxt's
+unified ``triggerPriceType`` (``mark`` or ``last``) and Bybit's ``triggerBy`` (``MarkPrice`` or
+``LastPrice``; ``mark`` and ``last`` too). Without any of them a trigger watches the mark (our
+executor's stops always ask for it). Any other value, or two that disagree, is refused with
+``ccxt.BadRequest``, as Binance refuses a bad enum value (-1130, "Data sent for parameter
+'workingType' is not valid").
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from riskguard.clock import Clock, PacedClock, iso8601
 from riskguard.domain import MarginMode, Side
 from riskguard.paper.engine import PaperOrder, PaperTrade, PaperVenue
 from riskguard.paper.faults import Decision, FaultConfig, FaultInjector
+from riskguard.paper.records import TriggerSource
 from riskguard.risk.account import assess_account
 
 Params = dict[str, Any]
@@ -435,6 +444,7 @@ class PaperExchange:
         hedged = bool(params.get("hedged")) or "positionSide" in params
         reduce_only = bool(params.get("reduceOnly", False))
         position_side = _position_side(params)
+        trigger_source = _trigger_source(params)
         if hedged and position_side is None:
             opening = Side.LONG if side == "buy" else Side.SHORT
             position_side = opening.opposite if reduce_only else opening
@@ -451,6 +461,7 @@ class PaperExchange:
             stop_loss=stop_loss is not None,
             position_side=position_side,
             fill_fraction=decision.fill_fraction,
+            trigger_source=trigger_source,
         )
         if decision.accepted_then_timeout:
             raise ccxt.RequestTimeout(
@@ -524,8 +535,15 @@ class PaperExchange:
 
     def _order_dict(self, o: PaperOrder) -> dict[str, Any]:
         settle = self.venue.markets[o.symbol].settle
+        info: dict[str, Any] = {
+            "orderId": o.id,
+            "clientOrderId": o.client_order_id,
+            "status": o.status,
+        }
+        if o.is_trigger:
+            info["workingType"] = _WORKING_TYPE_OF[o.trigger_source]
         return {
-            "info": {"orderId": o.id, "clientOrderId": o.client_order_id, "status": o.status},
+            "info": info,
             "id": o.id,
             "clientOrderId": o.client_order_id,
             "timestamp": o.timestamp,
@@ -589,3 +607,32 @@ def _position_side(params: Params) -> Side | None:
         return Side(str(raw).lower())
     except ValueError:
         raise ccxt.BadRequest(f"paper: positionSide must be LONG or SHORT, got {raw!r}") from None
+
+
+_TRIGGER_PARAMS: dict[str, dict[str, TriggerSource]] = {
+    "workingType": {"MARK_PRICE": "mark", "CONTRACT_PRICE": "last"},  # Binance USDⓈ-M
+    "triggerPriceType": {"mark": "mark", "last": "last"},  # ccxt's unified name
+    "triggerBy": {"MarkPrice": "mark", "LastPrice": "last", "mark": "mark", "last": "last"},
+}
+"""The params that choose a trigger order's price, each with the values the paper venue models."""
+
+_WORKING_TYPE_OF: dict[TriggerSource, str] = {"mark": "MARK_PRICE", "last": "CONTRACT_PRICE"}
+
+
+def _trigger_source(params: Params) -> TriggerSource:
+    """The price a trigger order watches, from its params; the mark when none says."""
+    chosen: dict[str, TriggerSource] = {}
+    for name, values in _TRIGGER_PARAMS.items():
+        raw = params.get(name)
+        if raw is None:
+            continue
+        source = values.get(str(raw))
+        if source is None:
+            raise ccxt.BadRequest(
+                f"paper: {name} {raw!r} is not valid; use one of {', '.join(values)}"
+            )
+        chosen[name] = source
+    if len(set(chosen.values())) > 1:
+        given = ", ".join(f"{name}={params[name]!r}" for name in chosen)
+        raise ccxt.BadRequest(f"paper: the trigger price params disagree: {given}")
+    return next(iter(chosen.values()), "mark")

@@ -18,7 +18,10 @@ and :func:`expand` turns a series into the tick path the paper venue replays, th
 a bar at 0, 1/4, 1/2 and 3/4 of it (:data:`TICK_OFFSETS`).
 
 :func:`read_price_csv` reads Binance kline CSVs and plain ``timestamp_ms,price`` files, reporting
-every problem as one :class:`~riskguard.errors.InputError` line ``path:line: what is wrong``.
+every problem as one :class:`~riskguard.errors.InputError` line ``path:line: what is wrong``. A
+kline file with a missing stretch (a gap between bars longer than the bar length) is read, and
+each gap is kept as a :class:`PriceGap` on :attr:`Bars.gaps`, described one line each by
+:attr:`Bars.gap_notes`, for whoever replays it to say (never silently).
 :func:`gbm_bars` and :func:`jump_diffusion_bars` make reproducible synthetic series.
 """
 
@@ -29,7 +32,8 @@ import random
 import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
@@ -51,6 +55,23 @@ _BAR_MS_SAMPLE_GAPS = 100
 
 
 @dataclass(frozen=True, slots=True)
+class PriceGap:
+    """A missing stretch in a kline file: bars that should have opened between two rows did not.
+
+    ``line`` is the file line of the bar after the gap, ``after_ms`` the open time of the bar
+    before it and ``next_ms`` the open time of the bar after it (epoch ms).
+    """
+
+    line: int
+    after_ms: int
+    next_ms: int
+
+    def missing_ms(self, bar_ms: int) -> int:
+        """How long no bar covers, in ms: from the end of the bar before to the next open."""
+        return self.next_ms - self.after_ms - bar_ms
+
+
+@dataclass(frozen=True, slots=True)
 class Bars:
     """One symbol's price series as bars (klines), or as ticks when ``bar_ms == 0``.
 
@@ -58,6 +79,10 @@ class Bars:
     not overlap (each gap is at least ``bar_ms``; a larger gap is a missing stretch). ``bar_ms`` is
     0 for a tick series, whose points each hold until the next one; its prices must all be equal
     within a point. Prices are quote per base, positive and finite.
+
+    ``gaps`` are the missing stretches :func:`read_price_csv` found, in order, each between two
+    consecutive bars of the series; ``source`` names the file read (empty for a built series) and
+    is not compared. :attr:`gap_notes` says each gap in one line.
     """
 
     symbol: str
@@ -67,6 +92,8 @@ class Bars:
     lows: tuple[float, ...]
     closes: tuple[float, ...]
     bar_ms: int
+    gaps: tuple[PriceGap, ...] = ()
+    source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.times_ms)
@@ -106,6 +133,24 @@ class Bars:
                 raise ValueError(
                     f"{where}: a tick series (bar_ms=0) needs open == high == low == close"
                 )
+        self._check_gaps()
+
+    def _check_gaps(self) -> None:
+        """Each gap lies between two consecutive bars more than ``bar_ms`` apart, in order."""
+        previous = -1
+        for gap in self.gaps:
+            i = bisect_left(self.times_ms, gap.next_ms)
+            consecutive = (
+                0 < i < len(self.times_ms)
+                and self.times_ms[i] == gap.next_ms
+                and self.times_ms[i - 1] == gap.after_ms
+            )
+            if not consecutive or gap.next_ms - gap.after_ms <= self.bar_ms or i <= previous:
+                raise ValueError(
+                    f"{self.symbol}: gap {gap} is not a missing stretch between two consecutive "
+                    f"bars more than bar_ms={self.bar_ms} apart, after the previous gap"
+                )
+            previous = i
 
     @property
     def start_ms(self) -> int:
@@ -117,6 +162,20 @@ class Bars:
         """Time the last bar ends, epoch ms: its open time plus ``bar_ms`` (0 for a tick series)."""
         return self.times_ms[-1] + self.bar_ms
 
+    @property
+    def gap_notes(self) -> tuple[str, ...]:
+        """One line per gap: ``{source}:{line}: N minutes missing after <time> UTC``.
+
+        The time is the open of the bar before the gap; ``source`` is the symbol when the series
+        was not read from a file.
+        """
+        where = self.source or self.symbol
+        return tuple(
+            f"{where}:{gap.line}: {_duration(gap.missing_ms(self.bar_ms))} missing after "
+            f"{_utc(gap.after_ms)} UTC (the next bar opens {_utc(gap.next_ms)} UTC)"
+            for gap in self.gaps
+        )
+
     def index_at(self, t_ms: int) -> int:
         """Index of the bar in force at ``t_ms``: the last one opened at or before it; -1 before."""
         return bisect_right(self.times_ms, t_ms) - 1
@@ -124,7 +183,8 @@ class Bars:
     def window(self, from_ms: int | None, to_ms: int | None) -> Bars:
         """The bars whose open time is in ``[from_ms, to_ms)``; ``None`` leaves that side open.
 
-        Raises ValueError when no bar opens in the window.
+        Keeps the gaps with a bar of the window on both sides. Raises ValueError when no bar
+        opens in the window.
         """
         lo = 0 if from_ms is None else bisect_left(self.times_ms, from_ms)
         hi = len(self.times_ms) if to_ms is None else bisect_left(self.times_ms, to_ms)
@@ -133,6 +193,7 @@ class Bars:
                 f"{self.symbol}: no bar opens in [{from_ms}, {to_ms}) ms; the series covers "
                 f"{self.start_ms} to {self.end_ms} ms"
             )
+        first, last = self.times_ms[lo], self.times_ms[hi - 1]
         return Bars(
             self.symbol,
             self.times_ms[lo:hi],
@@ -141,7 +202,34 @@ class Bars:
             self.lows[lo:hi],
             self.closes[lo:hi],
             self.bar_ms,
+            tuple(g for g in self.gaps if first <= g.after_ms and g.next_ms <= last),
+            self.source,
         )
+
+
+_MS_PER_MINUTE = 60_000
+_MS_PER_SECOND = 1_000
+
+
+def _duration(ms: int) -> str:
+    """``ms`` in whole minutes, else whole seconds, else milliseconds."""
+    if ms % _MS_PER_MINUTE == 0:
+        minutes = ms // _MS_PER_MINUTE
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    if ms % _MS_PER_SECOND == 0:
+        seconds = ms // _MS_PER_SECOND
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    return f"{ms} ms"
+
+
+def _utc(ms: int) -> str:
+    """Epoch ``ms`` as ``2022-05-13 00:39`` (with seconds, then ms, when they are not zero)."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    if ms % _MS_PER_MINUTE == 0:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    if ms % _MS_PER_SECOND == 0:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % _MS_PER_SECOND:03d}"
 
 
 class IntrabarOrder(StrEnum):
@@ -282,7 +370,8 @@ def read_price_csv(path: Path | str, symbol: str) -> Bars:
       (our crash files keep 6 with the header ``timestamp_ms,...``; data.binance.vision has 12).
       Only the first five are read. An open time above 1e14 is in microseconds (Binance's newer
       files) and is converted to ms. The bar length is the median gap of the first 100 gaps; a
-      later gap may be longer (missing bars) but never shorter;
+      later gap may be longer (missing bars: each is kept in :attr:`Bars.gaps`, for the caller
+      to report with :attr:`Bars.gap_notes`) but never shorter;
     - ``timestamp_ms,price``: a tick series (open == high == low == close, ``bar_ms == 0``).
 
     Blank lines are skipped (and counted in line numbers). Every problem raises one
@@ -329,6 +418,8 @@ def read_price_csv(path: Path | str, symbol: str) -> Bars:
             h = _parse_price("high", fields[2], where)
             lo = _parse_price("low", fields[3], where)
             c = _parse_price("close", fields[4], where)
+            if lo > h:
+                raise InputError(f"{where}: low {fields[3]} is above high {fields[2]}")
             if lo > min(o, c):
                 raise InputError(f"{where}: low {fields[3]} is above min(open, close)")
             if h < max(o, c):
@@ -343,8 +434,21 @@ def read_price_csv(path: Path | str, symbol: str) -> Bars:
     if not times:
         raise InputError(f"{path}: no price rows")
     bar_ms = 0 if columns == _TICK_COLUMNS else _kline_bar_ms(path, times, line_nos)
+    gaps = tuple(
+        PriceGap(line=line_nos[i], after_ms=times[i - 1], next_ms=times[i])
+        for i in range(1, len(times))
+        if bar_ms and times[i] - times[i - 1] > bar_ms
+    )
     return Bars(
-        symbol, tuple(times), tuple(opens), tuple(highs), tuple(lows), tuple(closes), bar_ms
+        symbol,
+        tuple(times),
+        tuple(opens),
+        tuple(highs),
+        tuple(lows),
+        tuple(closes),
+        bar_ms,
+        gaps,
+        str(path),
     )
 
 

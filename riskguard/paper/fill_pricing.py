@@ -1,9 +1,23 @@
-"""At what price the paper venue fills an order.
+"""At what price the paper venue fills an order: only at prices that traded.
 
-A taker order fills now at the last price, across half the spread and with a size- and
-speed-dependent impact (:class:`~riskguard.paper.market.SlippageModel`). A limit order fills as a
-taker when that price is within its limit; otherwise it rests, and fills at its limit price
-once the last price trades at or through it.
+A taker order (a market order, a marketable limit order, a triggered stop, a liquidation) fills
+now at the last price, across half the spread and with a size- and speed-dependent impact
+(:class:`~riskguard.paper.market.SlippageModel`), **clamped to what trades after it went live**:
+the range of the current bar from the current tick on
+(:meth:`~riskguard.paper.price_path.SymbolState.remaining_range`). A buy fills at most at that
+range's high, a sell at least at its low, and neither better than the last price. So a fill
+never lands outside its bar's ``[low, high]``, however fast the market moves; on a tick series
+a taker fills exactly at the tick's price. Before the bound, a crash's speed term priced a
+guard's stop 12% above the highest price of its minute (issue 14).
+
+A limit order fills as a taker when that price is within its limit; otherwise it rests, and
+fills at its limit price once the last price trades at or through it (the limit lies between
+two traded prices).
+
+Where this sits on a tick (see :mod:`~riskguard.paper.orders` and
+:mod:`~riskguard.paper.liquidation`): the last price moves and the mark follows; trigger orders
+whose source crossed fire and fill here; resting limits fill; funding; then the liquidation
+check, whose closes are priced here too.
 """
 
 from __future__ import annotations
@@ -19,8 +33,8 @@ def speed(st: SymbolState) -> float:
     return abs(math.log(st.last / st.prev_close)) if st.prev_close > 0 else 0.0
 
 
-def taker_fill_price(st: SymbolState, side: str, base_amount: float) -> float:
-    """Price a taker order of ``base_amount`` fills at now: touch plus impact."""
+def unbounded_taker_price(st: SymbolState, side: str, base_amount: float) -> float:
+    """The touch plus impact for ``base_amount`` on ``side``, before the traded-range bound."""
     m = st.market
     notional = base_amount * st.last
     impact = m.slippage.impact(notional, speed(st))
@@ -28,6 +42,22 @@ def taker_fill_price(st: SymbolState, side: str, base_amount: float) -> float:
     if side == "buy":
         return st.last * (1.0 + half_spread) * (1.0 + impact)
     return st.last * (1.0 - half_spread) * (1.0 - impact)
+
+
+def clamp_to_traded(st: SymbolState, side: str, price: float) -> float:
+    """``price`` held inside what trades from now to the end of the bar, no better than last.
+
+    A buy lands in ``[last, remaining high]``, a sell in ``[remaining low, last]``.
+    """
+    low, high = st.remaining_range()
+    if side == "buy":
+        return min(max(price, st.last), high)
+    return max(min(price, st.last), low)
+
+
+def taker_fill_price(st: SymbolState, side: str, base_amount: float) -> float:
+    """Price a taker order of ``base_amount`` fills at now: touch plus impact, within traded."""
+    return clamp_to_traded(st, side, unbounded_taker_price(st, side, base_amount))
 
 
 def within_limit(side: str, price: float, limit: float) -> bool:

@@ -5,9 +5,17 @@ On every tick of a symbol each account holding it is checked against the risk co
 margin plus unrealised PnL is at or below its threshold, the cross positions together when the
 cross wallet plus their unrealised PnL is at or below the sum of theirs. A liquidation cancels
 the orders concerned (the symbol's for an isolated position, all for cross), closes the
-positions at the taker price, charges the liquidation fee and lets the insurance fund cover any
-equity below zero (the shortfall), and records a :class:`~riskguard.paper.records.LiquidationRecord`
-per position with the liquidation and bankruptcy prices the risk core gave.
+positions at the taker price (:func:`~riskguard.paper.fill_pricing.taker_fill_price`: never
+outside what the bar trades from the current tick on), charges the liquidation fee and lets the
+insurance fund cover any equity below zero (the shortfall), and records a
+:class:`~riskguard.paper.records.LiquidationRecord` per position with the liquidation and
+bankruptcy prices the risk core gave.
+
+The check is the last thing on a tick, after the last price and mark moved, triggered stops
+filled, resting limits filled and funding was settled (:mod:`~riskguard.paper.orders` lists the
+order). A stop that the same tick fired has already closed its position, even past the
+bankruptcy price, and that loss is the account's; only what is still open is liquidated here,
+and only here does the insurance fund pay a loss past bankruptcy.
 """
 
 from __future__ import annotations

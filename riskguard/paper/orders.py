@@ -4,8 +4,26 @@
 answer maps to. A market order fills at once; a limit order fills at once when the taker price is
 within its limit, else rests in its symbol's limit book (:attr:`VenueState._limits
 <riskguard.paper.venue_state.VenueState._limits>`) until the last price crosses it; a trigger
-order waits in the trigger book for the mark and then executes as a market order. Prices come
-from :mod:`~riskguard.paper.fill_pricing`, fills are booked by :mod:`~riskguard.paper.fills`.
+order waits in the trigger book until its source price reaches it (the mark by default, the last
+price when the order says so: Binance's ``workingType``) and then executes as a market order.
+Prices come from :mod:`~riskguard.paper.fill_pricing` (taker fills only within what trades from
+the current tick to the end of the bar), fills are booked by :mod:`~riskguard.paper.fills`.
+
+The order of events on each tick of a symbol (the venue's clock plays them in this order):
+
+1. the last price moves to the tick's price and the mark follows it;
+2. trigger orders whose source price crossed their trigger fire, in the order they were placed,
+   and fill at once as market orders (priced within the bar's remaining range);
+3. resting limit orders the last price reached fill at their limit;
+4. funding is settled when its time has come;
+5. the liquidation check (:mod:`~riskguard.paper.liquidation`) looks at what is left.
+
+So when one bar crosses a stop's trigger, the liquidation price and the bankruptcy price at
+once, the stop reaches the position first: it closes it at the clamped taker price, possibly
+past bankruptcy, and the account pays that loss (an isolated position's margin is not enough,
+the rest comes from the wallet); the liquidation engine then finds nothing to liquidate. Only
+a position without such a stop is liquidated, with any loss past bankruptcy paid by the
+insurance fund.
 """
 
 from __future__ import annotations
@@ -19,7 +37,7 @@ from riskguard.paper.fill_pricing import resting_fill_price, within_limit
 from riskguard.paper.fills import Fills
 from riskguard.paper.margin import Margin
 from riskguard.paper.price_path import SymbolState
-from riskguard.paper.records import PaperAccount, PaperOrder
+from riskguard.paper.records import TRIGGER_SOURCES, PaperAccount, PaperOrder, TriggerSource
 from riskguard.paper.venue_state import EPS
 
 
@@ -41,8 +59,13 @@ class Orders(Fills, Margin):
         stop_loss: bool = False,
         position_side: Side | None = None,
         fill_fraction: float = 1.0,
+        trigger_source: TriggerSource = "mark",
     ) -> PaperOrder:
-        """Accept, and where it can, fill an order. Raises ccxt exceptions like a venue."""
+        """Accept, and where it can, fill an order. Raises ccxt exceptions like a venue.
+
+        A trigger order (``trigger_price`` set) fires when its ``trigger_source`` price, the mark
+        or the last price, reaches the trigger.
+        """
         acc = self.account(account_id)
         market = self.market(symbol)
         if not self._symbols[symbol].started:
@@ -62,6 +85,10 @@ class Orders(Fills, Margin):
             raise ccxt.InvalidOrder("paper: a limit order needs a positive price")
         if trigger_price is not None and not trigger_price > 0:
             raise ccxt.InvalidOrder("paper: trigger price must be positive")
+        if trigger_source not in TRIGGER_SOURCES:
+            raise ccxt.InvalidOrder(
+                f"paper: trigger source must be mark or last, got {trigger_source!r}"
+            )
         if client_order_id is not None and any(
             o.client_order_id == client_order_id for o in acc.orders.values()
         ):
@@ -91,18 +118,21 @@ class Orders(Fills, Margin):
             timestamp=self.now_ms,
             contract_size=market.contract_size,
             last_update=self.now_ms,
+            trigger_source=trigger_source,
         )
         if trigger_price is not None:
-            mark = self.mark_price(symbol)
+            source = self._trigger_price_now(self._symbols[symbol], order)
             if stop_loss:
                 order.trigger_below = side == "sell"
             else:
-                order.trigger_below = trigger_price < mark
-            crossed = mark <= trigger_price if order.trigger_below else mark >= trigger_price
+                order.trigger_below = trigger_price < source
+            crossed = source <= trigger_price if order.trigger_below else source >= trigger_price
             if crossed:
-                # Venues refuse a stop that would fire at once (Binance -2021, Bybit 110092).
+                # Venues refuse a stop that would fire at once (Binance -2021, Bybit 110092),
+                # judged on the price the stop watches.
                 raise ccxt.InvalidOrder(
-                    f"paper: stop at {trigger_price} would trigger immediately (mark {mark:.2f})"
+                    f"paper: stop at {trigger_price} would trigger immediately "
+                    f"({trigger_source} {source:.2f})"
                 )
             if reduce_only:
                 self._reduce_target(acc, order)  # a stop must have something to protect
@@ -184,11 +214,22 @@ class Orders(Fills, Margin):
         if order in book[order.symbol]:
             book[order.symbol].remove(order)
 
+    @staticmethod
+    def _trigger_price_now(st: SymbolState, order: PaperOrder) -> float:
+        """The price ``order`` watches, now: the symbol's last price or its mark."""
+        return st.last if order.trigger_source == "last" else st.mark
+
     def _fire_triggers(self, st: SymbolState, t_ms: int) -> None:
-        mark = st.mark
+        """Fire, in the order they were placed, the trigger orders whose source price crossed.
+
+        Each executes at once as a market order, priced within the bar's remaining range
+        (:func:`~riskguard.paper.fill_pricing.taker_fill_price`); one the venue can no longer
+        accept (nothing left to reduce) is rejected.
+        """
         for order in list(self._triggers[st.market.symbol]):
             trigger = order.trigger_price or 0.0
-            hit = mark <= trigger if order.trigger_below else mark >= trigger
+            price = self._trigger_price_now(st, order)
+            hit = price <= trigger if order.trigger_below else price >= trigger
             if not hit:
                 continue
             self._triggers[st.market.symbol].remove(order)

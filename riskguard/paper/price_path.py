@@ -6,6 +6,11 @@ tick series is one tick a point. On every tick the last price moves and the mark
 exponential smoothing with the market's half-life, so marks lag a crash a little as on real
 venues. :class:`SymbolState` holds where a symbol has got to; the venue decides which symbol
 ticks next and what happens on the tick (:mod:`~riskguard.paper.engine`).
+
+What is still to trade in the current bar, from the current tick to the bar's last one
+(:meth:`SymbolState.remaining_range`), bounds every taker fill
+(:mod:`~riskguard.paper.fill_pricing`): an order that goes live now can only meet prices that
+trade from now on. For a tick series that is the tick's own price.
 """
 
 from __future__ import annotations
@@ -55,6 +60,18 @@ class SymbolState:
         if nxt >= len(self.bars.times_ms):
             return None
         return self.bars.times_ms[nxt]
+
+    def remaining_range(self) -> tuple[float, float]:
+        """``(low, high)`` of the prices the current bar trades from the current tick on.
+
+        These are ``ticks[tick - 1:]``: the tick in force now (whose price is :attr:`last`) and
+        the ones still to come in its bar. On a tick series, or after a bar's last tick, it is
+        ``(last, last)``; before the first tick, too.
+        """
+        rest = self.ticks[self.tick - 1 :] if self.tick >= 1 else ()
+        if not rest:
+            return self.last, self.last
+        return min(rest), max(rest)
 
     def play_tick(self, t_ms: int, bar_order: Callable[[SymbolState], IntrabarOrder]) -> None:
         """Move to the next tick, at ``t_ms``: the last price takes its price, the mark follows.

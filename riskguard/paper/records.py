@@ -7,6 +7,7 @@ and change; :mod:`~riskguard.paper.state` saves and restores them as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from riskguard.domain import MarginMode, Side
 from riskguard.risk.margin import Schedule
@@ -26,9 +27,19 @@ class PaperPosition:
     schedule: Schedule | None = None
 
 
+TriggerSource = Literal["mark", "last"]
+"""The price a trigger order watches: the mark (the default) or the last traded price."""
+
+TRIGGER_SOURCES: tuple[TriggerSource, ...] = ("mark", "last")
+
+
 @dataclass(slots=True)
 class PaperOrder:
-    """An order as the venue keeps it. Amounts in contracts."""
+    """An order as the venue keeps it. Amounts in contracts.
+
+    ``trigger_source`` says which price fires a trigger order (Binance's ``workingType``:
+    ``MARK_PRICE`` is ``"mark"``, ``CONTRACT_PRICE`` is ``"last"``); other orders ignore it.
+    """
 
     id: str
     client_order_id: str | None
@@ -51,6 +62,7 @@ class PaperOrder:
     fee: float = 0.0
     last_update: int = 0
     trades: list[str] = field(default_factory=list)
+    trigger_source: TriggerSource = "mark"
 
     @property
     def is_trigger(self) -> bool:

@@ -41,7 +41,7 @@ class VenueState:
     _holders: dict[str, set[str]]
     """The accounts holding a position in each symbol."""
     _triggers: dict[str, list[PaperOrder]]
-    """Each symbol's open trigger (stop) orders, waiting for the mark to reach them."""
+    """Each symbol's open trigger (stop) orders, waiting for their mark or last to reach them."""
     _limits: dict[str, list[PaperOrder]]
     """Each symbol's resting limit orders, waiting for the last price to cross them."""
 
@@ -71,7 +71,11 @@ class VenueState:
         return fill_pricing.speed(self._symbols[symbol])
 
     def taker_fill_price(self, symbol: str, side: str, base_amount: float) -> float:
-        """Price a taker order of ``base_amount`` fills at now: touch plus impact."""
+        """Price a taker order of ``base_amount`` fills at now: touch plus impact, within traded.
+
+        Held inside what the bar trades from the current tick on
+        (:func:`~riskguard.paper.fill_pricing.taker_fill_price`).
+        """
         return fill_pricing.taker_fill_price(self._symbols[symbol], side, base_amount)
 
     def leverage_of(self, acc: PaperAccount, symbol: str) -> float:

@@ -23,6 +23,7 @@ from riskguard.paper.feeds import (
     TICK_OFFSETS,
     Bars,
     IntrabarOrder,
+    PriceGap,
     bar_ticks,
     expand,
     gbm_bars,
@@ -515,6 +516,162 @@ def test_read_price_csv_infers_the_bar_length_from_the_median_gap_and_allows_mis
     # Assert
     assert bars.bar_ms == 300_000
     assert bars.times_ms == tuple(starts)
+    assert bars.gaps == (
+        PriceGap(line=3, after_ms=300_000, next_ms=900_000),
+        PriceGap(line=5, after_ms=1_200_000, next_ms=2_100_000),
+    )
+
+
+# --- gaps: a missing stretch is read, kept and said, never silently ------------------------------
+
+LUNA_BEFORE_GAP_MS = 1652402340000
+"""2022-05-13 00:39 UTC, a bar open; the file below skips 26,240 minutes after it."""
+LUNA_AFTER_GAP_MS = LUNA_BEFORE_GAP_MS + 26_241 * MINUTE_MS
+
+
+def gap_file(tmp_path: Path) -> Path:
+    """A crash-layout file: two bars, 26,240 missing minutes, two bars, 1 missing, one bar."""
+    times = [
+        LUNA_BEFORE_GAP_MS - MINUTE_MS,
+        LUNA_BEFORE_GAP_MS,
+        LUNA_AFTER_GAP_MS,
+        LUNA_AFTER_GAP_MS + MINUTE_MS,
+        LUNA_AFTER_GAP_MS + 3 * MINUTE_MS,
+    ]
+    path = tmp_path / "gaps.csv"
+    rows = "".join(f"{t},0.0002,0.0003,0.0001,0.0002,1\n" for t in times)
+    path.write_text(f"{CRASH_HEADER}\n{rows}", encoding="utf-8")
+    return path
+
+
+def test_read_price_csv_keeps_each_missing_stretch_as_a_gap_with_its_line_and_times(
+    tmp_path: Path,
+) -> None:
+    # Arrange
+    path = gap_file(tmp_path)
+
+    # Act
+    bars = read_price_csv(path, SYMBOL)
+
+    # Assert: lines count the header; each gap names the bar after it
+    assert len(bars.times_ms) == 5
+    assert bars.gaps == (
+        PriceGap(line=4, after_ms=LUNA_BEFORE_GAP_MS, next_ms=LUNA_AFTER_GAP_MS),
+        PriceGap(
+            line=6,
+            after_ms=LUNA_AFTER_GAP_MS + MINUTE_MS,
+            next_ms=LUNA_AFTER_GAP_MS + 3 * MINUTE_MS,
+        ),
+    )
+    assert bars.gaps[0].missing_ms(bars.bar_ms) == 26_240 * MINUTE_MS
+    assert bars.source == str(path)
+
+
+def test_gap_notes_say_each_gap_in_one_line_with_file_line_length_and_time(
+    tmp_path: Path,
+) -> None:
+    # Arrange
+    path = gap_file(tmp_path)
+
+    # Act
+    notes = read_price_csv(path, SYMBOL).gap_notes
+
+    # Assert
+    assert notes == (
+        f"{path}:4: 26240 minutes missing after 2022-05-13 00:39 UTC "
+        "(the next bar opens 2022-05-31 06:00 UTC)",
+        f"{path}:6: 1 minute missing after 2022-05-31 06:01 UTC "
+        "(the next bar opens 2022-05-31 06:03 UTC)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("bar_ms", "times", "note"),
+    [
+        (5_000, [0, 5_000, 20_000], "X:0: 10 seconds missing after 1970-01-01 00:00:05 UTC"),
+        (4, [0, 4, 9], "X:0: 1 ms missing after 1970-01-01 00:00:00.004 UTC"),
+    ],
+)
+def test_gap_notes_of_a_built_series_name_the_symbol_and_fit_the_bar_length(
+    bar_ms: int, times: list[int], note: str
+) -> None:
+    # Arrange
+    flat = (1.0, 1.0, 1.0, 1.0)
+    gap = PriceGap(line=0, after_ms=times[1], next_ms=times[2])
+    bars = Bars("X", tuple(times), *zip(*[flat] * 3, strict=True), bar_ms=bar_ms, gaps=(gap,))
+
+    # Act
+    (said,) = bars.gap_notes
+
+    # Assert
+    assert said.startswith(note)
+
+
+def test_read_price_csv_finds_no_gap_in_a_contiguous_kline_file_or_a_tick_file(
+    tmp_path: Path,
+) -> None:
+    # Arrange: klines a minute apart, and ticks irregularly apart
+    klines = tmp_path / "klines.csv"
+    klines.write_text(crash_layout(EXCERPT), encoding="utf-8")
+    ticks = tmp_path / "ticks.csv"
+    ticks.write_text("timestamp_ms,price\n0,5\n1000,6\n90000,7\n", encoding="utf-8")
+
+    # Act / Assert
+    assert read_price_csv(klines, SYMBOL).gaps == ()
+    assert read_price_csv(ticks, SYMBOL).gaps == ()
+    assert read_price_csv(ticks, SYMBOL).gap_notes == ()
+
+
+@pytest.mark.parametrize(
+    ("from_ms", "to_ms", "kept"),
+    [
+        (None, None, 2),
+        (LUNA_BEFORE_GAP_MS, None, 2),  # the bar before the first gap opens the window
+        (LUNA_BEFORE_GAP_MS + 1, None, 1),  # the first gap is before the window
+        (None, LUNA_AFTER_GAP_MS + 1, 1),  # the second gap is after the window
+        (None, LUNA_AFTER_GAP_MS, 0),  # the bar after the first gap is outside
+        (LUNA_AFTER_GAP_MS, LUNA_AFTER_GAP_MS + 2 * MINUTE_MS, 0),
+    ],
+)
+def test_bars_window_keeps_only_the_gaps_with_bars_of_the_window_on_both_sides(
+    tmp_path: Path, from_ms: int | None, to_ms: int | None, kept: int
+) -> None:
+    # Arrange
+    bars = read_price_csv(gap_file(tmp_path), SYMBOL)
+
+    # Act
+    window = bars.window(from_ms, to_ms)
+
+    # Assert
+    expected = tuple(
+        g for g in bars.gaps if g.after_ms in window.times_ms and g.next_ms in window.times_ms
+    )
+    assert len(window.gaps) == kept
+    assert window.gaps == expected
+    assert window.source == bars.source
+
+
+@pytest.mark.parametrize(
+    "gap",
+    [
+        PriceGap(line=2, after_ms=0, next_ms=60_000),  # consecutive bars, no missing stretch
+        PriceGap(line=3, after_ms=0, next_ms=180_000),  # not consecutive bars
+        PriceGap(line=3, after_ms=60_000, next_ms=240_000),  # no bar opens at 240_000
+    ],
+)
+def test_bars_refuses_a_gap_that_is_not_a_missing_stretch_between_two_bars(gap: PriceGap) -> None:
+    # Act / Assert
+    with pytest.raises(ValueError, match="is not a missing stretch"):
+        Bars(
+            "X",
+            THREE_MINUTES.times_ms,
+            THREE_MINUTES.opens,
+            THREE_MINUTES.highs,
+            THREE_MINUTES.lows,
+            THREE_MINUTES.closes,
+            MINUTE_MS,
+            (gap,),
+        )
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -546,6 +703,7 @@ ERROR_CASES = [
     (f"{GOOD}\n1621382460000,10,nan,9,10,1\n", 2, "high nan must be a positive, finite"),
     (f"{GOOD}\n1621382460000,10,11,9,12,1\n", 2, "high 11 is below max(open, close)"),
     (f"{GOOD}\n1621382460000,10,11,9.5,9,1\n", 2, "low 9.5 is above min(open, close)"),
+    (f"{GOOD}\n1621382460000,10,9,11,10,1\n", 2, "low 11 is above high 9"),
     ("timestamp_ms,price\n1621382400000,5\n1621382401000,-5\n", 3, "price -5 must be a positive"),
     ("1621382400000,5\n1621382400000,6\n", 2, "is not after the previous row's"),
     (

@@ -33,10 +33,16 @@ SYMBOL = "BTC/USDT:USDT"
 
 
 def _slippy_venue(leverage: float) -> tuple[PaperVenue, VirtualClock]:
-    """A flat market at 100,000 where every taker order fills 3% away from the touch."""
-    prices = tuple([100_000.0] * 50)
-    times = tuple(1_700_000_000_000 + i * 1000 for i in range(50))
-    bars = Bars(SYMBOL, times, prices, prices, prices, prices, 0)
+    """A market at 100,000 where every taker order fills 3% away from the touch.
+
+    Its one-minute bars open and close at 100,000 and trade from 96,000 to 104,000, so a fill 3%
+    away is one at a price that traded in its minute (the paper venue fills at no other).
+    """
+    flat = tuple([100_000.0] * 50)
+    times = tuple(1_700_000_000_000 + i * 60_000 for i in range(50))
+    highs = tuple([104_000.0] * 50)
+    lows = tuple([96_000.0] * 50)
+    bars = Bars(SYMBOL, times, flat, highs, lows, flat, 60_000)
     market = PaperMarket(
         SYMBOL,
         (Tier(0, float("inf"), 0.005, 0, 125),),
