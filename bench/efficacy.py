@@ -7,6 +7,10 @@ depend on the poll interval (the static stop refreshes every 60 s, the venue liq
 tick); they are run once per case, sampled every 15 s. A calm stretch (the quietest 12 hours
 found in the files) shows what the guard costs when nothing happens.
 
+A guarded run misses when its position is liquidated, ends in a shortfall, or when the position
+or its account goes below zero at any tick (a stop filling far past bankruptcy liquidates
+nothing and leaves no shortfall, but the user owes the difference; see riskguard.replay.result).
+
 Prints a markdown table per crash file and the checks the issue asks for. The full grid took
 80 minutes on 2 cores (about 2.6 hours of CPU; poll 1 s is 86,400 cycles per simulated day, and
 two files span two days); ``--jobs`` runs cases in parallel, ``--polls``, ``--leverages`` and
@@ -55,6 +59,19 @@ class Outcome:
     min_distance_pct: float | None
     actions: int
     wall_s: float
+    min_equity: float
+    """The position's lowest equity at any tick."""
+    account_min_equity: float
+    """The account's lowest equity at any tick."""
+    negative: bool
+    """The position went below zero."""
+    account_negative: bool
+    """The account went below zero."""
+
+    @property
+    def missed(self) -> bool:
+        """Liquidated, a shortfall, or the position or the account below zero."""
+        return self.liquidated or self.shortfall > 0 or self.negative or self.account_negative
 
 
 def symbol_of(path: Path) -> str:
@@ -82,6 +99,7 @@ def run_case(case: Case) -> Outcome:
     with silenced_logs():
         result = asyncio.run(run_one(scenario, case.run))
     (position,) = result.positions
+    (account,) = result.accounts
     return Outcome(
         case=case,
         liquidated=position.liquidated,
@@ -91,6 +109,10 @@ def run_case(case: Case) -> Outcome:
         min_distance_pct=position.min_distance_pct,
         actions=len(position.actions),
         wall_s=result.wall_s,
+        min_equity=position.min_equity,
+        account_min_equity=account.min_equity,
+        negative=position.negative,
+        account_negative=account.negative,
     )
 
 
@@ -122,6 +144,16 @@ def _liq(o: Outcome) -> str:
     return "LIQ" if o.liquidated else "ok"
 
 
+def _neg(o: Outcome) -> str:
+    """``no``, or the lowest equity of what went below zero: ``acct -3,779`` (the account's)
+    or ``pos -412`` (only the position's)."""
+    if o.account_negative:
+        return f"acct {o.account_min_equity:,.0f}"
+    if o.negative:
+        return f"pos {o.min_equity:,.0f}"
+    return "no"
+
+
 def baseline(outcomes: dict[Case, Outcome], case: Case, run: str) -> Outcome:
     """The baseline run of the same file, leverage and side as ``case``."""
     return outcomes[Case(case.file, case.leverage, case.side, run, BASELINE_POLL_S)]
@@ -137,10 +169,11 @@ def table(
     for path in files:
         lines.append(f"\n### {path.name}\n")
         lines.append(
-            "| lev | side | poll s | guard | shortfall | guard equity | min dist % | actions "
-            "| none | none equity | static-stop | static equity | vs none | vs static |"
+            "| lev | side | poll s | guard | shortfall | guard neg | guard equity | min dist % "
+            "| actions | none | none neg | none equity | static-stop | static neg "
+            "| static equity | vs none | vs static |"
         )
-        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for lev in levs:
             for side in SIDES:
                 none = outcomes[Case(str(path), lev, side, "none", BASELINE_POLL_S)]
@@ -150,9 +183,9 @@ def table(
                     dist = "-" if g.min_distance_pct is None else f"{g.min_distance_pct:.2f}"
                     lines.append(
                         f"| {lev:g}x | {side} | {poll:g} | {_liq(g)} | {_money(g.shortfall)} "
-                        f"| {_money(g.final_equity)} | {dist} | {g.actions} "
-                        f"| {_liq(none)} | {_money(none.final_equity)} "
-                        f"| {_liq(stop)} | {_money(stop.final_equity)} "
+                        f"| {_neg(g)} | {_money(g.final_equity)} | {dist} | {g.actions} "
+                        f"| {_liq(none)} | {_neg(none)} | {_money(none.final_equity)} "
+                        f"| {_liq(stop)} | {_neg(stop)} | {_money(stop.final_equity)} "
                         f"| {g.final_equity - none.final_equity:+,.0f} "
                         f"| {g.final_equity - stop.final_equity:+,.0f} |"
                     )
@@ -162,17 +195,31 @@ def table(
 def checks(outcomes: dict[Case, Outcome]) -> list[str]:
     guarded = [o for o in outcomes.values() if o.case.run == "guard" and o.case.start_ms is None]
     strict = [o for o in guarded if o.case.poll_s <= 15 and o.case.leverage <= 20]
-    failed = [o for o in strict if o.liquidated or o.shortfall > 0]
+    failed = [o for o in strict if o.missed]
     lines = [
         "\n### Checks\n",
-        f"- poll <= 15 s and leverage <= 20x: {len(strict)} guard runs, "
-        f"{len(failed)} with a liquidation or a shortfall",
+        f"- poll <= 15 s and leverage <= 20x: {len(strict)} guard runs, {len(failed)} missed "
+        f"(liquidated {sum(o.liquidated for o in strict)}, shortfall "
+        f"{sum(o.shortfall > 0 for o in strict)}, position below zero "
+        f"{sum(o.negative for o in strict)}, account below zero "
+        f"{sum(o.account_negative for o in strict)})",
     ]
     lines += [
         f"  - FAIL {Path(o.case.file).name} {o.case.leverage:g}x {o.case.side} "
-        f"poll {o.case.poll_s:g}: liquidated={o.liquidated} shortfall={o.shortfall:,.2f}"
+        f"poll {o.case.poll_s:g}: liquidated={o.liquidated} shortfall={o.shortfall:,.2f} "
+        f"min equity position {o.min_equity:,.2f} account {o.account_min_equity:,.2f}"
         for o in failed
     ]
+    every = [o for o in outcomes.values() if o.case.start_ms is None]
+    for run in ("guard", "none", "static-stop"):
+        runs = [o for o in every if o.case.run == run]
+        lines.append(
+            f"- `{run}`, every case: {len(runs)} runs, {sum(o.missed for o in runs)} missed: "
+            f"liquidated {sum(o.liquidated for o in runs)}, shortfall "
+            f"{sum(o.shortfall > 0 for o in runs)}, position below zero "
+            f"{sum(o.negative for o in runs)}, account below zero "
+            f"{sum(o.account_negative for o in runs)}"
+        )
     lost = []
     for o in guarded:
         none = baseline(outcomes, o.case, "none")

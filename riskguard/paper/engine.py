@@ -3,9 +3,13 @@
 Time only moves through :meth:`PaperVenue.advance_to`, tick by tick along each symbol's price
 path. On every tick of a symbol its last price moves, its mark follows (an exponential smoothing
 of the last price, so marks lag a crash a little as on real venues), then in order: stop orders
-triggered on the mark fire, resting limit orders that the price crossed fill, funding is settled
-at its interval, and every account holding the symbol is checked against its liquidation
-threshold with the risk core's venue profile and tiers.
+whose watched price (the mark, or the last price when the order says so) crossed their trigger
+fire and fill within what is still to trade in the bar, resting limit orders that the price
+crossed fill, funding is settled at its interval, and every account holding the symbol is
+checked against its liquidation
+threshold with the risk core's venue profile and tiers. Then the tick listeners
+(:meth:`PaperVenue.add_tick_listener`) are called with the symbol and the tick's time: they see the
+venue as the tick left it, so a fill in the tick is already in the wallets.
 
 Money moves only between named places, so it can be audited (:attr:`PaperVenue.ledger`):
 account wallets, isolated margins, the venue's fee income, funding paid, the insurance fund, and
@@ -27,7 +31,7 @@ Parts (each a base class over the state of
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from riskguard.paper.feeds import Bars, IntrabarOrder
 from riskguard.paper.funding import Funding
@@ -54,11 +58,18 @@ __all__ = [
     "PaperPosition",
     "PaperTrade",
     "PaperVenue",
+    "TickListener",
 ]
+
+
+TickListener = Callable[[str, int], None]
+"""Called after every tick with the symbol that moved and the tick's time (epoch ms)."""
 
 
 class PaperVenue(Liquidation, MarginSettings, Funding):
     """A simulated derivatives venue holding markets, price paths and several accounts."""
+
+    _tick_listeners: list[TickListener]
 
     def __init__(
         self,
@@ -88,6 +99,7 @@ class PaperVenue(Liquidation, MarginSettings, Funding):
         self._holders = {s: set() for s in self._symbols}
         self._triggers = {s: [] for s in self._symbols}
         self._limits = {s: [] for s in self._symbols}
+        self._tick_listeners = []
         self.advance_to(self.now_ms)
 
     # ------------------------------------------------------------------ accounts
@@ -152,6 +164,14 @@ class PaperVenue(Liquidation, MarginSettings, Funding):
             st.next_funding_ms += st.market.funding_interval_ms
         if self._holders[symbol]:
             self._check_liquidations(symbol, t_ms)
+        for listener in self._tick_listeners:
+            listener(symbol, t_ms)
+
+    def add_tick_listener(self, listener: TickListener) -> None:
+        """Call ``listener(symbol, t_ms)`` after every tick from now on, once the tick is fully
+        played (triggers, limit fills, funding, liquidations). A listener only reads the venue:
+        it must not place orders or move the clock. Not saved with the venue's state."""
+        self._tick_listeners.append(listener)
 
     # ------------------------------------------------------------------ audit
 

@@ -16,12 +16,20 @@ In Python::
     print(result.saved())
 """
 
-from riskguard.replay.result import Action, PositionResult, ReplayResult, RunResult, Totals
+from riskguard.replay.result import (
+    AccountResult,
+    Action,
+    PositionResult,
+    ReplayResult,
+    RunResult,
+    Totals,
+)
 from riskguard.replay.runner import replay, run_one
 from riskguard.replay.scenario import Scenario, build_scenario
 from riskguard.replay.spec import OpenSpec, parse_open
 
 __all__ = [
+    "AccountResult",
     "Action",
     "OpenSpec",
     "PositionResult",

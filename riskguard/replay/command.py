@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from riskguard.replay.result import ReplayResult
+from riskguard.replay.result import ReplayResult, negative_words
 from riskguard.replay.runner import replay
 from riskguard.replay.scenario import build_scenario
 from riskguard.replay.spec import (
@@ -108,7 +108,11 @@ def _money(value: float) -> str:
 
 
 def print_summary(result: ReplayResult, console: Console) -> None:
-    """The runs side by side, each position, and what the guard saved."""
+    """The runs side by side, each position, and what the guard saved.
+
+    ``went negative`` says whether an account (per run) or a position went below zero at any
+    tick, and how low (:mod:`riskguard.replay.result`).
+    """
     inputs = result.inputs
     prices = ", ".join(f"{s} = {f}" for s, f in dict(inputs.get("prices", {})).items())
     console.print(
@@ -120,6 +124,7 @@ def print_summary(result: ReplayResult, console: Console) -> None:
     totals = Table(title="runs")
     for column in ("run", "liquidations", "shortfall", "final equity", "fees", "cycles", "alerts"):
         totals.add_column(column, justify="left" if column == "run" else "right")
+    totals.add_column("went negative")
     for name, run in result.runs.items():
         t = run.totals
         totals.add_row(
@@ -130,6 +135,7 @@ def print_summary(result: ReplayResult, console: Console) -> None:
             _money(t.fees),
             str(run.cycles),
             str(run.alerts),
+            run.negative_words(),
         )
     console.print(totals)
     positions = Table(title="positions")
@@ -137,6 +143,7 @@ def print_summary(result: ReplayResult, console: Console) -> None:
         positions.add_column(column, justify="right" if column == "shortfall" else "left")
     for column in ("final equity", "min distance %", "actions"):
         positions.add_column(column, justify="right")
+    positions.add_column("went negative")
     for name, run in result.runs.items():
         for p in run.positions:
             positions.add_row(
@@ -149,10 +156,13 @@ def print_summary(result: ReplayResult, console: Console) -> None:
                 _money(p.final_equity),
                 "-" if p.min_distance_pct is None else f"{p.min_distance_pct:.2f}",
                 str(len(p.actions)),
+                negative_words(p.min_equity),
             )
     console.print(positions)
     for baseline, saved in result.saved().items():
         console.print(
             f"guard vs {baseline}: final equity {saved['final_equity']:+,.2f}, shortfall "
-            f"avoided {saved['shortfall']:,.2f}, liquidations avoided {saved['liquidations']}"
+            f"avoided {saved['shortfall']:,.2f}, liquidations avoided {saved['liquidations']}, "
+            f"negative accounts avoided {saved['negative_accounts']}, negative positions "
+            f"avoided {saved['negative_positions']}"
         )

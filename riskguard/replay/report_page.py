@@ -1,10 +1,10 @@
 """A replay's ``index.html``: what was replayed, the runs, what the guard saved, each position.
 
 Sections in order: the inputs (venue, poll interval, window, price files, how long the replay
-took, the positions opened, notes), each run's totals, what the guard saved against each
-baseline, each position's figures per run, then per position its chart and the guard's actions.
-Self-contained: inline CSS, no script, no external file but the charts beside it. Every text
-from the result is escaped.
+took, the positions opened, notes), each run's totals and accounts (whether one went below zero,
+in words), what the guard saved against each baseline, each position's figures per run, then
+per position its chart and the guard's actions. Self-contained: inline CSS, no script, no
+external file but the charts beside it. Every text from the result is escaped.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from riskguard.replay.report_chart import DPI, FIGSIZE_IN
 from riskguard.replay.report_numbers import amount, count, num, price, signed
 from riskguard.replay.report_positions import PositionKey, reference_run
-from riskguard.replay.result import PositionResult, ReplayResult
+from riskguard.replay.result import PositionResult, ReplayResult, negative_words
 from riskguard.replay.runner import format_time
 
 
@@ -159,6 +159,7 @@ def _runs_html(result: ReplayResult) -> str:
         "funding",
         "alerts",
         "cycles",
+        "went negative",
     ]
     rows = []
     for run in result.runs.values():
@@ -175,13 +176,38 @@ def _runs_html(result: ReplayResult) -> str:
                 num(t.funding),
                 f"{run.alerts:,}",
                 f"{run.cycles:,}",
+                _negative(run.negative_words(), bad=run.negative),
             ]
         )
     note = (
         "<p>Money in the settlement currency. Shortfall: losses past a position's collateral, "
-        "paid by the venue's insurance fund (a debt on some venues).</p>"
+        "paid by the venue's insurance fund (a debt on some venues). Went negative: whether an "
+        "account's equity (wallet, isolated margins and unrealised PnL) went below zero at any "
+        "price tick, and its lowest; a fill past bankruptcy counts at the fill, before any "
+        "insurance fund pays. When only a position did, the count and its lowest say so.</p>"
     )
-    return note + _table(head, rows, lambda i: i > 0)
+    out = note + _table(head, rows, lambda i: 0 < i < len(head) - 1)
+    account_rows = [
+        [
+            _e(run.name),
+            _e(a.account),
+            num(a.start_equity),
+            num(a.final_equity),
+            num(a.min_equity),
+            _negative(negative_words(a.min_equity), bad=a.negative),
+        ]
+        for run in result.runs.values()
+        for a in run.accounts
+    ]
+    if account_rows:
+        head = ["run", "account", "start equity", "final equity", "min equity", "went negative"]
+        out += "\n<h3>Accounts</h3>\n" + _table(head, account_rows, lambda i: 2 <= i <= 4)
+    return out
+
+
+def _negative(words: str, *, bad: bool) -> str:
+    """``went negative`` words, escaped, marked when something went below zero."""
+    return f'<span class="bad">{_e(words)}</span>' if bad else _e(words)
 
 
 def _saved_html(result: ReplayResult) -> str:
@@ -194,6 +220,8 @@ def _saved_html(result: ReplayResult) -> str:
         "shortfall avoided",
         "liquidations avoided",
         "fees (less)",
+        "negative accounts avoided",
+        "negative positions avoided",
     ]
     rows = []
     for name, figures in saved.items():
@@ -206,6 +234,8 @@ def _saved_html(result: ReplayResult) -> str:
                 signed(float(figures["shortfall"])),
                 count(int(figures["liquidations"])),
                 signed(float(figures["fees"])),
+                count(int(figures["negative_accounts"])),
+                count(int(figures["negative_positions"])),
             ]
         )
     note = "<p>Positive: the guard did better than the baseline.</p>"
@@ -224,6 +254,7 @@ def _positions_html(result: ReplayResult, keys: Sequence[PositionKey]) -> str:
         "final equity",
         "min distance %",
         "actions",
+        "went negative",
     ]
     rows = []
     for key in keys:
@@ -243,15 +274,18 @@ def _positions_html(result: ReplayResult, keys: Sequence[PositionKey]) -> str:
                     num(p.final_equity),
                     num(p.min_distance_pct),
                     f"{len(p.actions):,}",
+                    _negative(negative_words(p.min_equity), bad=p.negative),
                 ]
             )
     note = (
         "<p>Margin: put into the position when it was opened. Final equity: what is left of "
         "it (below zero when the loss went past it and no shortfall covered it). Min distance: "
         "the smallest distance from the mark to the liquidation price at any poll "
-        "(0 when liquidated).</p>"
+        "(0 when liquidated). Went negative: whether the position's own equity (its margin plus "
+        "what it made or lost so far, fees and funding included) went below zero at any price "
+        "tick, and its lowest.</p>"
     )
-    return note + _table(head, rows, lambda i: i >= 5)
+    return note + _table(head, rows, lambda i: 5 <= i < len(head) - 1)
 
 
 def _position_section(

@@ -8,7 +8,8 @@ the same scenario: ``none`` only lets the clock move; ``static-stop`` runs
 :class:`~riskguard.replay.baselines.StaticStopBot` every minute. Every run samples marks,
 liquidation prices (from the risk core, as the venue reports them), stops, sizes and each
 account's equity: the guard run at its polls, the baselines every poll interval but at most every
-15 s (:data:`BASELINE_STEP_MS`).
+15 s (:data:`BASELINE_STEP_MS`). The lowest equity of each position and account is kept at every
+tick of the venue besides (:class:`~riskguard.replay.equity_watch.EquityWatch`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from riskguard.guard.rules.registry import build_rules
 from riskguard.paper.config import PaperSetup, build_paper
 from riskguard.paper.engine import PaperAccount, PaperVenue
 from riskguard.replay.baselines import REFRESH_MS, StaticStopBot
+from riskguard.replay.equity_watch import EquityWatch, account_equity, trade_side
 from riskguard.replay.result import (
+    AccountResult,
     Action,
     PositionResult,
     PositionSeries,
@@ -42,6 +45,7 @@ from riskguard.replay.result import (
     RunResult,
     RunSeries,
     Totals,
+    went_negative,
 )
 from riskguard.replay.scenario import Scenario
 from riskguard.risk import assess_account
@@ -149,8 +153,12 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
         raise TypeError("a replay needs a virtual clock")
     opened = _opened_sides(venue)
     margins = _initial_margins(venue)
-    start_equity = sum(a.balance for a in scenario.paper.accounts)
+    opening_fees = _opening_fees(venue)
+    stakes = {key: margin + opening_fees[key] for key, margin in margins.items()}
+    start_balances = {a.id: a.balance for a in scenario.paper.accounts}
+    start_equity = sum(start_balances.values())
     recorder = _Recorder(venue)
+    watch = EquityWatch(venue, opened, stakes).attach()
     journal = MemoryJournal()
     step: Callable[[], Any]
     accounts = tuple(a.paper_account for a in scenario.accounts)
@@ -213,11 +221,13 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
         await step()
         cycles += 1
         t = max(t, clock.now_ms())
+        watch.measure_fills()
         recorder.sample(t, final=t >= end)
         if t >= end:
             break
         t = min(end, max(t + poll_ms, clock.now_ms()))
         clock.advance_to(t)
+    watch.measure_all()
     actions = _guard_actions(journal, opened) if name == "guard" else {}
     if bot is not None:
         for key, done in bot.actions.items():
@@ -225,22 +235,31 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
     for key, fills in _stop_fills(venue, opened).items():
         actions.setdefault(key, []).extend(fills)
     positions = tuple(
-        _position_result(venue, key, opened, margins, recorder, actions.get(key, []))
+        _position_result(
+            venue, key, opened, margins, opening_fees, recorder, watch, actions.get(key, [])
+        )
         for key in margins
+    )
+    account_results = tuple(
+        _account_result(venue, acc, start_balances.get(acc.id, acc.deposits), watch)
+        for acc in venue.accounts.values()
     )
     totals = Totals(
         liquidations=len(venue.liquidations),
         shortfall=sum(r.shortfall for r in venue.liquidations),
-        final_equity=sum(_account_equity(venue, a) for a in venue.accounts.values()),
+        final_equity=sum(a.final_equity for a in account_results),
         fees=sum(t.fee for a in venue.accounts.values() for t in a.trades)
         + sum(r.fee for r in venue.liquidations),
         funding=sum(sum(a.funding.values()) for a in venue.accounts.values()),
         start_equity=start_equity,
+        negative_positions=sum(p.negative for p in positions),
+        negative_accounts=sum(a.negative for a in account_results),
     )
     alerts = len(journal.entries("alert_queued"))
     return RunResult(
         name=name,
         positions=positions,
+        accounts=account_results,
         totals=totals,
         cycles=cycles,
         alerts=alerts,
@@ -286,7 +305,7 @@ class _Recorder:
         series = self.series
         series.times_ms.append(t_ms)
         for acc in venue.accounts.values():
-            series.equity.setdefault(acc.id, []).append(_account_equity(venue, acc))
+            series.equity.setdefault(acc.id, []).append(account_equity(venue, acc))
         for key in list(series.positions) + [k for k in figures if k not in series.positions]:
             track = series.positions.get(key)
             if track is None:
@@ -323,15 +342,6 @@ def _stop_of(acc: PaperAccount, symbol: str, side: Side) -> float:
     return max(prices) if side is Side.LONG else min(prices)
 
 
-def _account_equity(venue: PaperVenue, acc: PaperAccount) -> float:
-    equity = acc.wallet
-    for (symbol, side), pos in acc.positions.items():
-        equity += pos.isolated_margin + side.sign * pos.size * (
-            venue.mark_price(symbol) - pos.entry_price
-        )
-    return equity
-
-
 # ---------------------------------------------------------------------- accounting
 
 
@@ -350,11 +360,20 @@ def _initial_margins(venue: PaperVenue) -> dict[PositionKey, float]:
     }
 
 
-def _trade_side(acc: PaperAccount, order_id: str | None, opened: Side) -> Side:
-    order = acc.orders.get(order_id or "")
-    if order is not None and order.position_side is not None:
-        return order.position_side
-    return opened
+def _opening_fees(venue: PaperVenue) -> dict[PositionKey, float]:
+    """The trading fee each position paid to open, before the first poll: with its margin, what
+    the user put in to hold it."""
+    opened = _opened_sides(venue)
+    fees = dict.fromkeys(_initial_margins(venue), 0.0)
+    for acc in venue.accounts.values():
+        for trade in acc.trades:
+            default = opened.get((acc.id, trade.symbol))
+            if default is None:
+                continue
+            key = (acc.id, trade.symbol, trade_side(acc, trade.order_id, default).value)
+            if key in fees:
+                fees[key] += trade.fee
+    return fees
 
 
 def _position_result(
@@ -362,7 +381,9 @@ def _position_result(
     key: PositionKey,
     opened: Mapping[tuple[str, str], Side],
     margins: Mapping[PositionKey, float],
+    opening_fees: Mapping[PositionKey, float],
     recorder: _Recorder,
+    watch: EquityWatch,
     actions: list[Action],
 ) -> PositionResult:
     account, symbol, side_name = key
@@ -373,7 +394,7 @@ def _position_result(
     for trade in acc.trades:
         if trade.symbol != symbol:
             continue
-        if _trade_side(acc, trade.order_id, default_side) is not side:
+        if trade_side(acc, trade.order_id, default_side) is not side:
             continue
         realized += trade.realized_pnl
         fees += trade.fee
@@ -388,10 +409,14 @@ def _position_result(
     pos = acc.positions.get((symbol, side))
     unrealized = side.sign * pos.size * (venue.mark_price(symbol) - pos.entry_price) if pos else 0.0
     margin = margins[key]
-    final = margin + realized - fees - funding - liquidation_fees + shortfall + unrealized
+    opening_fee = opening_fees[key]
+    final = (
+        margin + opening_fee + realized - fees - funding - liquidation_fees + shortfall + unrealized
+    )
     leverage = pos.leverage if pos is not None else venue.leverage_of(acc, symbol)
     mode = pos.margin_mode.value if pos is not None else venue.margin_mode_of(acc, symbol).value
     min_distance = 0.0 if records else recorder.min_distance.get(key)
+    min_equity = min(final, watch.position_min.get(key, final))
     actions.sort(key=lambda a: a.time_ms)
     return PositionResult(
         account=account,
@@ -400,14 +425,31 @@ def _position_result(
         margin_mode=mode,
         leverage=leverage,
         initial_margin=margin,
+        opening_fee=opening_fee,
         liquidated=bool(records),
         shortfall=shortfall,
         final_equity=final,
+        min_equity=min_equity,
+        negative=went_negative(min_equity),
         min_distance_pct=min_distance,
         fees=fees + liquidation_fees,
         funding=funding,
         final_size=pos.size if pos is not None else 0.0,
         actions=tuple(actions),
+    )
+
+
+def _account_result(
+    venue: PaperVenue, acc: PaperAccount, start: float, watch: EquityWatch
+) -> AccountResult:
+    final = account_equity(venue, acc)
+    min_equity = min(final, watch.account_min.get(acc.id, final))
+    return AccountResult(
+        account=acc.id,
+        start_equity=start,
+        final_equity=final,
+        min_equity=min_equity,
+        negative=went_negative(min_equity),
     )
 
 
@@ -421,7 +463,7 @@ def _stop_fills(
             order = acc.orders.get(trade.order_id or "")
             if order is None or order.trigger_price is None or trade.liquidation:
                 continue
-            side = _trade_side(acc, trade.order_id, opened[(acc.id, trade.symbol)])
+            side = trade_side(acc, trade.order_id, opened[(acc.id, trade.symbol)])
             out.setdefault((acc.id, trade.symbol, side.value), []).append(
                 Action(
                     trade.timestamp,

@@ -11,6 +11,8 @@ fresh paper venue from it, so all of them start from the same positions on the s
   holding the given positions; without a notional each position's margin is the balance divided
   by twice the number of positions, and its notional that margin times its leverage.
 - Rules and guard settings: the config's, or the built-in defaults without a config.
+- Notes: what the results rest on and a reader should know, printed with them: built-in market
+  terms, and each missing stretch (gap) of a price file read inside the replayed window.
 """
 
 from __future__ import annotations
@@ -128,6 +130,36 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
+def gap_notes(
+    symbol: str, path: Path, bars: Bars, start_ms: int | None, end_ms: int | None
+) -> list[str]:
+    """One note per missing stretch of ``bars`` inside the window, e.g. ``LUNA/USDT:USDT: 26240
+    minutes missing after 2022-05-13 00:39 UTC (lunausdt.csv line 8681)``: the time is the open
+    of the last bar before the gap, the line the file's line of the first bar after it.
+
+    Reads ``bars.gaps`` (``PriceGap``: ``line``, ``after_ms``, ``next_ms``) where the feed
+    reader records them; a reader that does not gives no note.
+    """
+    windowed = bars.window(start_ms, end_ms) if start_ms is not None or end_ms is not None else bars
+    notes = []
+    for gap in getattr(windowed, "gaps", ()):
+        missing = gap.next_ms - gap.after_ms - bars.bar_ms
+        when = datetime.fromtimestamp(gap.after_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        notes.append(
+            f"{symbol}: {_duration(missing)} missing after {when} UTC ({path.name} line {gap.line})"
+        )
+    return notes
+
+
+def _duration(ms: int) -> str:
+    """``26240 minutes``, ``1 minute``, ``90 seconds``."""
+    if ms % 60_000 == 0:
+        n, unit = ms // 60_000, "minute"
+    else:
+        n, unit = round(ms / 1000), "second"
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
 def _positions(opens: Sequence[OpenSpec], balance: float) -> list[dict[str, Any]]:
     margin = balance / (2 * len(opens))
     return [
@@ -211,6 +243,8 @@ def build_scenario(
             )
     for symbol, series in bars.items():
         _window(series, start_ms, end_ms, symbol)
+    for symbol, (path, series) in read.items():
+        notes.extend(gap_notes(symbol, path, series, start_ms, end_ms))
     document["markets"] = markets
     if venue is not None:
         document["venue"] = venue

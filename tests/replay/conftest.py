@@ -1,4 +1,4 @@
-"""Price files for replay tests: a synthetic one-minute crash and a calm tick series."""
+"""Price files for replay tests: a synthetic one-minute crash, tick series and a price gap."""
 
 from __future__ import annotations
 
@@ -25,6 +25,23 @@ def write_klines(path: Path, closes: list[float], *, header: bool = True) -> Pat
     return path
 
 
+TICK_MS = 10_000
+"""Spacing of the points of a synthetic tick series (the mark's half-life is 5 s)."""
+
+
+def write_ticks(path: Path, prices: list[float], *, step_ms: int = TICK_MS) -> Path:
+    """A ``timestamp_ms,price`` tick series from ``T0``, one point every ``step_ms``."""
+    rows = [f"{T0 + i * step_ms},{price:.2f}" for i, price in enumerate(prices)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def gap_prices(*, start: float = 40_000.0, to: float = 30_000.0, points: int = 60) -> list[float]:
+    """Flat at ``start`` for five minutes, then one tick at ``to`` and flat there: a 25% gap
+    down, far past the bankruptcy price of a 20x long (5% under its entry)."""
+    return [start] * 30 + [to] * (points - 30)
+
+
 def crash_closes(*, start: float = 40_000.0, drop: float = 0.30, bars: int = 240) -> list[float]:
     """Flat for an hour, down ``drop`` over the next hour, then flat: a 20x long dies."""
     out = []
@@ -49,3 +66,9 @@ def crash_csv(tmp_path: Path) -> Path:
 def squeeze_csv(tmp_path: Path) -> Path:
     """The mirror image: up 40% between minute 60 and 120 (a short dies)."""
     return write_klines(tmp_path / "squeeze.csv", crash_closes(drop=-0.40))
+
+
+@pytest.fixture
+def gap_csv(tmp_path: Path) -> Path:
+    """A tick series that gaps 25% down at minute five (see :func:`gap_prices`)."""
+    return write_ticks(tmp_path / "gap.csv", gap_prices())

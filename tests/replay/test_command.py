@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,17 @@ def test_json_has_every_run_and_what_the_guard_saved(
     assert document["saved"]["none"]["liquidations"] == 1
     assert document["saved"]["none"]["final_equity"] > 0
     assert document["inputs"]["prices"] == {BTC: "crash.csv"}
+    assert position["negative"] is False
+    assert position["min_equity"] > 0
+    (account,) = runs["guard"]["accounts"]
+    assert account["account"] == "replay"
+    assert account["negative"] is False
+    assert account["min_equity"] <= account["final_equity"]
+    assert runs["guard"]["totals"]["negative_positions"] == 0
+    assert runs["guard"]["totals"]["negative_accounts"] == 0
+    for run in runs.values():
+        assert run["totals"]["negative_positions"] == sum(p["negative"] for p in run["positions"])
+    assert {"negative_positions", "negative_accounts"} <= set(document["saved"]["none"])
 
 
 def test_the_table_names_each_run_and_the_savings(
@@ -66,6 +78,45 @@ def test_the_table_names_each_run_and_the_savings(
     assert "guard vs none: final equity +" in out
     assert "static-stop" not in out
     assert "built-in market terms" in out
+    assert "went negative" in out
+    guard_rows = _rows(out, "guard")
+    assert len(guard_rows) == 2  # the runs table and the positions table
+    assert all(row[-1] == "no" for row in guard_rows)
+    assert "negative accounts avoided" in out
+
+
+def _rows(out: str, run: str) -> list[list[str]]:
+    """The cells of the table rows (runs, positions) whose first cell is ``run``."""
+    rows = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if cells and cells[0] == run:
+            rows.append(cells)
+    return rows
+
+
+def test_the_table_says_in_words_when_a_stop_filled_past_bankruptcy_went_below_zero(
+    gap_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "replay",
+            "--prices",
+            f"{BTC}={gap_csv}",
+            "--open",
+            f"{BTC},long,20x",
+            "--baselines",
+            "static-stop",
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0
+    runs_row, position_row = _rows(out, "static-stop")
+    assert runs_row[1] == "0"  # no liquidation ...
+    assert runs_row[2] == "0.00"  # ... and no shortfall, but:
+    assert re.fullmatch(r"yes \(min -[\d,]+\.\d\d\)", runs_row[-1])
+    assert re.fullmatch(r"yes \(min -[\d,]+\.\d\d\)", position_row[-1])
 
 
 def test_a_window_replays_only_that_stretch(

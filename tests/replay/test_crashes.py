@@ -1,9 +1,11 @@
 """The guard on every real crash in ../shared/data/crashes, against holding the position.
 
 With the built-in rules and a 15 s poll, a 20x position, long or short, on every crash file is
-never liquidated and never ends in a shortfall, and wherever holding it without a guard ends in
-a liquidation the guard ends with more. (``bench/efficacy.py`` runs the full grid: leverage 3
-to 50, poll 1 to 60 s, and the static stop.) Skipped, with a message, when the data is absent.
+never liquidated, never ends in a shortfall, and neither it nor its account goes below zero at
+any tick (a stop filled past bankruptcy would, with no liquidation and no shortfall); wherever
+holding it without a guard ends in a liquidation the guard ends with more. (``bench/efficacy.py``
+runs the full grid: leverage 3 to 50, poll 1 to 60 s, and the static stop.) Skipped, with a
+message, when the data is absent.
 """
 
 from __future__ import annotations
@@ -56,6 +58,17 @@ def test_a_20x_position_survives_every_crash_with_the_guard_polling_every_15_s(
     assert position.shortfall == 0
     assert guard.totals.shortfall == 0
     assert guard.totals.liquidations == 0
+    (account,) = guard.accounts
+    assert position.min_equity >= 0, f"the guarded position went to {position.min_equity:,.2f}"
+    assert account.min_equity >= 0, f"the guarded account went to {account.min_equity:,.2f}"
+    assert not position.negative
+    assert not account.negative
+    assert (guard.totals.negative_positions, guard.totals.negative_accounts) == (0, 0)
+    # Without a guard, a liquidation past bankruptcy is below zero at its fill.
+    unguarded = none.positions[0]
+    if unguarded.shortfall > 0:
+        assert unguarded.negative
+        assert unguarded.min_equity <= -unguarded.shortfall + unguarded.final_equity + 1e-6
     if none.positions[0].liquidated:
         assert guard.totals.final_equity > none.totals.final_equity
 

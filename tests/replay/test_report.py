@@ -21,7 +21,7 @@ from riskguard.replay.report import (
     _thin,
     write_report,
 )
-from riskguard.replay.result import ReplayResult, RunSeries
+from riskguard.replay.result import AccountResult, ReplayResult, RunSeries, negative_words
 from riskguard.replay.runner import format_time
 from tests.replay.conftest import MINUTE, T0, crash_closes, write_klines
 
@@ -127,7 +127,25 @@ def test_index_gives_each_runs_final_equity_liquidations_and_cycles(
         assert rows[name]["liquidations"] == str(run.totals.liquidations)
         assert rows[name]["cycles"] == f"{run.cycles:,}"
         assert rows[name]["alerts"] == f"{run.alerts:,}"
+        assert rows[name]["went negative"] == run.negative_words()
     assert rows["none"]["liquidations"] == "2"
+    assert rows["guard"]["went negative"] == "no"
+
+
+def test_index_gives_each_accounts_lowest_equity_and_whether_it_went_negative(
+    crash: ReplayResult, report: Path
+) -> None:
+    rows = _page(report).table("run", "account")
+    expected = [(name, a) for name, run in crash.runs.items() for a in run.accounts]
+    assert len(rows) == len(expected) == 3
+    for row, (name, account) in zip(rows, expected, strict=True):
+        assert (row["run"], row["account"]) == (name, account.account)
+        assert row["start equity"] == "10,000.00"
+        assert row["final equity"] == f"{account.final_equity:,.2f}"
+        assert row["min equity"] == f"{account.min_equity:,.2f}"
+        assert row["went negative"] == (
+            "no" if not account.negative else negative_words(account.min_equity)
+        )
 
 
 def test_index_flags_the_liquidated_positions_of_each_run(
@@ -147,6 +165,11 @@ def test_index_flags_the_liquidated_positions_of_each_run(
     assert guard_btc is not None
     assert by_run[(BTC, "guard")]["final equity"] == f"{guard_btc.final_equity:,.2f}"
     assert by_run[(BTC, "guard")]["actions"] == str(len(guard_btc.actions))
+    assert by_run[(BTC, "guard")]["went negative"] == "no"
+    for name, run in crash.runs.items():
+        for p in run.positions:
+            words = by_run[(p.symbol, name)]["went negative"]
+            assert words == ("no" if not p.negative else f"yes (min {p.min_equity:,.2f})")
 
 
 def test_index_says_what_the_guard_saved_against_each_baseline(
@@ -157,7 +180,38 @@ def test_index_says_what_the_guard_saved_against_each_baseline(
     assert set(rows) == {"none", "static-stop"}
     for name, figures in saved.items():
         assert rows[name]["final equity (more)"] == f"{figures['final_equity']:+,.2f}"
+        for what in ("accounts", "positions"):
+            avoided = int(figures[f"negative_{what}"])
+            assert rows[name][f"negative {what} avoided"] == (f"{avoided:+d}" if avoided else "0")
     assert rows["none"]["liquidations avoided"] == "+2"
+
+
+def test_index_says_in_words_how_low_a_position_and_its_account_went(
+    crash: ReplayResult, tmp_path: Path
+) -> None:
+    """A stop filled far past bankruptcy: no liquidation, no shortfall, and the page says it."""
+    guard = crash.runs["guard"]
+    btc = guard.position(("replay", BTC, "long"))
+    assert btc is not None
+    sunk = replace(btc, min_equity=-8_779.12, negative=True)
+    (account,) = guard.accounts
+    owing = AccountResult(account.account, 10_000.0, -3_779.12, -3_779.12, negative=True)
+    positions = tuple(sunk if p.key == btc.key else p for p in guard.positions)
+    runs = {**crash.runs, "guard": replace(guard, positions=positions, accounts=(owing,))}
+
+    index = write_report(replace(crash, runs=runs), tmp_path)
+
+    page = _page(index)
+    text = index.read_text(encoding="utf-8")
+    assert {r["run"]: r for r in page.table("run", "liquidations")}["guard"]["went negative"] == (
+        "yes (min -3,779.12)"
+    )
+    positions_rows = {(r["symbol"], r["run"]): r for r in page.table("account", "symbol")}
+    assert positions_rows[(BTC, "guard")]["went negative"] == "yes (min -8,779.12)"
+    assert positions_rows[(BTC, "guard")]["liquidated"] == "no"
+    accounts_rows = {r["run"]: r for r in page.table("run", "account")}
+    assert accounts_rows["guard"]["min equity"] == "-3,779.12"
+    assert '<span class="bad">yes (min -3,779.12)</span>' in text
 
 
 def test_index_shows_each_chart_with_its_file_and_a_description(report: Path) -> None:

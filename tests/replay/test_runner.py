@@ -11,7 +11,7 @@ import pytest
 from riskguard.domain import MarginMode, Side
 from riskguard.replay import OpenSpec, build_scenario, replay
 from riskguard.replay.baselines import StaticStopBot, stop_level
-from riskguard.replay.result import ReplayResult
+from riskguard.replay.result import NEGATIVE_TOLERANCE, ReplayResult
 from riskguard.replay.runner import _setup, run_one
 from riskguard.replay.scenario import Scenario
 
@@ -92,7 +92,7 @@ def test_positions_and_free_balance_add_up_to_the_account(
     long_20x: ReplayResult, name: str
 ) -> None:
     run = long_20x.runs[name]
-    free = run.totals.start_equity - sum(p.initial_margin for p in run.positions)
+    free = run.totals.start_equity - sum(p.initial_margin + p.opening_fee for p in run.positions)
     assert sum(p.final_equity for p in run.positions) + free == pytest.approx(
         run.totals.final_equity, abs=1e-6
     )
@@ -133,6 +133,136 @@ def test_the_json_has_the_promised_shape(long_20x: ReplayResult) -> None:
             } <= set(position)
     assert set(document["saved"]) == {"none", "static-stop"}
     assert document["inputs"]["poll_interval_s"] == 15
+
+
+def test_the_json_says_what_went_below_zero_per_position_account_and_run(
+    long_20x: ReplayResult,
+) -> None:
+    document = long_20x.to_json()
+    for name, run in document["runs"].items():
+        result = long_20x.runs[name]
+        assert {"negative_positions", "negative_accounts"} <= set(run["totals"])
+        assert run["negative"] is result.negative
+        for position in run["positions"]:
+            assert {"min_equity", "negative"} <= set(position)
+            assert position["negative"] is (position["min_equity"] < 0)
+        (account,) = run["accounts"]
+        assert set(account) == {
+            "account",
+            "start_equity",
+            "final_equity",
+            "min_equity",
+            "negative",
+        }
+        assert account["account"] == "replay"
+        assert run["min_equity"] == account["min_equity"]
+    for saved in document["saved"].values():
+        assert {"final_equity", "shortfall", "liquidations", "fees"} <= set(saved)
+        assert {"negative_positions", "negative_accounts"} <= set(saved)
+
+
+@pytest.mark.parametrize("name", ["guard", "none", "static-stop"])
+def test_the_lowest_equity_is_never_above_the_final_and_the_totals_count_what_went_negative(
+    long_20x: ReplayResult, name: str
+) -> None:
+    run = long_20x.runs[name]
+    for p in run.positions:
+        assert p.min_equity <= p.final_equity
+        assert p.negative is (p.min_equity < -NEGATIVE_TOLERANCE)
+    (account,) = run.accounts
+    assert account.start_equity == run.totals.start_equity == 10_000
+    assert account.final_equity == pytest.approx(run.totals.final_equity)
+    assert account.min_equity <= account.final_equity
+    assert account.min_equity <= min(run.series.equity["replay"]) + 1e-9
+    assert run.min_equity == account.min_equity
+    assert run.totals.negative_positions == sum(p.negative for p in run.positions)
+    assert run.totals.negative_accounts == sum(a.negative for a in run.accounts)
+
+
+def test_the_guarded_20x_long_and_its_account_never_go_below_zero(long_20x: ReplayResult) -> None:
+    guard = long_20x.runs["guard"]
+    (position,) = guard.positions
+    assert position.min_equity > 0
+    assert not position.negative
+    assert guard.accounts[0].min_equity > 0
+    assert not guard.negative
+    assert guard.negative_words() == "no"
+
+
+def test_a_dip_between_two_polls_is_seen_at_its_ticks(tmp_path: Path) -> None:
+    """A cross 10x long with 2,000 of margin in a 10,000 account: a 15% dip for 40 s takes the
+    position's own equity below zero (the account holds it) and back before the next poll."""
+    from tests.replay.conftest import write_ticks
+
+    prices = [40_000.0] * 13 + [34_000.0] * 4 + [40_000.0] * 44  # the dip: 130 s to 160 s
+    csv = write_ticks(tmp_path / "dip.csv", prices)
+    scenario = _scenario(csv, OpenSpec(BTC, "long", 10, "cross", notional=20_000), poll_s=60)
+
+    run = asyncio.run(run_one(scenario, "none"))
+
+    (position,) = run.positions
+    key = position.key
+    # No poll saw it: at every sampled mark the position kept more than half its margin.
+    assert min(run.series.positions[key].mark) > 38_000
+    assert not position.liquidated
+    assert position.final_equity > 0
+    assert position.min_equity < 0
+    assert position.negative
+    (account,) = run.accounts
+    assert not account.negative  # the account's free balance carried the position
+    assert account.min_equity < min(run.series.equity["replay"])
+    assert run.totals.negative_positions == 1
+    assert run.totals.negative_accounts == 0
+    assert run.negative
+    assert run.negative_words().startswith("no (1 position below zero, min -")
+
+
+def test_a_liquidation_past_bankruptcy_takes_the_unguarded_position_and_account_below_zero(
+    gap_csv: Path,
+) -> None:
+    scenario = _scenario(gap_csv, OpenSpec(BTC, "long", 20))
+
+    run = asyncio.run(run_one(scenario, "none"))
+
+    (position,) = run.positions
+    (account,) = run.accounts
+    assert position.liquidated
+    assert position.shortfall > 0
+    # Charged at the fill, before the insurance fund paid the shortfall back.
+    assert position.min_equity == pytest.approx(position.final_equity - position.shortfall)
+    assert account.min_equity == pytest.approx(account.final_equity - position.shortfall)
+    assert position.negative
+    assert account.negative == (account.min_equity < 0)
+    assert run.totals.negative_positions == 1
+    assert run.negative
+    assert run.negative_words() in (
+        f"yes (min {account.min_equity:,.2f})",
+        f"no (1 position below zero, min {position.min_equity:,.2f})",
+    )
+
+
+def test_a_stop_filled_past_bankruptcy_goes_below_zero_without_a_liquidation(
+    gap_csv: Path,
+) -> None:
+    """The case the liquidation and shortfall counters miss: the static stop fires on the gap
+    and fills far under the bankruptcy price; nothing is liquidated, the insurance fund pays
+    nothing, and the account owes the difference."""
+    scenario = _scenario(gap_csv, OpenSpec(BTC, "long", 20))
+
+    run = asyncio.run(run_one(scenario, "static-stop"))
+
+    (position,) = run.positions
+    (account,) = run.accounts
+    assert "stop_filled" in [a.kind for a in position.actions]
+    assert run.totals.liquidations == 0
+    assert run.totals.shortfall == 0
+    assert position.final_equity < 0
+    assert position.min_equity <= position.final_equity
+    assert position.negative
+    assert account.final_equity < 0
+    assert account.negative
+    assert (run.totals.negative_positions, run.totals.negative_accounts) == (1, 1)
+    assert run.negative_words() == f"yes (min {account.min_equity:,.2f})"
 
 
 def test_a_short_survives_a_squeeze_with_the_guard_and_not_without(squeeze_csv: Path) -> None:

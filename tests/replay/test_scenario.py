@@ -188,3 +188,35 @@ def test_a_symbol_must_name_its_settlement_and_a_file_must_exist(
         build_scenario(prices=[(BTC, tmp_path / "missing.csv")])
     with pytest.raises(InputError, match="given twice"):
         build_scenario(prices=[(BTC, crash_csv), (BTC, crash_csv)])
+
+
+def _gappy(tmp_path: Path) -> Path:
+    """Kline rows at minutes 0, 1, 2, then 10, 11 and 12: minutes 3 to 9 are missing, the row
+    after the gap (minute 10) on line 5 of the file (the header is line 1)."""
+    minutes = [0, 1, 2, 10, 11, 12]
+    rows = ["timestamp_ms,open,high,low,close,volume"]
+    rows += [f"{T0 + m * 60_000},40000.0,40010.0,39990.0,40000.0,1.0" for m in minutes]
+    path = tmp_path / "gappy.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_each_gap_of_a_price_file_read_is_a_note_naming_the_file_line(tmp_path: Path) -> None:
+    scenario = build_scenario(prices=[(BTC, _gappy(tmp_path))], opens=[OpenSpec(BTC, "long", 3)])
+
+    gap_notes = [n for n in scenario.notes if "missing" in n]
+
+    assert gap_notes == [
+        f"{BTC}: 7 minutes missing after 2023-11-15 00:02 UTC (gappy.csv line 5)",
+    ]
+
+
+def test_a_gap_outside_the_replayed_window_is_not_noted(tmp_path: Path) -> None:
+    scenario = build_scenario(
+        prices=[(BTC, _gappy(tmp_path))],
+        opens=[OpenSpec(BTC, "long", 3)],
+        start_ms=T0 + 10 * 60_000,
+    )
+
+    assert [n for n in scenario.notes if "missing" in n] == []
+    assert any("built-in market terms" in n for n in scenario.notes)
