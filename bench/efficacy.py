@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -67,6 +68,7 @@ class Outcome:
     """The position went below zero."""
     account_negative: bool
     """The account went below zero."""
+    start_equity: float = 0.0
 
     @property
     def missed(self) -> bool:
@@ -113,6 +115,7 @@ def run_case(case: Case) -> Outcome:
         account_min_equity=account.min_equity,
         negative=position.negative,
         account_negative=account.negative,
+        start_equity=result.totals.start_equity,
     )
 
 
@@ -239,6 +242,31 @@ def checks(outcomes: dict[Case, Outcome]) -> list[str]:
             1 for o in guarded if o.final_equity < baseline(outcomes, o.case, run).final_equity
         )
         lines.append(f"- guard below `{run}`: {below} of {len(guarded)} runs")
+    lines += cost_lines(outcomes, guarded)
+    return lines
+
+
+def cost_lines(outcomes: dict[Case, Outcome], guarded: Sequence[Outcome]) -> list[str]:
+    """The cost of protection: where a baseline ended with more equity than the guard (a rally
+    the guard cut, a stop that never fired), what the guard gave up, by leverage."""
+    lines = ["\n### The cost of protection\n"]
+    for run in ("none", "static-stop"):
+        gaps = [(o, baseline(outcomes, o.case, run).final_equity - o.final_equity) for o in guarded]
+        worse = [(o, gap) for o, gap in gaps if gap > 0]
+        start = sum(o.start_equity for o in guarded) or 1.0
+        lines.append(
+            f"- against `{run}`: the guard ended lower in {len(worse)} of {len(gaps)} runs, "
+            f"giving up {sum(g for _, g in worse):,.0f} in all "
+            f"({100 * sum(g for _, g in worse) / start:.2f}% of the runs' starting equity); "
+            f"largest {max((g for _, g in worse), default=0.0):,.0f}"
+        )
+        for lev in sorted({o.case.leverage for o in guarded}):
+            at = [(o, g) for o, g in worse if o.case.leverage == lev]
+            if at:
+                lines.append(
+                    f"  - {lev:g}x: {len(at)} runs, gave up {sum(g for _, g in at):,.0f}, "
+                    f"median {statistics.median(g for _, g in at):,.0f}"
+                )
     return lines
 
 

@@ -166,3 +166,8 @@ def print_summary(result: ReplayResult, console: Console) -> None:
             f"negative accounts avoided {saved['negative_accounts']}, negative positions "
             f"avoided {saved['negative_positions']}"
         )
+    for baseline, cost in result.cost().items():
+        console.print(
+            f"cost of protection vs {baseline}: gave up {cost['gave_up']:,.2f} on "
+            f"{cost['positions']} position(s) where {baseline} ended better"
+        )

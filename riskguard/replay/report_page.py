@@ -239,7 +239,20 @@ def _saved_html(result: ReplayResult) -> str:
             ]
         )
     note = "<p>Positive: the guard did better than the baseline.</p>"
-    return note + _table(head, rows, lambda i: i > 0)
+    costs = result.cost()
+    cost_rows = [
+        [_e(name), num(float(c["gave_up"])), str(int(c["positions"]))] for name, c in costs.items()
+    ]
+    cost_note = (
+        "<p>The cost of protection: on the positions where the baseline ended with more equity "
+        "(a rally the guard cut, a stop that never fired), what the guard gave up.</p>"
+    )
+    return (
+        note
+        + _table(head, rows, lambda i: i > 0)
+        + cost_note
+        + _table(["against", "gave up", "positions"], cost_rows, lambda i: i > 0)
+    )
 
 
 def _positions_html(result: ReplayResult, keys: Sequence[PositionKey]) -> str:

@@ -285,11 +285,33 @@ class ReplayResult:
             }
         return out
 
+    def cost(self) -> dict[str, dict[str, Any]]:
+        """What the guard gave up against each baseline: on the positions where the baseline
+        ended with more equity than the guard (holding through a rally the guard cut, or a stop
+        that never fired), the sum of the differences and how many positions they are."""
+        guard = self.runs.get("guard")
+        if guard is None:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for name, run in self.runs.items():
+            if name == "guard":
+                continue
+            gave_up = 0.0
+            positions = 0
+            for g in guard.positions:
+                b = run.position(g.key)
+                if b is not None and b.final_equity > g.final_equity:
+                    gave_up += b.final_equity - g.final_equity
+                    positions += 1
+            out[name] = {"gave_up": _money(gave_up), "positions": positions}
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "inputs": dict(self.inputs),
             "runs": {name: run.to_json() for name, run in self.runs.items()},
             "saved": self.saved(),
+            "cost": self.cost(),
             "wall_s": round(self.wall_s, 3),
         }
 

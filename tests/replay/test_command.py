@@ -52,6 +52,7 @@ def test_json_has_every_run_and_what_the_guard_saved(
     for run in runs.values():
         assert run["totals"]["negative_positions"] == sum(p["negative"] for p in run["positions"])
     assert {"negative_positions", "negative_accounts"} <= set(document["saved"]["none"])
+    assert set(document["cost"]["none"]) == {"gave_up", "positions"}
 
 
 def test_the_table_names_each_run_and_the_savings(
@@ -76,6 +77,7 @@ def test_the_table_names_each_run_and_the_savings(
     assert "guard polling every 30 s" in out
     assert "LIQUIDATED" in out
     assert "guard vs none: final equity +" in out
+    assert "cost of protection vs none: gave up " in out
     assert "static-stop" not in out
     assert "built-in market terms" in out
     assert "went negative" in out

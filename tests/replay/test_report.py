@@ -186,6 +186,16 @@ def test_index_says_what_the_guard_saved_against_each_baseline(
     assert rows["none"]["liquidations avoided"] == "+2"
 
 
+def test_index_says_what_protection_cost_against_each_baseline(
+    crash: ReplayResult, report: Path
+) -> None:
+    rows = {r["against"]: r for r in _page(report).table("against", "gave up")}
+    assert set(rows) == {"none", "static-stop"}
+    for name, cost in crash.cost().items():
+        assert rows[name]["gave up"] == f"{float(cost['gave_up']):,.2f}"
+        assert rows[name]["positions"] == str(cost["positions"])
+
+
 def test_index_says_in_words_how_low_a_position_and_its_account_went(
     crash: ReplayResult, tmp_path: Path
 ) -> None:

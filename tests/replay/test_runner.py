@@ -393,3 +393,22 @@ def test_a_replay_is_silent_whatever_the_logging_set_up_and_restores_it(
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("name", ["none", "static-stop"])
+def test_the_cost_of_protection_sums_what_the_guard_gave_up_where_the_baseline_ended_better(
+    long_20x: ReplayResult, name: str
+) -> None:
+    guard, other = long_20x.runs["guard"], long_20x.runs[name]
+    better = [
+        b.final_equity - g.final_equity
+        for g in guard.positions
+        if (b := other.position(g.key)) is not None and b.final_equity > g.final_equity
+    ]
+
+    cost = long_20x.cost()[name]
+
+    assert cost["positions"] == len(better)
+    assert cost["gave_up"] == pytest.approx(sum(better))
+    assert cost["gave_up"] >= 0
+    assert long_20x.to_json()["cost"][name] == cost
