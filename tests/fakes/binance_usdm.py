@@ -61,8 +61,6 @@ What the fake does not model:
 - hedge mode (``positionSide`` LONG/SHORT is refused with -4061, as in one-way mode),
   ``closePosition``, trailing stops, stop-limit orders, ``priceMatch``, batch orders,
   ``timeInForce`` other than GTC;
-- triggers on the contract (last) price: the venue triggers on the mark only, so a stop without
-  ``workingType=MARK_PRICE`` is refused with HTTP 501 rather than silently triggered on the mark;
 - client order ids are unique for the account's lifetime (Binance only refuses a duplicate among
   open orders); the order a fired algo order places carries the algo's client id;
 - 24-hour ticker statistics (open, high and low equal last; volumes are 0), order-book depth,
@@ -100,6 +98,7 @@ from riskguard.clock import Clock
 from riskguard.domain import MarginMode, Side
 from riskguard.paper.engine import PaperAccount, PaperOrder, PaperPosition, PaperTrade, PaperVenue
 from riskguard.paper.market import PaperMarket
+from riskguard.paper.records import TriggerSource
 from riskguard.risk.account import PositionRisk, assess_account
 
 T = TypeVar("T")
@@ -122,6 +121,9 @@ _ORDER_TYPES = (
     "TRAILING_STOP_MARKET",
 )
 _ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+_WORKING_TYPES: dict[str, TriggerSource] = {"MARK_PRICE": "mark", "CONTRACT_PRICE": "last"}
+"""Binance's ``workingType`` (the price a conditional order watches; CONTRACT_PRICE by default)."""
+_WORKING_TYPE_OF = {source: working for working, source in _WORKING_TYPES.items()}
 _ZERO_POSITION_FIELDS = (
     "entryPrice",
     "breakEvenPrice",
@@ -1143,17 +1145,23 @@ class FakeBinanceUsdm:
         kind = self._required(params, "type").upper()
         if kind not in _ALGO_TYPES:
             raise _NotModelledError(f"algo order type {kind}")
-        if params.get("workingType", "CONTRACT_PRICE") != "MARK_PRICE":
-            raise _NotModelledError("triggers on the contract price (send workingType=MARK_PRICE)")
+        working = params.get("workingType", "CONTRACT_PRICE")
+        if working not in _WORKING_TYPES:
+            raise BinanceError(-1130, "Data sent for parameter 'workingType' is not valid.")
+        source = _WORKING_TYPES[working]
         side, quantity, reduce_only, client_id = self._check_order_params(
             params, acc, market, algo=True
         )
         trigger = float(self._required(params, "triggerPrice"))
-        mark = self.venue.mark_price(market.symbol)
+        watched = (
+            self.venue.mark_price(market.symbol)
+            if source == "mark"
+            else self.venue.last_price(market.symbol)
+        )
         # STOP_MARKET sells when the price falls to the trigger and buys when it rises to it;
         # TAKE_PROFIT_MARKET the other way round. Binance refuses one already crossed (-2021).
         below = (side == "sell") == (kind == "STOP_MARKET")
-        if (mark <= trigger) if below else (mark >= trigger):
+        if (watched <= trigger) if below else (watched >= trigger):
             raise BinanceError(-2021)
         order = self._place(
             acc,
@@ -1166,6 +1174,7 @@ class FakeBinanceUsdm:
             reduce_only=reduce_only,
             trigger_price=trigger,
             stop_loss=kind == "STOP_MARKET",
+            trigger_source=source,
         )
         return self._algo_json(order, kind)
 
@@ -1283,7 +1292,7 @@ class FakeBinanceUsdm:
             "side": o.side.upper(),
             "positionSide": "BOTH",
             "stopPrice": _dec(o.trigger_price or 0.0, price_dp),
-            "workingType": "MARK_PRICE" if fired else "CONTRACT_PRICE",
+            "workingType": _WORKING_TYPE_OF[o.trigger_source] if fired else "CONTRACT_PRICE",
             "priceProtect": False,
             "origType": orig_type or o.type.upper(),
             "priceMatch": "NONE",
@@ -1312,7 +1321,7 @@ class FakeBinanceUsdm:
             "price": _dec(0.0, price_dp),
             "icebergQuantity": None,
             "selfTradePreventionMode": "EXPIRE_MAKER",
-            "workingType": "MARK_PRICE",
+            "workingType": _WORKING_TYPE_OF[o.trigger_source],
             "priceMatch": "NONE",
             "closePosition": False,
             "priceProtect": False,

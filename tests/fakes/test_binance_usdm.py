@@ -161,13 +161,48 @@ def test_plain_order_endpoint_refuses_stop_market_as_binance_does_since_algo_ord
     run(body)
 
 
-def test_stop_triggering_on_contract_price_is_refused_as_not_modelled() -> None:
+@pytest.mark.parametrize(
+    ("params", "source", "working"),
+    [
+        ({}, "last", "CONTRACT_PRICE"),  # Binance's default: the contract (last) price
+        ({"workingType": "CONTRACT_PRICE"}, "last", "CONTRACT_PRICE"),
+        ({"workingType": "MARK_PRICE"}, "mark", "MARK_PRICE"),
+    ],
+)
+def test_a_stop_watches_the_price_its_working_type_names(
+    params: dict[str, str], source: str, working: str
+) -> None:
     async def body(h: BinanceUsdmFakeHarness) -> None:
         await h.open_position("long", 0.1, 10, "cross")
 
-        with pytest.raises(ccxt.ExchangeNotAvailable, match="workingType=MARK_PRICE"):
+        placed = await h.client.create_order(
+            SYMBOL,
+            "market",
+            "sell",
+            0.1,
+            None,
+            {"stopLossPrice": 90_000, "reduceOnly": True, **params},
+        )
+
+        (order,) = h.venue.open_orders("guard", SYMBOL, trigger=True)
+        assert order.trigger_source == source
+        assert placed["info"]["workingType"] == working
+
+    run(body)
+
+
+def test_an_unknown_working_type_is_refused_like_binance() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        await h.open_position("long", 0.1, 10, "cross")
+
+        with pytest.raises(ccxt.BadRequest, match="workingType"):
             await h.client.create_order(
-                SYMBOL, "market", "sell", 0.1, None, {"stopLossPrice": 90_000, "reduceOnly": True}
+                SYMBOL,
+                "market",
+                "sell",
+                0.1,
+                None,
+                {"stopLossPrice": 90_000, "reduceOnly": True, "workingType": "INDEX_PRICE"},
             )
 
         assert h.venue.open_orders("guard", SYMBOL, trigger=True) == []
