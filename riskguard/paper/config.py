@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
+import structlog
 from pydantic import Field, ValidationError, model_validator
 
 from riskguard.clock import PacedClock, VirtualClock
@@ -42,6 +43,8 @@ from riskguard.paper.market import PaperMarket, SlippageModel
 from riskguard.risk.margin import with_cumulative_amounts
 from riskguard.risk.venues import PROFILES, get_profile
 from riskguard.validation import StrictModel, TierIn, problem_lines
+
+_LOG = structlog.get_logger("riskguard.paper")
 
 Pct = Annotated[float, Field(ge=0, lt=100, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -299,7 +302,11 @@ def _bars(market: MarketIn, base_dir: Path, start_ms: int) -> Bars:
         path = Path(feed.csv)
         if not path.is_absolute():
             path = base_dir / path
-        return read_price_csv(path, market.symbol)
+        bars = read_price_csv(path, market.symbol)
+        for note in bars.gap_notes:
+            # accepted, never silently: the venue holds the last price across the missing bars
+            _LOG.warning("price file has a gap", symbol=market.symbol, gap=note)
+        return bars
     if isinstance(feed, GbmFeedIn):
         g: GbmIn = feed.gbm
         return gbm_bars(

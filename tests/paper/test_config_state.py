@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from riskguard.errors import ConfigError, InputError
 from riskguard.paper.config import build_paper, load_paper_config, parse_paper_config
@@ -140,6 +141,23 @@ def test_missing_csv_feed_is_a_config_error_naming_the_market(tmp_path: Path) ->
 
     with pytest.raises(InputError, match=r"nowhere\.csv"):
         build_paper(parse_paper_config(config), tmp_path)
+
+
+def test_a_csv_feed_with_missing_bars_builds_and_warns_naming_the_gap(tmp_path: Path) -> None:
+    minutes = (0, 1, 2, 30, 31)  # minutes 3 to 29 are missing
+    rows = ["timestamp_ms,open,high,low,close,volume"]
+    rows += [f"{1_700_000_000_000 + m * 60_000},100,101,99,100,1" for m in minutes]
+    (tmp_path / "gappy.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = _config()
+    config["markets"][0]["feed"] = {"csv": "gappy.csv"}
+
+    with capture_logs() as logs:
+        setup = build_paper(parse_paper_config(config), tmp_path)
+
+    assert setup.venue is not None
+    (warning,) = [e for e in logs if e["event"] == "price file has a gap"]
+    assert warning["log_level"] == "warning"
+    assert "gappy.csv:5: 27 minutes missing" in warning["gap"]
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
