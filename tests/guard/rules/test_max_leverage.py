@@ -7,7 +7,6 @@ fees, reducing a cross position leaves the equity where it is, so the size for a
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 
 from riskguard import testing
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.base import ActionKind, Level, Memory, RuleInput, RuleResult
 from riskguard.guard.rules.max_leverage import (
     ACCOUNT_KEY,
     LeverageThreshold,
@@ -27,6 +26,7 @@ from riskguard.guard.rules.max_leverage import (
 )
 from riskguard.risk import RiskSettings, assess_account, evaluate_account
 from riskguard.validation import problem_lines
+from tests.guard.rules.fills import apply_at_mark as _apply
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -75,48 +75,6 @@ def _run(
     evaluation = evaluate_account(snapshot, risk_settings)
     data = RuleInput(snapshot, evaluation, NOW, 20.0, free_balance=0.0)
     return rule.evaluate(data, memory or {})
-
-
-def _apply(
-    snapshot: AccountSnapshot, actions: tuple[Action, ...], slippage: float = 0.0
-) -> AccountSnapshot:
-    """The account after the actions fill at the mark, as the paper venue books them.
-
-    A reduction pays its realised PnL less the taker fee and slippage into the wallet and, for an
-    isolated position, releases the closed part's share of the margin; ADD_MARGIN moves wallet
-    money into the position.
-    """
-    positions: list[Position | None] = list(snapshot.positions)
-    wallet = snapshot.wallet_balance
-    for action in actions:
-        i = next(
-            j
-            for j, p in enumerate(positions)
-            if p is not None and p.symbol == action.symbol and p.side is action.side
-        )
-        p = positions[i]
-        assert p is not None
-        if action.kind in (ActionKind.REDUCE, ActionKind.CLOSE):
-            assert action.target_size is not None
-            closed = p.size - action.target_size
-            wallet += p.side.sign * closed * (p.mark_price - p.entry_price)
-            wallet -= closed * p.mark_price * (p.taker_fee + slippage)
-            collateral = p.collateral
-            if p.margin_mode is MarginMode.ISOLATED and p.collateral is not None:
-                released = p.collateral * closed / p.size
-                wallet += released
-                collateral = p.collateral - released
-            positions[i] = (
-                replace(p, size=action.target_size, collateral=collateral)
-                if action.target_size > 0
-                else None
-            )
-        elif action.kind is ActionKind.ADD_MARGIN:
-            assert action.margin is not None
-            assert p.collateral is not None
-            wallet -= action.margin
-            positions[i] = replace(p, collateral=p.collateral + action.margin)
-    return replace(snapshot, wallet_balance=wallet, positions=tuple(p for p in positions if p))
 
 
 def _targets(result: RuleResult) -> list[tuple[object, ...]]:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from riskguard import testing
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
-from riskguard.guard.rules.base import Action, ActionKind, Level, Memory, RuleInput, RuleResult
+from riskguard.guard.rules.base import ActionKind, Level, Memory, RuleInput, RuleResult
 from riskguard.guard.rules.shortfall import CROSS_KEY, ShortfallConfig, ShortfallRule
 from riskguard.risk import (
     EquityFloor,
@@ -32,6 +32,7 @@ from riskguard.risk import (
     stress_account,
 )
 from riskguard.validation import problem_lines
+from tests.guard.rules.fills import apply_at_mark as _apply
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -85,50 +86,6 @@ def _run(
 ) -> RuleResult:
     evaluation = evaluate_account(snapshot, risk_settings)
     return rule.evaluate(RuleInput(snapshot, evaluation, NOW, 20.0, 0.0), memory or {})
-
-
-def _apply(
-    snapshot: AccountSnapshot, actions: tuple[Action, ...], slippage: float = 0.0
-) -> AccountSnapshot:
-    """The account after the actions fill at the mark, as the paper venue books them."""
-    positions: list[Position | None] = list(snapshot.positions)
-    wallet = snapshot.wallet_balance
-    for action in actions:
-        if action.symbol is None:
-            continue
-        i = next(
-            j
-            for j, p in enumerate(positions)
-            if p is not None and p.symbol == action.symbol and p.side is action.side
-        )
-        p = positions[i]
-        assert p is not None
-        if action.kind in (ActionKind.REDUCE, ActionKind.CLOSE):
-            assert action.target_size is not None
-            closed = p.size - action.target_size
-            if p.inverse:
-                pnl = p.side.sign * closed * (1 / p.entry_price - 1 / p.mark_price)
-                cost = closed / p.mark_price * (p.taker_fee + slippage)
-            else:
-                pnl = p.side.sign * closed * (p.mark_price - p.entry_price)
-                cost = closed * p.mark_price * (p.taker_fee + slippage)
-            wallet += pnl - cost
-            collateral = p.collateral
-            if p.margin_mode is MarginMode.ISOLATED and p.collateral is not None:
-                released = p.collateral * closed / p.size
-                wallet += released
-                collateral = p.collateral - released
-            positions[i] = (
-                replace(p, size=action.target_size, collateral=collateral)
-                if action.target_size > 0
-                else None
-            )
-        elif action.kind is ActionKind.ADD_MARGIN:
-            assert action.margin is not None
-            assert p.collateral is not None
-            wallet -= action.margin
-            positions[i] = replace(p, collateral=p.collateral + action.margin)
-    return replace(snapshot, wallet_balance=wallet, positions=tuple(p for p in positions if p))
 
 
 def _shortfall_after(
