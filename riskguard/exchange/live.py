@@ -323,6 +323,21 @@ class LiveExchange:
         )
         return result
 
+    async def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: str = "1m",
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[list[Any]]:
+        """ccxt's ``fetch_ohlcv`` (retried): ``[time, open, high, low, close, volume]`` rows."""
+        result: list[list[Any]] = await self._read(
+            "fetch_ohlcv",
+            lambda: self.client.fetch_ohlcv(symbol, timeframe, since, limit, params or {}),
+        )
+        return result
+
     async def fetch_funding_rate(self, symbol: str, params: dict[str, Any] | None = None) -> Any:
         """ccxt's ``fetch_funding_rate`` (retried)."""
         return await self._read(

@@ -44,6 +44,7 @@ CLIENT_METHODS = frozenset(
         "fetch_market_leverage_tiers",
         "fetch_my_trades",
         "fetch_funding_rate",
+        "fetch_ohlcv",
         "fetch_leverages",
         "load_time_difference",
         "create_order",
@@ -285,6 +286,8 @@ READS = [
     ("fetch_my_trades", (BTC, 1_700_000_000_000, 50), "fetch_my_trades",
      (BTC, 1_700_000_000_000, 50, {})),
     ("fetch_funding_rate", (ETH,), "fetch_funding_rate", (ETH, {})),
+    ("fetch_ohlcv", (ETH, "1m", 1_700_000_000_000, 1440), "fetch_ohlcv",
+     (ETH, "1m", 1_700_000_000_000, 1440, {})),
 ]  # fmt: skip
 
 

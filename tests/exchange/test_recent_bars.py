@@ -1,0 +1,121 @@
+"""Recent one-minute bars: fetched per exchange and symbol, refreshed on a schedule, never a
+forming bar, and a failed fetch keeps the bars fetched before and says why."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ccxt.async_support as ccxt
+import pytest
+
+from riskguard.exchange.recent_bars import RecentBars, parse_ohlcv
+
+NEAR = "NEAR/USDT:USDT"
+MINUTE = 60_000
+NOW = 1_000 * MINUTE + 30_000  # half a minute into bar 1000
+
+
+def rows(first: int, last: int) -> list[list[float]]:
+    return [[i * MINUTE, 5.0, 5.1, 4.9, 5.0, 10.0] for i in range(first, last + 1)]
+
+
+class FakePort:
+    """Answers fetch_ohlcv from ``bars``; ``fail`` makes the next calls raise it."""
+
+    has: dict[str, Any] = {"fetchOHLCV": True}
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int | None, int | None]] = []
+        self.fail: Exception | None = None
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str, since: int | None, limit: int | None
+    ) -> list[list[float]]:
+        self.calls.append((symbol, timeframe, since, limit))
+        if self.fail is not None:
+            raise self.fail
+        return rows(1000 - (limit or 1) + 1, 1000)  # the last one is still forming at NOW
+
+
+def test_the_bar_still_forming_is_dropped() -> None:
+    bars = parse_ohlcv(NEAR, rows(990, 1000), NOW)
+
+    assert [b.time_ms // MINUTE for b in bars] == list(range(990, 1000))
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ([5 * MINUTE, 5.0, 4.0, 4.9, 5.0], "high and low do not bound the bar"),
+        ([5 * MINUTE, 5.0, 5.1, 0.0, 5.0], "has a price that is not positive"),
+        ([5 * MINUTE, None, 5.1, 4.9, 5.0], "is not numeric"),
+        ([5 * MINUTE, 5.0], "must have time, open, high, low, close"),
+    ],
+)
+def test_a_row_that_is_not_a_bar_refuses_the_answer(row: list[Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_ohlcv(NEAR, [*rows(1, 4), row], NOW)
+
+
+def test_rows_out_of_order_are_refused() -> None:
+    with pytest.raises(ValueError, match="is not after the one before it"):
+        parse_ohlcv(NEAR, [*rows(5, 6), *rows(3, 3)], NOW)
+
+
+def test_bars_are_fetched_once_per_refresh_interval() -> None:
+    port = FakePort()
+    recent = RecentBars(lookback_bars=120, refresh_s=300)
+
+    async def go() -> None:
+        await recent.ensure(port, [NEAR], NOW)
+        await recent.ensure(port, [NEAR], NOW + 299_000)
+        assert len(port.calls) == 1
+        await recent.ensure(port, [NEAR], NOW + 300_000)
+        assert len(port.calls) == 2
+
+    asyncio.run(go())
+    symbol, timeframe, since, limit = port.calls[0]
+    assert (symbol, timeframe, limit) == (NEAR, "1m", 121)
+    assert since == NOW - 121 * MINUTE
+    fetched = recent.bars(NEAR)
+    assert fetched is not None and fetched.fetched_ms == NOW + 300_000
+    # At the second fetch bar 1000 has ended: it is kept, the lookback keeps the last 120.
+    assert len(fetched.bars) == 120
+    assert fetched.bars[-1].time_ms == 1000 * MINUTE
+
+
+def test_a_failed_fetch_keeps_the_bars_before_and_says_why() -> None:
+    port = FakePort()
+    recent = RecentBars(lookback_bars=60, refresh_s=60)
+
+    async def go() -> None:
+        await recent.ensure(port, [NEAR], NOW)
+        port.fail = ccxt.RequestTimeout("binanceusdm GET /fapi/v1/klines timed out")
+        await recent.ensure(port, [NEAR], NOW + 60_000)
+
+    asyncio.run(go())
+    fetched = recent.bars(NEAR)
+    assert fetched is not None and fetched.fetched_ms == NOW
+    assert recent.problems[NEAR].startswith("fetch_ohlcv failed: ")
+    assert "timed out" in recent.problems[NEAR]
+
+
+def test_a_venue_without_ohlcv_is_not_asked() -> None:
+    port = FakePort()
+    port.has = {"fetchOHLCV": False}
+    recent = RecentBars(lookback_bars=60, refresh_s=60)
+
+    asyncio.run(recent.ensure(port, [NEAR], NOW))
+
+    assert port.calls == []
+    assert recent.bars(NEAR) is None
+    assert recent.problems[NEAR] == "fetch_ohlcv failed: the venue has no fetchOHLCV"
+
+
+def test_a_lookback_of_zero_fetches_nothing() -> None:
+    port = FakePort()
+
+    asyncio.run(RecentBars(lookback_bars=0, refresh_s=60).ensure(port, [NEAR], NOW))
+
+    assert port.calls == []
