@@ -99,6 +99,7 @@ class PaperVenue(Liquidation, MarginSettings, Funding):
         self._holders = {s: set() for s in self._symbols}
         self._triggers = {s: [] for s in self._symbols}
         self._limits = {s: [] for s in self._symbols}
+        self._history = {}
         self._tick_listeners = []
         self.advance_to(self.now_ms)
 

@@ -24,6 +24,7 @@ from riskguard.clock import Clock, PacedClock, iso8601
 from riskguard.domain import MarginMode, Side
 from riskguard.paper.engine import PaperOrder, PaperTrade, PaperVenue
 from riskguard.paper.faults import Decision, FaultConfig, FaultInjector
+from riskguard.paper.ohlcv import timeframe_ms
 from riskguard.paper.records import TriggerSource
 from riskguard.risk.account import assess_account
 
@@ -64,6 +65,7 @@ class PaperExchange:
         "addMargin": True,
         "reduceMargin": True,
         "fetchFundingRate": True,
+        "fetchOHLCV": True,
     }
 
     def __init__(
@@ -209,6 +211,21 @@ class PaperExchange:
         result = self._ticker(symbol)
         await self._leave(decision)
         return result
+
+    async def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: str = "1m",
+        since: int | None = None,
+        limit: int | None = None,
+        params: Params | None = None,
+    ) -> list[list[float]]:
+        """The bars that have ended by now (:mod:`~riskguard.paper.ohlcv`), ccxt's row shape."""
+        decision = await self._enter("fetch_ohlcv")
+        symbol = self._symbol(symbol)
+        rows = self.venue.ohlcv(symbol, timeframe_ms(timeframe), since, limit)
+        await self._leave(decision)
+        return rows
 
     async def fetch_funding_rate(self, symbol: str, params: Params | None = None) -> dict[str, Any]:
         decision = await self._enter("fetch_funding_rate")

@@ -15,8 +15,10 @@ import ccxt.async_support as ccxt
 
 from riskguard.domain import MarginMode
 from riskguard.paper import fill_pricing
+from riskguard.paper.feeds import Bars
 from riskguard.paper.ledger import Ledger
 from riskguard.paper.market import PaperMarket
+from riskguard.paper.ohlcv import completed_rows
 from riskguard.paper.price_path import Intrabar, SymbolState
 from riskguard.paper.records import LiquidationRecord, PaperAccount, PaperOrder
 from riskguard.risk.venues import VenueProfile
@@ -44,6 +46,8 @@ class VenueState:
     """Each symbol's open trigger (stop) orders, waiting for their mark or last to reach them."""
     _limits: dict[str, list[PaperOrder]]
     """Each symbol's resting limit orders, waiting for the last price to cross them."""
+    _history: dict[str, Bars]
+    """Bars before each symbol's feed (a replay's window starts later): served, never played."""
 
     def account(self, account_id: str) -> PaperAccount:
         try:
@@ -77,6 +81,21 @@ class VenueState:
         (:func:`~riskguard.paper.fill_pricing.taker_fill_price`).
         """
         return fill_pricing.taker_fill_price(self._symbols[symbol], side, base_amount)
+
+    def set_history(self, symbol: str, bars: Bars) -> None:
+        """Serve ``bars`` (before the feed of ``symbol``) from :meth:`ohlcv`; never played."""
+        self.market(symbol)
+        if bars.end_ms > self._symbols[symbol].bars.start_ms:
+            raise ValueError(f"{symbol}: the history must end before the feed starts")
+        self._history[symbol] = bars
+
+    def ohlcv(
+        self, symbol: str, frame_ms: int, since_ms: int | None, limit: int | None
+    ) -> list[list[float]]:
+        """The symbol's ``frame_ms`` bars that have ended by now (:mod:`~riskguard.paper.ohlcv`)."""
+        feed = self._symbols[symbol].bars
+        pieces = (self._history[symbol], feed) if symbol in self._history else (feed,)
+        return completed_rows(pieces, frame_ms, self.now_ms, since_ms, limit)
 
     def leverage_of(self, acc: PaperAccount, symbol: str) -> float:
         return acc.leverage.get(symbol, min(20.0, self.markets[symbol].max_leverage))

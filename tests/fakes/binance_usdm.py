@@ -12,6 +12,8 @@ Endpoints (ccxt method → request):
 =================================  =========================================================
 ``load_markets``                   ``GET /fapi/v1/exchangeInfo`` (with ``fetchCurrencies`` off)
 ``fetch_ticker``                   ``GET /fapi/v1/ticker/24hr``
+``fetch_ohlcv``                    ``GET /fapi/v1/klines`` (the bars that have ended; Binance also
+                                   sends the one still forming)
 ``fetch_mark_price``,              ``GET /fapi/v1/premiumIndex``
 ``fetch_funding_rate``
 ``fetch_leverage_tiers``,          ``GET /fapi/v1/leverageBracket`` (signed; also loaded once by
@@ -321,6 +323,10 @@ def _integer(params: Mapping[str, str], name: str) -> int:
     return int(raw)
 
 
+_KLINE_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}
+"""The kline intervals the fake serves (Binance has more)."""
+
+
 def _error_body(code: int, msg: str) -> str:
     return json.dumps({"code": code, "msg": msg})
 
@@ -396,6 +402,7 @@ class FakeBinanceUsdm:
             (get, "/fapi/v1/exchangeInfo"): (False, self._exchange_info),
             (get, "/fapi/v1/ticker/24hr"): (False, self._ticker_24hr),
             (get, "/fapi/v1/premiumIndex"): (False, self._premium_index),
+            (get, "/fapi/v1/klines"): (False, self._klines),
             (get, "/fapi/v1/leverageBracket"): (True, self._leverage_bracket),
             (get, "/fapi/v2/account"): (True, self._account),
             (get, "/fapi/v3/account"): (True, self._account),
@@ -779,6 +786,33 @@ class FakeBinanceUsdm:
                 }
             )
         return rows[0] if market is not None else rows
+
+    def _klines(self, params: Params, acc: PaperAccount) -> Json:
+        market = self._market(params)
+        interval = self._required(params, "interval")
+        frame = _KLINE_MS.get(interval)
+        if frame is None:
+            raise BinanceError(-1120, "Invalid interval.")
+        since = int(params["startTime"]) if "startTime" in params else None
+        limit = min(int(params.get("limit", 500)), 1500)
+        rows = self.venue.ohlcv(market.symbol, frame, since, limit)
+        return [
+            [
+                int(t),
+                _dec(o),
+                _dec(h),
+                _dec(lo),
+                _dec(c),
+                "0",
+                int(t) + frame - 1,
+                "0",
+                0,
+                "0",
+                "0",
+                "0",
+            ]
+            for t, o, h, lo, c, _v in rows
+        ]
 
     def _leverage_bracket(self, params: Params, acc: PaperAccount) -> Json:
         market = self._optional_market(params)

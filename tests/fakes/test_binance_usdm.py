@@ -341,3 +341,20 @@ def test_threaded_server_stops_promptly_with_a_request_still_held() -> None:
     assert hold.released.is_set()
     assert time.monotonic() - started < 30.0
     assert len(harness.venue.account("guard").trades) == 1
+
+
+def test_ccxt_reads_the_klines_of_the_bars_that_have_ended() -> None:
+    async def body(h: BinanceUsdmFakeHarness) -> None:
+        h.clock.advance_to(h.venue.now_ms + 10 * 60_000)
+        now = h.venue.now_ms
+        rows = await h.client.fetch_ohlcv(SYMBOL, "1m", now - 10 * 60_000, 5)
+
+        assert 1 <= len(rows) <= 5  # the harness feed is a sparse tick series
+        assert all(r[0] + 60_000 <= now for r in rows)
+        assert all(r[3] <= min(r[1], r[4]) <= max(r[1], r[4]) <= r[2] for r in rows)
+        [asked] = [r for r in h.server.requests if r.path == "/fapi/v1/klines"]
+        assert (asked.params["interval"], asked.params["limit"]) == ("1m", "5")
+        with pytest.raises(ccxt.BadRequest):
+            await h.client.fetch_ohlcv(SYMBOL, "2m")
+
+    run(body)
