@@ -105,6 +105,21 @@ class GuardConfig(StrictModel):
         "horizon; the default is the largest move seen faster than a guard can react "
         "(2025-10-10: -11.8% in 15 minutes)",
     )
+    tail_lookback_bars: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        1440,
+        description="one-minute bars (fetch_ohlcv) to learn each symbol's tail move from: the "
+        "largest move within one bar and within one reaction horizon, scaled; stress uses the "
+        "larger of it and stress_gaps_pct (0: configured gaps only)",
+    )
+    tail_refresh_s: Annotated[float, Field(gt=0)] = Field(
+        300.0, description="fetch the bars again after this many seconds"
+    )
+    tail_scale: Annotated[float, Field(ge=1, le=10)] = Field(
+        1.5, description="the learned move times this (the next spike may be larger)"
+    )
+    tail_quantile: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="which quantile of the bars' moves is the tail (1: the largest)"
+    )
     max_order_notional: Annotated[float, Field(gt=0)] | None = None
     cooldown_s: Annotated[float, Field(ge=0)] = 30.0
     fight_window_s: Annotated[float, Field(gt=0)] = 900.0

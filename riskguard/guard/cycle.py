@@ -14,6 +14,7 @@ import asyncio
 import functools
 import math
 import sys
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -45,6 +46,7 @@ from riskguard.guard.enforce.executor import AlertFn, Executor, ExecutorConfig, 
 from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.enforce.order_ids import is_guard_client_id
 from riskguard.guard.enforce.quirks import quirks_for
+from riskguard.guard.learned_tails import LearnedTails
 from riskguard.guard.planner import (
     Plan,
     PlannedStep,
@@ -64,6 +66,7 @@ from riskguard.guard.rules.base import (
 from riskguard.guard.rules.stale_data import StaleDataRule, data_is_actionable
 from riskguard.risk.evaluation import AccountEvaluation, RiskSettings, evaluate_account
 from riskguard.risk.scenarios import gap_scenarios, span_scenarios
+from riskguard.risk.tails import StressMove, tail_scenarios
 from riskguard.risk.volatility import EwmaVolatility, per_sqrt_second
 
 STALE_RULE = "stale_data"
@@ -100,6 +103,8 @@ class GuardAccount:
     liquidation_mismatches: set[tuple[str, str]] = field(default_factory=set)
     exchange_liquidation_prices: dict[tuple[str, str], float] = field(default_factory=dict)
     """The liquidation price the exchange reported last cycle, by (symbol, side), where it did."""
+    stress_moves: dict[str, StressMove] = field(default_factory=dict)
+    """The move each held symbol was last stressed with (journalled when it changes)."""
 
     @property
     def markets(self) -> Mapping[str, Any]:
@@ -189,6 +194,16 @@ class Guard:
         )
         self._no_fight_config = replace(self.planner_config, fight_threshold=sys.maxsize)
         self.volatility_floor = per_sqrt_second(config.volatility_floor_daily_pct / 100)
+        self._tails: weakref.WeakKeyDictionary[SharedMarkets, LearnedTails] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def tails_of(self, acct: GuardAccount) -> LearnedTails:
+        """The learned tails of ``acct``'s exchange (one per exchange, shared by its accounts)."""
+        tails = self._tails.get(acct.shared)
+        if tails is None:
+            tails = self._tails[acct.shared] = LearnedTails(self.config)
+        return tails
 
     # ------------------------------------------------------------------ setup
 
@@ -219,11 +234,13 @@ class Guard:
             positions = await self._with_marks(acct, positions)
             await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
             params = dict(quirks_for(acct.exchange_id).open_stops_params)
-            per_symbol = await asyncio.gather(
+            tails = self.tails_of(acct)
+            _, *per_symbol = await asyncio.gather(
+                tails.refresh(acct.port, held, started),
                 *(
                     _call("fetch_open_orders", acct.port.fetch_open_orders(s, None, None, params))
                     for s in held
-                )
+                ),
             )
         except StopAccount:
             raise
@@ -261,9 +278,11 @@ class Guard:
             acct.volatility[p.symbol] = state
         sigmas = {s: v.sigma for s, v in acct.volatility.items()}
         horizon = self.config.poll_interval_s + (acct.latency_s or self.config.latency_s)
+        moves = tails.moves((p.symbol for p in snapshot.positions), horizon)
+        self._note_moves(acct, moves, fetched, horizon)
         try:
             evaluation = evaluate_account(
-                snapshot, guard_risk_settings(self.config, sigmas, horizon)
+                snapshot, guard_risk_settings(self.config, sigmas, horizon, moves)
             )
         except (InputError, ValueError) as exc:
             return self._stale(acct, fetched, f"cannot evaluate the snapshot: {exc}")
@@ -282,6 +301,7 @@ class Guard:
             open_stops=stops,
             data_age_s=0.0,
             consistent=True,
+            stress_moves=moves,
         )
         report = await self._judge_and_act(acct, data, stops, actionable=True)
         return replace(report, evaluation=evaluation)
@@ -307,6 +327,25 @@ class Guard:
             else r
             for r in positions
         ]
+
+    def _note_moves(
+        self, acct: GuardAccount, moves: Mapping[str, StressMove], now_ms: int, horizon: float
+    ) -> None:
+        """Journal (and log) each symbol's stress move when it differs from the last one used."""
+        for symbol, move in moves.items():
+            before = acct.stress_moves.get(symbol)
+            if before is not None and _same_move(before, move):
+                continue
+            acct.stress_moves[symbol] = move
+            payload = {
+                "symbol": symbol,
+                "fall_pct": round(move.fall * 100, 4),
+                "rise_pct": round(move.rise * 100, 4),
+                "source": move.source,
+                "horizon_s": round(horizon, 3),
+            }
+            self.journal.append("tail_move", acct.account, now_ms, payload)
+            _LOG.info("tail_move", account=acct.account, **payload)
 
     def _cross_check(
         self,
@@ -488,13 +527,19 @@ class Guard:
 
 
 def guard_risk_settings(
-    config: GuardConfig, sigmas: Mapping[str, float], horizon_s: float
+    config: GuardConfig,
+    sigmas: Mapping[str, float],
+    horizon_s: float,
+    moves: Mapping[str, StressMove] | None = None,
 ) -> RiskSettings:
-    """The risk settings the guard evaluates with: SPAN over the reaction horizon plus the
-    configured gaps, volatility per symbol floored at the configured minimum."""
+    """The risk settings the guard evaluates with: SPAN over the reaction horizon, the
+    configured gaps and, per symbol whose learned tail is larger, that tail
+    (:func:`~riskguard.risk.tails.tail_scenarios`); volatility per symbol floored at the
+    configured minimum."""
     floor = per_sqrt_second(config.volatility_floor_daily_pct / 100)
     floored = tuple(sorted((s, max(v, floor)) for s, v in sigmas.items()))
-    return _risk_settings(floor, floored, horizon_s, tuple(config.stress_gaps_pct))
+    learned = tuple(sorted((s, m.fall, m.rise) for s, m in (moves or {}).items()))
+    return _risk_settings(floor, floored, horizon_s, tuple(config.stress_gaps_pct), learned)
 
 
 @functools.lru_cache(maxsize=256)
@@ -503,12 +548,17 @@ def _risk_settings(
     floored: tuple[tuple[str, float], ...],
     horizon_s: float,
     gaps_pct: tuple[float, ...],
+    learned: tuple[tuple[str, float, float], ...],
 ) -> RiskSettings:
     # Cached: in calm markets every volatility sits at its floor, so consecutive cycles ask for
     # the same settings (95% of a replayed crash day's cycles); the result is immutable.
-    scenarios = span_scenarios(
-        dict(floored), horizon_s, default_sigma_per_sqrt_s=floor
-    ) + gap_scenarios(tuple(g / 100.0 for g in gaps_pct))
+    gaps = tuple(g / 100.0 for g in gaps_pct)
+    moves = {s: StressMove(s, fall, rise, "") for s, fall, rise in learned}
+    scenarios = (
+        span_scenarios(dict(floored), horizon_s, default_sigma_per_sqrt_s=floor)
+        + gap_scenarios(gaps)
+        + tail_scenarios(gaps, moves)
+    )
     return RiskSettings(
         sigma_per_sqrt_s=floor,
         horizon_s=horizon_s,
@@ -558,6 +608,15 @@ def _free_balance(balance: Mapping[str, Any], snapshot: AccountSnapshot) -> floa
         return float(free) if free is not None else 0.0
     except (TypeError, ValueError):
         return 0.0
+
+
+def _same_move(a: StressMove, b: StressMove) -> bool:
+    """Equal to the basis point, from the same kind of source (a new bar rarely moves it)."""
+    return (
+        abs(a.fall - b.fall) < 1e-4
+        and abs(a.rise - b.rise) < 1e-4
+        and a.source.split(":")[0] == b.source.split(":")[0]
+    )
 
 
 def _finding_payload(finding: Finding) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import math
 from riskguard.config import GuardConfig
 from riskguard.guard.cycle import guard_risk_settings
 from riskguard.risk.evaluation import RiskSettings
+from riskguard.risk.tails import StressMove
 from riskguard.risk.volatility import per_sqrt_second
 
 BTC = "BTC/USDT:USDT"
@@ -58,3 +59,27 @@ def test_settings_follow_every_change_of_volatility_horizon_and_gaps() -> None:
         "gap -12.0%",
         "gap +12.0%",
     }
+
+
+def test_a_learned_tail_larger_than_the_gaps_adds_its_own_fall_and_rise() -> None:
+    config = GuardConfig(stress_gaps_pct=(-12.0, 12.0))
+    near = "NEAR/USDT:USDT"
+    moves = {
+        BTC: StressMove(BTC, -0.12, 0.12, "configured gaps"),
+        near: StressMove(near, -0.3, 0.4, "learned tail: ..."),
+    }
+
+    plain = guard_risk_settings(config, {}, 16.0)
+    learned = guard_risk_settings(config, {}, 16.0, moves)
+
+    assert plain.scenarios is not None
+    assert learned.scenarios is not None
+    assert {s.name for s in learned.scenarios} - {s.name for s in plain.scenarios} == {
+        "learned tail fall",
+        "learned tail rise",
+    }
+    fall = next(s for s in learned.scenarios if s.name == "learned tail fall")
+    assert (fall.move_for(near), fall.move_for(BTC)) == (-0.3, -0.12)
+    # Only the configured gaps: nothing is added.
+    calm = {BTC: moves[BTC]}
+    assert guard_risk_settings(config, {}, 16.0, calm).scenarios == plain.scenarios

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from riskguard.domain import AccountSnapshot, OpenStop, Side
 from riskguard.risk.evaluation import AccountEvaluation
+from riskguard.risk.tails import StressMove
 
 FigureValue = float | int | str | None
 Figures = tuple[tuple[str, FigureValue], ...]
@@ -100,6 +101,8 @@ class RuleInput:
     open_stops: tuple[OpenStop, ...] = ()
     data_age_s: float = 0.0
     consistent: bool = True
+    stress_moves: Mapping[str, StressMove] = field(default_factory=dict)
+    """The move each symbol is stressed with (learned tail or configured gaps) and its source."""
 
 
 Memory = Mapping[str, FigureValue]

@@ -39,11 +39,12 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position
+from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.guard.rules.base import (
     Action,
     ActionKind,
     Figures,
+    FigureValue,
     Finding,
     Level,
     Memory,
@@ -227,6 +228,7 @@ class ShortfallRule(ConfiguredRule[ShortfallConfig]):
             worst_scenario=scenario,
             max_shortfall=cfg.max_shortfall,
             equity_floor=cfg.equity_floor.value,
+            **_tail_facts(data, position),
         )
         return level, Finding(
             rule=self.name,
@@ -566,6 +568,27 @@ def _margin_left(risk: PositionRisk, keep: float, fee: float, policy: ReduceMarg
     closed = q - keep
     released = risk.collateral * closed / q if policy is ReduceMarginPolicy.PROPORTIONAL else 0.0
     return max(0.0, released + risk.unrealized_pnl * closed / q - closed * risk.notional / q * fee)
+
+
+def _tail_facts(data: RuleInput, position: Position | None) -> dict[str, FigureValue]:
+    """The tail move the stress used, and its source: the position's own (the fall for a long,
+    the rise for a short), or each cross symbol's in one line."""
+    moves = data.stress_moves
+    if position is not None:
+        move = moves.get(position.symbol)
+        if move is None:
+            return {}
+        return {
+            "tail_move_pct": round(move.against(position.side is Side.LONG) * 100, 4),
+            "tail_source": move.source,
+        }
+    cross = sorted({p.symbol for p in data.snapshot.positions if p.margin_mode is MarginMode.CROSS})
+    lines = [
+        f"{s} {moves[s].fall:+.1%}/{moves[s].rise:+.1%} ({moves[s].source.split(':')[0]})"
+        for s in cross
+        if s in moves
+    ]
+    return {"tail_moves": "; ".join(lines)} if lines else {}
 
 
 def _fmt(value: float | None) -> str:

@@ -175,6 +175,12 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
                 for st in data.open_stops
                 if st.symbol == position.symbol and st.protects == position.side
             )
+            move = data.stress_moves.get(position.symbol)
+            gap = _GapFill(
+                None if move is None else move.against(position.side is Side.LONG),
+                None if move is None else move.source,
+                item.risk.bankruptcy_price,
+            )
             found, proposed = self._position(
                 _Context(self, account, position),
                 data.horizon_s,
@@ -183,6 +189,7 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
                 stops,
                 memory,
                 new_memory,
+                gap,
             )
             findings.extend(found)
             actions.extend(proposed)
@@ -197,6 +204,7 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
         stops: Sequence[OpenStop],
         memory: Memory,
         new_memory: dict[str, FigureValue],
+        gap_fill: _GapFill,
     ) -> tuple[list[Finding], list[Action]]:
         cfg = self.config
         position = ctx.position
@@ -271,6 +279,7 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
                 covered_size=covered,
                 replaces=",".join(st.order_id for st in guard) or None,
             ),
+            *gap_fill.figures(side, safer(side, target, guard_best) if guard_best else target),
         )
         if covered >= position.size * (1.0 - cfg.size_tolerance_pct / 100.0):
             if guard_best is None or keeps(guard_best, target):
@@ -313,11 +322,56 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
         )
         message = (
             f"{label}: {what}; place a stop at {price:,.2f} "
-            f"(liquidation {lp:,.2f}, mark {mark:,.2f})"
+            f"(liquidation {lp:,.2f}, mark {mark:,.2f}){gap_fill.warning(side, price)}"
         )
         return (
             [ctx.finding(Level.WARN, "covered_size", covered, position.size, message, facts)],
             [ctx.stop(Level.WARN, price, message, facts)],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _GapFill:
+    """Where a stop fills when the price gaps through it by the symbol's stress move.
+
+    A stop-market fills at market: in a gap as large as the move the position is stressed with
+    (the learned tail or the configured gap), a long's stop at ``T`` fills near ``T * (1 + fall)``.
+    Past the bankruptcy price that fill is the account's own loss, where a liquidation's would be
+    the insurance fund's. The rule says so with the figures; it does not size on it: the
+    ``shortfall`` rule sizes every position so that the same move from the mark stays short of
+    bankruptcy, without counting on the stop.
+    """
+
+    move: float | None
+    source: str | None
+    bankruptcy: float | None
+
+    def fill(self, price: float) -> float | None:
+        return None if self.move is None else price * (1.0 + self.move)
+
+    def past_bankruptcy(self, side: Side, price: float) -> bool:
+        fill = self.fill(price)
+        if fill is None or self.bankruptcy is None:
+            return False
+        return fill < self.bankruptcy if side is Side.LONG else fill > self.bankruptcy
+
+    def figures(self, side: Side, price: float) -> Figures:
+        if self.move is None:
+            return ()
+        return figures(
+            gap_move_pct=self.move * 100.0,
+            gap_source=self.source,
+            stop_gap_fill=self.fill(price),
+            bankruptcy_price=self.bankruptcy,
+            stop_gap_fill_past_bankruptcy="yes" if self.past_bankruptcy(side, price) else "no",
+        )
+
+    def warning(self, side: Side, price: float) -> str:
+        if not self.past_bankruptcy(side, price) or self.move is None:
+            return ""
+        return (
+            f"; in a {self.move:+.1%} gap it would fill near {self.fill(price):,.2f}, past "
+            f"bankruptcy {self.bankruptcy:,.2f}: the loss past it would be the account's"
         )
 
 

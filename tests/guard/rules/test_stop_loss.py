@@ -10,6 +10,7 @@ one sigma 0.5% in log terms.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -30,6 +31,7 @@ from riskguard.guard.rules.base import (
 )
 from riskguard.guard.rules.stop_loss import StopLossConfig, StopLossRule, is_guard_client_id, safer
 from riskguard.risk import RiskSettings, evaluate_account
+from riskguard.risk.tails import StressMove
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -558,3 +560,41 @@ def test_stop_loss_desired_price_matches_the_formula_for_both_buffers() -> None:
     # k = 4 x 0.002 x 10 = 0.08: e^0.08 = 1.0833 beats 1.01; e^-0.08 = 0.9231 beats 0.99.
     assert long_stop == pytest.approx(50_000.0 * math.exp(0.08))
     assert short_stop == pytest.approx(50_000.0 * math.exp(-0.08))
+
+
+# --- where the stop fills in a gap -------------------------------------------------------------
+
+
+def test_stop_loss_says_where_its_stop_fills_in_a_gap_of_the_stress_move() -> None:
+    # LP = bankruptcy = 90,000 (no maintenance); the stop at 91,800. A -12% gap through it
+    # fills near 80,784: past bankruptcy, so the loss past it would be the account's own.
+    rule = _rule()
+    data = replace(
+        _input(_position(Side.LONG)),
+        stress_moves={BTC: StressMove(BTC, -0.12, 0.12, "configured gaps")},
+    )
+
+    action = _only_action(rule.evaluate(data, {}))
+
+    assert _figure(action, "gap_move_pct") == pytest.approx(-12.0)
+    assert _figure(action, "stop_gap_fill") == pytest.approx(91_800 * 0.88)
+    assert _figure(action, "bankruptcy_price") == pytest.approx(90_000.0)
+    assert _figure(action, "stop_gap_fill_past_bankruptcy") == "yes"
+    assert "in a -12.0% gap it would fill near 80,784.00, past bankruptcy 90,000.00" in (
+        action.reason
+    )
+
+
+def test_stop_loss_a_small_gap_that_stays_before_bankruptcy_is_no_warning() -> None:
+    rule = _rule()
+    data = replace(
+        _input(_position(Side.SHORT)),
+        stress_moves={BTC: StressMove(BTC, -0.01, 0.01, "learned tail: ...")},
+    )
+
+    action = _only_action(rule.evaluate(data, {}))
+
+    # Short: LP = bankruptcy = 110,000, stop at 107,800; +1% fills near 108,878.
+    assert _figure(action, "stop_gap_fill") == pytest.approx(107_800 * 1.01)
+    assert _figure(action, "stop_gap_fill_past_bankruptcy") == "no"
+    assert "past bankruptcy" not in action.reason
