@@ -22,14 +22,16 @@ Run: .venv/bin/python bench/efficacy.py [--jobs 2] [--polls 1,5,15,60] [--out FI
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import platform
 import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 CRASHES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crashes"
 LEVERAGES = (3, 5, 10, 20, 50)
@@ -69,6 +71,11 @@ class Outcome:
     account_negative: bool
     """The account went below zero."""
     start_equity: float = 0.0
+    stop_fired: bool = False
+    """A stop order of the position filled (the static stop's, or the guard's own)."""
+    first_poll: str = ""
+    """For a guard run: how far the price went before the guard's first poll, and whether that
+    was already past the position's bankruptcy (then no reaction could have saved it)."""
 
     @property
     def missed(self) -> bool:
@@ -102,6 +109,7 @@ def run_case(case: Case) -> Outcome:
         result = asyncio.run(run_one(scenario, case.run))
     (position,) = result.positions
     (account,) = result.accounts
+    first = first_poll(scenario.bars[symbol], case) if case.run == "guard" else ""
     return Outcome(
         case=case,
         liquidated=position.liquidated,
@@ -116,7 +124,48 @@ def run_case(case: Case) -> Outcome:
         negative=position.negative,
         account_negative=account.negative,
         start_equity=result.totals.start_equity,
+        stop_fired=any(a.kind == "stop_filled" for a in position.actions),
+        first_poll=first,
     )
+
+
+def first_poll(bars: Any, case: Case) -> str:
+    """``past bankruptcy: ...`` when the bars traded before the first poll reach the price at
+    which the position's own stake (its margin, 1/leverage of the notional) is gone; else ''.
+
+    One-minute bars do not say when inside a bar the extreme traded, so every bar that opens
+    before the first poll counts (at most a minute more than the poll: a bound, not a certainty).
+    """
+    start = case.start_ms if case.start_ms is not None else bars.times_ms[0]
+    first = bars.index_at(start)
+    last = bars.index_at(start + int(case.poll_s * 1000) - 1)
+    entry = bars.opens[max(first, 0)]
+    long = case.side == "long"
+    bankrupt = entry * (1 - 1 / case.leverage) if long else entry * (1 + 1 / case.leverage)
+    span = range(max(first, 0), max(last, first) + 1)
+    worst = min(bars.lows[i] for i in span) if long else max(bars.highs[i] for i in span)
+    past = worst <= bankrupt if long else worst >= bankrupt
+    if not past:
+        return ""
+    return (
+        f"past bankruptcy before the first poll: entry {entry:g}, bankruptcy {bankrupt:g}, "
+        f"the first {len(span)} bar(s) reached {worst:g}"
+    )
+
+
+def read_cache(path: str | None) -> dict[Case, Outcome]:
+    """The runs a ``--cache`` file holds, by case (none when there is no file yet)."""
+    if not path or not Path(path).exists():
+        return {}
+    out: dict[Case, Outcome] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            row = json.loads(line)
+            outcome = Outcome(**{**row, "case": Case(**row["case"])})
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SystemExit(f"{path}:{number}: not a run of this bench ({exc})") from None
+        out[outcome.case] = outcome
+    return out
 
 
 def calm_window(files: Sequence[Path]) -> tuple[Path, int, int, float]:
@@ -213,6 +262,15 @@ def checks(outcomes: dict[Case, Outcome]) -> list[str]:
         f"min equity position {o.min_equity:,.2f} account {o.account_min_equity:,.2f}"
         for o in failed
     ]
+    missed = [o for o in guarded if o.missed]
+    lines.append(f"- every guard miss, any poll and leverage: {len(missed)} of {len(guarded)} runs")
+    lines += [
+        f"  - {Path(o.case.file).name} {o.case.leverage:g}x {o.case.side} poll "
+        f"{o.case.poll_s:g}: liquidated={o.liquidated} shortfall={o.shortfall:,.2f} min equity "
+        f"position {o.min_equity:,.2f} account {o.account_min_equity:,.2f}"
+        + (f"; cannot be saved: {o.first_poll}" if o.first_poll else "; savable")
+        for o in missed
+    ]
     every = [o for o in outcomes.values() if o.case.start_ms is None]
     for run in ("guard", "none", "static-stop"):
         runs = [o for o in every if o.case.run == run]
@@ -236,6 +294,28 @@ def checks(outcomes: dict[Case, Outcome]) -> list[str]:
         f"  - {Path(o.case.file).name} {o.case.leverage:g}x {o.case.side} poll "
         f"{o.case.poll_s:g}: guard {o.final_equity:,.0f} vs none {n.final_equity:,.0f}"
         for o, n in lost
+    ]
+    # The issue's check: wherever the static stop fired or the unguarded position was
+    # liquidated, the guard ends at or above the static stop.
+    judged = [
+        o
+        for o in guarded
+        if baseline(outcomes, o.case, "static-stop").stop_fired
+        or baseline(outcomes, o.case, "none").liquidated
+    ]
+    under = [
+        (o, baseline(outcomes, o.case, "static-stop"))
+        for o in judged
+        if o.final_equity < baseline(outcomes, o.case, "static-stop").final_equity - 1e-6
+    ]
+    lines.append(
+        f"- where the static stop fired or `none` was liquidated: the guard ended below the "
+        f"static stop in {len(under)} of {len(judged)} runs"
+    )
+    lines += [
+        f"  - {Path(o.case.file).name} {o.case.leverage:g}x {o.case.side} poll "
+        f"{o.case.poll_s:g}: guard {o.final_equity:,.0f} vs static {st.final_equity:,.0f}"
+        for o, st in under
     ]
     for run in ("static-stop", "none"):
         below = sum(
@@ -277,6 +357,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--leverages", default=",".join(str(v) for v in LEVERAGES))
     parser.add_argument("--files", default="", help="comma-separated name fragments to keep")
     parser.add_argument("--out", help="also write the markdown to this file")
+    parser.add_argument(
+        "--cache",
+        help="JSON lines of finished runs: read to skip them, appended as runs finish (a long "
+        "grid can be run in parts, or resumed)",
+    )
     args = parser.parse_args(argv)
     if not CRASHES.is_dir():
         print(f"skipped: {CRASHES} is absent (the shared crash data sits beside the checkout)")
@@ -304,15 +389,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The slowest (guard at 1 s on the longest files) first, so the pool ends together.
     cases.sort(key=lambda c: (c.run != "guard", c.poll_s, -Path(c.file).stat().st_size))
     started = time.perf_counter()
+    cached = read_cache(args.cache)
+    todo = [c for c in cases + calm_cases if c not in cached]
+    done = [cached[c] for c in cases + calm_cases if c in cached]
     with multiprocessing.Pool(args.jobs) as pool:
-        done = pool.map(run_case, cases + calm_cases, chunksize=1)
+        for outcome in pool.imap_unordered(run_case, todo, chunksize=1):
+            done.append(outcome)
+            if args.cache:
+                with open(args.cache, "a", encoding="utf-8") as out:
+                    out.write(json.dumps(asdict(outcome)) + "\n")
     wall = time.perf_counter() - started
     outcomes = {o.case: o for o in done}
     lines = [
         "# riskguard efficacy on real crashes (default rules, paper venue)",
         "",
         f"Python {platform.python_version()} on {platform.machine()}, {args.jobs} jobs, "
-        f"{len(done)} runs in {wall:,.0f} s. Balance 10,000; one position with 5,000 margin "
+        f"{len(done)} runs ({len(done) - len(todo)} from the cache) in {wall:,.0f} s, run "
+        f"time of the runs {sum(o.wall_s for o in done):,.0f} s. Balance 10,000; one position "
+        "with 5,000 margin "
         "at the first price; equity in USDT at the end of the file.",
     ]
     lines += table(outcomes, files, polls, levs)
