@@ -100,6 +100,8 @@ def test_a_past_one_minute_spike_larger_than_the_configured_gap_sizes_the_positi
     assert facts["worst_scenario"] == "learned tail fall"
     assert facts["tail_move_pct"] == noted.payload["fall_pct"]
     assert str(facts["tail_source"]).startswith("learned tail")
+    assert "under 'learned tail fall' (a -3" in finding.message
+    assert "learned from 120 1-minute bars" in finding.message
     step = _shortfall_reduce(report)
     assert step is not None
     assert step.kind is ActionKind.REDUCE

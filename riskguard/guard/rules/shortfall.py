@@ -243,6 +243,7 @@ class ShortfallRule(ConfiguredRule[ShortfallConfig]):
             message=(
                 f"{where}: potential shortfall {shortfall:,.2f} "
                 f"({_fmt(pct)}% of equity {equity:,.2f}) under {scenario!r}"
+                + _tail_words(dict(facts), scenario)
             ),
             figures=facts,
         )
@@ -589,6 +590,17 @@ def _tail_facts(data: RuleInput, position: Position | None) -> dict[str, FigureV
         if s in moves
     ]
     return {"tail_moves": "; ".join(lines)} if lines else {}
+
+
+def _tail_words(facts: dict[str, FigureValue], scenario: str | None) -> str:
+    """`` (a -30.0% move: learned tail: ...)`` when the worst scenario is a learned tail."""
+    if not (scenario or "").startswith("learned tail"):
+        return ""
+    move, source = facts.get("tail_move_pct"), facts.get("tail_source")
+    if isinstance(move, float | int) and source:
+        return f" (a {move:+.1f}% move; {source})"
+    moves = facts.get("tail_moves")
+    return f" ({moves})" if moves else ""
 
 
 def _fmt(value: float | None) -> str:
