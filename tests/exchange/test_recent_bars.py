@@ -23,9 +23,8 @@ def rows(first: int, last: int) -> list[list[float]]:
 class FakePort:
     """Answers fetch_ohlcv from ``bars``; ``fail`` makes the next calls raise it."""
 
-    has: dict[str, Any] = {"fetchOHLCV": True}
-
     def __init__(self) -> None:
+        self.has: dict[str, Any] = {"fetchOHLCV": True}
         self.calls: list[tuple[str, str, int | None, int | None]] = []
         self.fail: Exception | None = None
 
@@ -79,7 +78,8 @@ def test_bars_are_fetched_once_per_refresh_interval() -> None:
     assert (symbol, timeframe, limit) == (NEAR, "1m", 121)
     assert since == NOW - 121 * MINUTE
     fetched = recent.bars(NEAR)
-    assert fetched is not None and fetched.fetched_ms == NOW + 300_000
+    assert fetched is not None
+    assert fetched.fetched_ms == NOW + 300_000
     # At the second fetch bar 1000 has ended: it is kept, the lookback keeps the last 120.
     assert len(fetched.bars) == 120
     assert fetched.bars[-1].time_ms == 1000 * MINUTE
@@ -96,7 +96,8 @@ def test_a_failed_fetch_keeps_the_bars_before_and_says_why() -> None:
 
     asyncio.run(go())
     fetched = recent.bars(NEAR)
-    assert fetched is not None and fetched.fetched_ms == NOW
+    assert fetched is not None
+    assert fetched.fetched_ms == NOW
     assert recent.problems[NEAR].startswith("fetch_ohlcv failed: ")
     assert "timed out" in recent.problems[NEAR]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -53,7 +54,7 @@ def test_the_tail_is_never_smaller_than_any_move_the_bars_show(
     tail = learned_tail(NEAR, bars, horizon_s, scale=1.0)
 
     assert tail is not None
-    for previous, bar in zip(bars, bars[1:], strict=False):
+    for previous, bar in itertools.pairwise(bars):
         # From the previous close, and within the bar, both ways.
         assert tail.down >= min(0.99, 1 - bar.low / previous.close) - 1e-12
         assert tail.up >= bar.high / previous.close - 1 - 1e-12
@@ -67,9 +68,12 @@ def test_a_longer_horizon_never_learns_a_smaller_tail(bars: list[Bar]) -> None:
     short = learned_tail(NEAR, bars, 15.0)
     long = learned_tail(NEAR, bars, 150.0)
 
-    assert short is not None and long is not None
-    assert long.window_bars == 3 and short.window_bars == 1
-    assert long.down >= short.down and long.up >= short.up
+    assert short is not None
+    assert long is not None
+    assert long.window_bars == 3
+    assert short.window_bars == 1
+    assert long.down >= short.down
+    assert long.up >= short.up
 
 
 def test_a_one_minute_spike_after_calm_bars_is_learned_and_scaled() -> None:
@@ -82,7 +86,8 @@ def test_a_one_minute_spike_after_calm_bars_is_learned_and_scaled() -> None:
     assert tail is not None
     assert tail.one_bar_up == pytest.approx(127.6 / 99.9 - 1)
     assert tail.up == pytest.approx(1.5 * (127.6 / 99.9 - 1))
-    assert tail.bars == 100 and tail.window_bars == 1
+    assert tail.bars == 100
+    assert tail.window_bars == 1
     assert "learned from 100 1-minute bars" in tail.source
 
 
@@ -95,7 +100,8 @@ def test_a_poll_of_a_minute_spans_two_bars_and_sees_a_move_split_across_them() -
     one = learned_tail(NEAR, bars, 15.0, scale=1.0)
     two = learned_tail(NEAR, bars, 61.0, scale=1.0)
 
-    assert one is not None and two is not None
+    assert one is not None
+    assert two is not None
     assert two.window_bars == 2
     assert one.down == pytest.approx(1 - 88.36 / 94.1)
     assert two.down == pytest.approx(1 - 88.36 / 100.1)
@@ -143,7 +149,7 @@ def test_moves_are_measured_per_bar_and_per_window() -> None:
     assert ups == pytest.approx([0.0, 0.1, 0.0, 0.0])
     # The spike's own bar counts its range both ways; the next bar opens back at 100.
     assert downs == pytest.approx([0.0, 1 - 100 / 110, 1 - 100 / 110, 0.0])
-    win_downs, win_ups = window_moves(bars, 2)
+    _win_downs, win_ups = window_moves(bars, 2)
     assert max(win_ups) == pytest.approx(0.1)
     assert len(win_ups) == 3
 
@@ -182,6 +188,9 @@ def test_tail_scenarios_move_only_the_symbols_whose_tail_is_larger() -> None:
     assert tail_scenarios((-0.12, 0.12), {"BTC/USDT:USDT": btc}) == ()
     fall, rise = tail_scenarios((-0.12, 0.12), {"BTC/USDT:USDT": btc, NEAR: near})
 
-    assert fall.move_for(NEAR) == -0.3 and fall.move_for("BTC/USDT:USDT") == -0.12
-    assert rise.move_for(NEAR) == 0.45 and rise.move_for("BTC/USDT:USDT") == 0.12
-    assert fall.loss_weight == 1.0 and rise.loss_weight == 1.0
+    assert fall.move_for(NEAR) == -0.3
+    assert fall.move_for("BTC/USDT:USDT") == -0.12
+    assert rise.move_for(NEAR) == 0.45
+    assert rise.move_for("BTC/USDT:USDT") == 0.12
+    assert fall.loss_weight == 1.0
+    assert rise.loss_weight == 1.0
