@@ -109,7 +109,7 @@ def test_a_10x_altcoin_position_polled_once_a_minute_never_goes_below_zero(
     """A minute between polls is where a one-minute spike hurts most: the guard sizes for the
     symbol's own learned tail, so neither the position nor its account goes below zero."""
     path = _crash(name)
-    symbol = f"{name.split('-')[0].upper().removesuffix('USDT')}/USDT:USDT"
+    symbol = f"{name.split('-', maxsplit=1)[0].upper().removesuffix('USDT')}/USDT:USDT"
     scenario = build_scenario(
         prices=[(symbol, path)],
         opens=[OpenSpec(symbol, "long" if side == "long" else "short", 10)],
