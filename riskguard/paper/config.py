@@ -40,6 +40,7 @@ from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.faults import FaultConfig, Latency, LatencyKind, MethodFaults, StaleMark
 from riskguard.paper.feeds import Bars, gbm_bars, jump_diffusion_bars, read_price_csv
 from riskguard.paper.market import PaperMarket, SlippageModel
+from riskguard.paper.venue_rules import rules_for
 from riskguard.risk.margin import with_cumulative_amounts
 from riskguard.risk.venues import PROFILES, get_profile
 from riskguard.validation import StrictModel, TierIn, problem_lines
@@ -115,6 +116,13 @@ class MarketIn(StrictModel):
     price_tick: Positive = 0.01
     max_leverage: Positive = 125.0
     mark_half_life_s: Annotated[float, Field(ge=0)] = 5.0
+    market_price_band_pct: Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)] | None = (
+        Field(
+            None,
+            description="a market order fills only within this % of the mark, the rest expires "
+            "(Binance's price cap/floor); left out: the venue's default (binance 5); null: none",
+        )
+    )
     feed: CsvFeedIn | GbmFeedIn | JumpFeedIn
 
     @model_validator(mode="after")
@@ -122,6 +130,12 @@ class MarketIn(StrictModel):
         if (self.tiers is None) == (self.maintenance_margin_rate is None):
             raise ValueError("give either tiers or maintenance_margin_rate")
         return self
+
+    def price_band(self, venue_default_pct: float | None) -> float | None:
+        """The market-order price band as a fraction: this market's, else the venue's default."""
+        given = "market_price_band_pct" in self.model_fields_set
+        pct = self.market_price_band_pct if given else venue_default_pct
+        return None if pct is None else pct / 100
 
     def tiers_domain(self) -> tuple[Tier, ...]:
         if self.tiers is None:
@@ -354,12 +368,17 @@ def build_paper(
     base = Path(base_dir)
     default_start = _ms(datetime.fromisoformat(DEFAULT_START))
     feeds: dict[str, Bars] = {}
+    history: dict[str, Bars] = {}
     markets = []
     given = bars or {}
+    rules = rules_for(get_profile(config.venue).name)
     for i, m in enumerate(config.markets):
         try:
             series = given.get(m.symbol)
             bars_of = series if series is not None else _bars(m, base, default_start)
+            if config.start and bars_of.start_ms < _ms(config.start):
+                # What traded before the window is history: served by fetch_ohlcv, not played.
+                history[m.symbol] = bars_of.window(None, _ms(config.start))
             if config.start or config.end:
                 bars_of = bars_of.window(
                     _ms(config.start) if config.start else None,
@@ -385,6 +404,7 @@ def build_paper(
                 price_tick=m.price_tick,
                 max_leverage=m.max_leverage,
                 mark_half_life_s=m.mark_half_life_s,
+                price_band=m.price_band(rules.default_price_band_pct),
             )
         except ValueError as exc:
             raise ConfigError(f"paper.markets[{i}]: {exc}") from None
@@ -398,6 +418,8 @@ def build_paper(
         insurance_fund=config.insurance_fund,
         liquidation_fee_rate=config.liquidation_fee_pct / 100,
     )
+    for symbol, before in history.items():
+        venue.set_history(symbol, before)
     for i, account in enumerate(config.accounts):
         venue.add_account(account.id, account.balance, hedge_mode=account.hedge_mode)
         for j, p in enumerate(account.positions):

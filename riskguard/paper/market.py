@@ -48,6 +48,11 @@ class PaperMarket:
     price_tick: float = 0.01
     max_leverage: float = 125.0
     mark_half_life_s: float = 5.0
+    price_band: float | None = None
+    """A taker market order fills only at prices within this fraction of the mark (Binance's
+    market order price cap and floor: a buy at most ``mark * (1 + band)``, a sell at least
+    ``mark * (1 - band)``), the rest expires; None: no band. The configuration gives each
+    market its venue's default (:mod:`~riskguard.paper.venue_rules`)."""
 
     def __post_init__(self) -> None:
         base, _, rest = self.symbol.partition("/")
@@ -67,6 +72,8 @@ class PaperMarket:
             raise ValueError(f"{self.symbol}: funding interval must be positive")
         if not self.mark_half_life_s >= 0:
             raise ValueError(f"{self.symbol}: mark_half_life_s must be >= 0")
+        if self.price_band is not None and not 0 < self.price_band < 1:
+            raise ValueError(f"{self.symbol}: price_band must be in (0, 1)")
 
     @property
     def base(self) -> str:

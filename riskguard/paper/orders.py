@@ -7,7 +7,9 @@ within its limit, else rests in its symbol's limit book (:attr:`VenueState._limi
 order waits in the trigger book until its source price reaches it (the mark by default, the last
 price when the order says so: Binance's ``workingType``) and then executes as a market order.
 Prices come from :mod:`~riskguard.paper.fill_pricing` (taker fills only within what trades from
-the current tick to the end of the bar), fills are booked by :mod:`~riskguard.paper.fills`.
+the current tick to the end of the bar; a market order on a market with a price band only
+within the band around the mark, the rest expires), fills are booked by
+:mod:`~riskguard.paper.fills`.
 
 The order of events on each tick of a symbol (the venue's clock plays them in this order):
 
@@ -33,7 +35,12 @@ import math
 import ccxt.async_support as ccxt
 
 from riskguard.domain import Side
-from riskguard.paper.fill_pricing import resting_fill_price, within_limit
+from riskguard.paper.fill_pricing import (
+    band_fillable,
+    resting_fill_price,
+    within_band,
+    within_limit,
+)
 from riskguard.paper.fills import Fills
 from riskguard.paper.margin import Margin
 from riskguard.paper.price_path import SymbolState
@@ -159,6 +166,8 @@ class Orders(Fills, Margin):
             base = min(base, self._reduce_target(acc, order))
         fill_base = base * fill_fraction if fill_fraction < 1.0 else base
         fill_base = market.round_amount(fill_base / market.contract_size) * market.contract_size
+        if order.type == "market" and market.price_band is not None:
+            fill_base = self._within_band(order, fill_base, market.price_band)
         price = self.taker_fill_price(order.symbol, order.side, fill_base)
         limit = order.price if order.type == "limit" else None
         if limit is not None and not within_limit(order.side, price, limit):
@@ -176,6 +185,24 @@ class Orders(Fills, Margin):
             # A partly filled limit order keeps its remainder on the book, as on a venue.
             # Before, it stayed "open" but on no book, so the remainder could never fill.
             self._limits[order.symbol].append(order)
+
+    def _within_band(self, order: PaperOrder, fill_base: float, band: float) -> float:
+        """The part of a market order's ``fill_base`` that fills within the market's price band
+        around the mark, in whole amount steps
+        (:func:`~riskguard.paper.fill_pricing.band_fillable`). The rest expires, as Binance's
+        market order price cap and floor let it."""
+        st = self._symbols[order.symbol]
+        market = st.market
+        fillable = band_fillable(st, order.side, fill_base, band)
+        if fillable >= fill_base:
+            return fill_base
+        steps = market.round_amount(fillable / market.contract_size)
+        base = steps * market.contract_size
+        if base > 0 and not within_band(
+            order.side, self.taker_fill_price(order.symbol, order.side, base), st.mark, band
+        ):  # rounding drift at the band's edge: one step less
+            base = market.round_amount(steps - market.amount_step) * market.contract_size
+        return max(0.0, base)
 
     @staticmethod
     def _closes_hedge_leg(acc: PaperAccount, order: PaperOrder) -> bool:

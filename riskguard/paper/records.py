@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from riskguard.domain import MarginMode, Side
+from riskguard.paper.venue_rules import LiquidationKind, LossPayer
 from riskguard.risk.margin import Schedule
 
 
@@ -25,6 +26,9 @@ class PaperPosition:
     leverage: float
     isolated_margin: float = 0.0
     schedule: Schedule | None = None
+    frozen_until_ms: int = 0
+    """After a partial liquidation (OKX), the liquidation check leaves the position alone until
+    this venue time (epoch ms); 0: not frozen."""
 
 
 TriggerSource = Literal["mark", "last"]
@@ -99,8 +103,14 @@ class PaperTrade:
 class LiquidationRecord:
     """A liquidation as the venue executed it.
 
-    ``shortfall`` is the negative equity left after the close (before the insurance fund covers
-    it); it is positive only when the fill went past the bankruptcy price.
+    ``shortfall`` is the negative equity left after the close (before it is covered); it is
+    positive only when the fill went past the bankruptcy price, and ``shortfall_paid_by`` says
+    who covers it (:data:`~riskguard.paper.venue_rules.LossPayer`: the insurance fund, the
+    liquidator vault, ADL), never the account. ``fee`` is what the venue kept from the account
+    on top of the close: the liquidation fee, or on a ``backstop`` the whole collateral left
+    (the liquidator vault keeps it, the maintenance margin included). ``kind`` is how the
+    position was closed (:data:`~riskguard.paper.venue_rules.LiquidationKind`); ``size`` is what
+    was closed, less than the position on a ``partial``.
     """
 
     time_ms: int
@@ -115,6 +125,8 @@ class LiquidationRecord:
     bankruptcy_price: float | None
     fee: float
     shortfall: float
+    kind: LiquidationKind = "market"
+    shortfall_paid_by: LossPayer = "insurance_fund"
 
 
 @dataclass(slots=True)

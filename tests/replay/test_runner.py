@@ -19,10 +19,12 @@ BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 
 
-def _scenario(csv: Path, *opens: OpenSpec, poll_s: float = 15) -> Scenario:
+def _scenario(
+    csv: Path, *opens: OpenSpec, poll_s: float = 15, venue: str | None = None
+) -> Scenario:
     symbols = sorted({o.symbol for o in opens})
     return build_scenario(
-        prices=[(s, csv) for s in symbols], opens=list(opens), poll_interval_s=poll_s
+        prices=[(s, csv) for s in symbols], opens=list(opens), poll_interval_s=poll_s, venue=venue
     )
 
 
@@ -246,8 +248,8 @@ def test_a_stop_filled_past_bankruptcy_goes_below_zero_without_a_liquidation(
 ) -> None:
     """The case the liquidation and shortfall counters miss: the static stop fires on the gap
     and fills far under the bankruptcy price; nothing is liquidated, the insurance fund pays
-    nothing, and the account owes the difference."""
-    scenario = _scenario(gap_csv, OpenSpec(BTC, "long", 20))
+    nothing, and the account owes the difference. (Bybit's profile: no market price band.)"""
+    scenario = _scenario(gap_csv, OpenSpec(BTC, "long", 20), venue="bybit")
 
     run = asyncio.run(run_one(scenario, "static-stop"))
 
@@ -263,6 +265,24 @@ def test_a_stop_filled_past_bankruptcy_goes_below_zero_without_a_liquidation(
     assert account.negative
     assert (run.totals.negative_positions, run.totals.negative_accounts) == (1, 1)
     assert run.negative_words() == f"yes (min {account.min_equity:,.2f})"
+
+
+def test_on_binance_the_same_stop_expires_beyond_the_price_band_and_the_engine_liquidates(
+    gap_csv: Path,
+) -> None:
+    """Binance's market order price floor: the stop's sell would fill more than 5% under the
+    mark, so it expires; the position is left to the liquidation engine, whose loss past
+    bankruptcy the insurance fund pays. The account ends above zero."""
+    scenario = _scenario(gap_csv, OpenSpec(BTC, "long", 20), venue="binance")
+
+    run = asyncio.run(run_one(scenario, "static-stop"))
+
+    (position,) = run.positions
+    (account,) = run.accounts
+    assert "stop_filled" not in [a.kind for a in position.actions]
+    assert run.totals.liquidations == 1
+    assert run.totals.shortfall > 0
+    assert account.final_equity >= 0
 
 
 def test_a_short_survives_a_squeeze_with_the_guard_and_not_without(squeeze_csv: Path) -> None:
