@@ -129,3 +129,31 @@ def test_a_calm_history_changes_nothing(tmp_path: Path) -> None:
     assert noted.payload["fall_pct"] == -12.0
     assert noted.payload["source"].startswith("configured gaps (learned -")
     assert not [f for f in report.findings if f.rule == "shortfall"]
+
+
+def test_the_journal_notes_a_move_again_only_when_it_changes(tmp_path: Path) -> None:
+    setup = _setup(tmp_path, spike_pct=20.0)
+    journal = MemoryJournal()
+    guard = Guard(
+        GuardConfig(poll_interval_s=15, tail_refresh_s=60),
+        [],
+        journal=journal,
+        clock=setup.clock,
+        alert=lambda level, message, payload: None,
+    )
+    acct = GuardAccount(
+        account="main",
+        port=setup.client("main", label="guard"),
+        exchange_id="paper",
+        venue="binance",
+        default_margin_mode=MarginMode.ISOLATED,
+    )
+
+    async def cycles() -> None:
+        for _ in range(12):  # three minutes: the bars are fetched again three times
+            await guard.cycle(acct)
+            setup.clock.advance_to(setup.venue.now_ms + 15_000)  # type: ignore[union-attr]
+
+    asyncio.run(cycles())
+
+    assert len(journal.entries("tail_move")) == 1
