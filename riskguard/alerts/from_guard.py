@@ -17,7 +17,8 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from riskguard.alerts.hysteresis import Condition
-from riskguard.guard.enforce.executor import AlertFn, StepOutcome
+from riskguard.guard.enforce.executor import AlertFn
+from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.planner import Alert as PlannerAlert
 from riskguard.guard.rules.base import Action, ActionKind, Figures, Finding, Level, RuleInput
 

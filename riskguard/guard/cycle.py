@@ -42,9 +42,11 @@ from riskguard.exchange.ccxt_account import (
 )
 from riskguard.exchange.errors import translate
 from riskguard.exchange.markets import SharedMarkets
-from riskguard.guard.enforce.executor import AlertFn, Executor, ExecutorConfig, StepOutcome
+from riskguard.guard.enforce.executor import AlertFn, Executor, ExecutorConfig
 from riskguard.guard.enforce.journal import Journal
+from riskguard.guard.enforce.order_fate import PendingOrder
 from riskguard.guard.enforce.order_ids import is_guard_client_id
+from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.enforce.quirks import quirks_for
 from riskguard.guard.learned_tails import LearnedTails
 from riskguard.guard.planner import (
@@ -105,6 +107,9 @@ class GuardAccount:
     """The liquidation price the exchange reported last cycle, by (symbol, side), where it did."""
     stress_moves: dict[str, StressMove] = field(default_factory=dict)
     """The move each held symbol was last stressed with (journalled when it changes)."""
+    pending_orders: dict[str, PendingOrder] = field(default_factory=dict)
+    """Orders whose fate is unknown, by client id: their positions get no new order until a
+    lookup settles them (:mod:`~riskguard.guard.enforce.order_fate`)."""
 
     @property
     def markets(self) -> Mapping[str, Any]:
@@ -131,6 +136,10 @@ class GuardAccount:
                 for s, v in self.volatility.items()
             },
             "cycles": self.cycles,
+            "pending_orders": [
+                {f.name: getattr(p, f.name) for f in fields(p)}
+                for p in self.pending_orders.values()
+            ],
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -141,6 +150,9 @@ class GuardAccount:
             s: EwmaVolatility(**v) for s, v in (state.get("volatility") or {}).items()
         }
         self.cycles = int(state.get("cycles") or 0)
+        self.pending_orders = {
+            str(p["client_id"]): PendingOrder(**p) for p in state.get("pending_orders") or ()
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,7 +502,7 @@ class Guard:
                 {"level": alert.level.name, "message": alert.message, **payload},
             )
         outcomes: list[StepOutcome] = []
-        if planned.steps and actionable:
+        if (planned.steps or acct.pending_orders) and actionable:
             executor = Executor(
                 acct.port,
                 account=acct.account,
@@ -505,6 +517,7 @@ class Guard:
                     amount_steps={s: r.amount_step for s, r in acct.market_rules.items()},
                 ),
                 hedged=acct.hedged,
+                pending=acct.pending_orders,
             )
             outcomes = await executor.execute(
                 plan_id,

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from riskguard.daemon.metrics import GuardMetrics, start_metrics_server
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.guard.cycle import CycleReport
-from riskguard.guard.enforce.executor import StepOutcome
+from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.rules.base import ActionKind, Finding, Level
 from riskguard.risk import RiskSettings, evaluate_account
 from riskguard.risk.evaluation import AccountEvaluation

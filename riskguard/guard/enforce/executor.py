@@ -5,11 +5,16 @@ Guarantees:
   anything is sent; the outcome is written as soon as it is known.
 - **Deterministic client ids** (:mod:`riskguard.guard.enforce.order_ids`): the same planned order
   always carries the same id, so a resend after a timeout cannot create a second order.
-- **A timed-out order is looked up by its id** before it is sent again, and sent again with the
-  same id only when the venue does not know it.
+- **An order is sent again only when it is known not to exist**
+  (:mod:`~riskguard.guard.enforce.order_fate`): after a timeout it is looked up by its id where
+  that kind of order lives (stops on the venue's trigger endpoints); a lookup that fails leaves it
+  ``unknown``, and then nothing more is sent for that position (an alert says so) until a later
+  lookup, at the start of a later plan, settles it; a position whose order was settled in this
+  plan is not reduced further until the next snapshot counts what filled.
 - **Never add exposure.** Orders are reduce-only market orders in the closing direction of a
   position that exists in the snapshot; anything else is refused before it reaches the port.
-- **Rejections**: a rejected reduction is retried once at half the size, then a critical alert.
+- **Rejections**: a reduction the venue definitely refused (and does not hold) is retried once at
+  half the size, then a critical alert; an unknown outcome is never followed by another order.
 - **add_margin is never retried blindly** (OKX applies it and still raises): after an error the
   position is read back and the result journalled.
 - **A reduction's margin put-back never exceeds what the reduction freed.** When a plan reduces
@@ -27,7 +32,7 @@ Guarantees:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -37,11 +42,14 @@ import structlog
 from riskguard.clock import Clock
 from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side
 from riskguard.exchange.errors import short_text
+from riskguard.guard.enforce.fills import Fills, add_fills, freed_by, order_fills
 from riskguard.guard.enforce.journal import Journal
+from riskguard.guard.enforce.margin_steps import MarginSteps
+from riskguard.guard.enforce.order_fate import OrderSender, PendingOrder, Placement, look_up
 from riskguard.guard.enforce.order_ids import client_order_id
+from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
 from riskguard.guard.rules.base import Action, ActionKind, Level
-from riskguard.risk.account import closed_part_equity
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
 
@@ -98,35 +106,6 @@ class OrderRequest:
     part: int
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutcome:
-    """What happened to one planned action."""
-
-    kind: ActionKind
-    symbol: str | None
-    status: str
-    client_ids: tuple[str, ...] = ()
-    exchange_ids: tuple[str, ...] = ()
-    filled_contracts: float = 0.0
-    error: str | None = None
-    fills: Fills | None = None
-    """For a reduction: what its orders filled, when the venue said (else ``None``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fills:
-    """What a reduction's orders filled: size (the position's units), value at the fill
-    prices (size x average), and fees in the settlement currency."""
-
-    size: float
-    value: float
-    fee: float
-
-    @property
-    def average(self) -> float:
-        return self.value / self.size
-
-
 @dataclass
 class ExecutorConfig:
     """Settings of the executor."""
@@ -137,7 +116,7 @@ class ExecutorConfig:
     amount_steps: Mapping[str, float] = field(default_factory=dict)
 
 
-class Executor:
+class Executor(MarginSteps):
     """Sends one account's plans through its port."""
 
     def __init__(
@@ -151,7 +130,10 @@ class Executor:
         alert: AlertFn,
         config: ExecutorConfig,
         hedged: bool = False,
+        pending: MutableMapping[str, PendingOrder] | None = None,
     ) -> None:
+        """``pending``: the account's orders of unknown fate, kept by the caller between plans
+        (settled at the start of :meth:`execute`, and added to when an outcome is unknown)."""
         self.port = port
         self.account = account
         self.journal = journal
@@ -160,6 +142,9 @@ class Executor:
         self.config = config
         self.quirks: OrderQuirks = quirks_for(exchange_id)
         self.hedged = hedged
+        self.sender = OrderSender(port, self.quirks, clock, self._log)
+        self.pending: MutableMapping[str, PendingOrder] = {} if pending is None else pending
+        self._blocked: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ journal
 
@@ -177,17 +162,31 @@ class Executor:
         snapshot: AccountSnapshot,
         open_stops: Sequence[OpenStop] = (),
     ) -> list[StepOutcome]:
-        """Carry out ``actions`` (each with its order sizes in contracts, when it has orders)."""
+        """Carry out ``actions`` (each with its order sizes in contracts, when it has orders),
+        after settling the orders of unknown fate. With no actions only that is done."""
+        if not actions:
+            if not self.config.dry_run:
+                await self._settle_pending(plan_id)
+            return []
         self._log(
             "plan",
             plan_id=plan_id,
             dry_run=self.config.dry_run,
             steps=[_describe(a, parts) for a, parts in actions],
         )
+        if not self.config.dry_run:
+            await self._settle_pending(plan_id)
         outcomes = []
         freed: dict[tuple[str, Side], float | None] = {}
         for action, parts in actions:
             position = _find(snapshot, action)
+            if (
+                position is not None
+                and action.kind is not ActionKind.ALERT
+                and (position.symbol, position.side.value) in self._blocked
+            ):
+                outcomes.append(self._blocked_step(plan_id, action, position))
+                continue
             if action.kind is ActionKind.ADD_MARGIN and position is not None:
                 key = (position.symbol, position.side)
                 if key in freed:
@@ -207,7 +206,7 @@ class Executor:
                 # A refused or failed reduction freed nothing (or only what filled before it
                 # failed): its put-back is capped the same way.
                 freed[(position.symbol, position.side)] = (
-                    0.0 if outcome.status == "refused" else _freed(position, outcome.fills)
+                    0.0 if outcome.status == "refused" else freed_by(position, outcome.fills)
                 )
         return outcomes
 
@@ -281,6 +280,72 @@ class Executor:
         self._log("alert", level=level.name, message=message, **payload)
         self.alert(level, message, payload)
 
+    # ------------------------------------------------------------------ orders in doubt
+
+    def _unknown(
+        self, action: Action, position: Position, cid: str, placed: Placement, *, trigger: bool
+    ) -> None:
+        """An order's fate is unknown: remember it, block its position, say so."""
+        side = position.side.value
+        pending = PendingOrder(cid, position.symbol, side, action.kind.value, trigger)
+        self.pending[cid] = pending
+        self._blocked.add(pending.position)
+        self._alert(
+            Level.CRITICAL,
+            f"the outcome of a {action.kind.value} order for {position.symbol} "
+            f"{position.side.value} is unknown ({placed.error}); nothing more is sent for this "
+            "position until the venue says what became of it",
+            action,
+        )
+
+    async def _settle_pending(self, plan_id: str) -> None:
+        """Look up each order of unknown fate. Found or known absent: journalled and alerted,
+        and its position is not reduced further in this plan (the snapshot may predate its
+        fill). Still unknown: its position stays blocked."""
+        for cid, pending in list(self.pending.items()):
+            found = await look_up(
+                self.port, self.quirks, pending.symbol, cid, trigger=pending.trigger
+            )
+            self._blocked.add(pending.position)
+            if found.state == "failed":
+                self._log("lookup_failed", client_id=cid, error=found.error, plan_id=plan_id)
+                continue
+            del self.pending[cid]
+            where = f"{pending.symbol} {pending.side}"
+            if found.state == "absent":
+                self._log("order_failed", client_id=cid, error="the venue does not have it")
+                self._alert(
+                    Level.WARN, f"the {pending.kind} order for {where} in doubt never arrived"
+                )
+                continue
+            order = found.order or {}
+            self._log(
+                "order_found",
+                client_id=cid,
+                after="lookup",
+                order_id=order.get("id"),
+                status=order.get("status"),
+                filled=order.get("filled"),
+                average=order.get("average"),
+            )
+            self._alert(
+                Level.WARN,
+                f"the {pending.kind} order for {where} in doubt is on the venue: status "
+                f"{order.get('status')}, filled {order.get('filled')}",
+            )
+
+    def _blocked_step(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
+        why = "an order for this position is in doubt or was just settled; waiting for the venue"
+        self._log(
+            "step_blocked",
+            plan_id=plan_id,
+            symbol=position.symbol,
+            side=position.side.value,
+            kind=action.kind.value,
+            reason=why,
+        )
+        return StepOutcome(action.kind, action.symbol, "blocked", error=why)
+
     # ------------------------------------------------------------------ reductions
 
     async def _reduce(
@@ -336,10 +401,24 @@ class Executor:
             if self.config.dry_run:
                 self._log("order_dry_run", client_id=cid)
                 continue
-            order = await self._send_market(request, cid, params)
-            if order is None:
-                order = await self._smaller(plan_id, action, request, position)
-            if order is None:
+            placed = await self.sender.place(
+                request.symbol, request.side, request.contracts, cid, params
+            )
+            if placed.state == "rejected":
+                placed = await self._smaller(plan_id, action, request, position, cids)
+            if placed.state == "unknown":
+                self._unknown(action, position, cids[-1], placed, trigger=False)
+                return StepOutcome(
+                    action.kind,
+                    action.symbol,
+                    "unknown",
+                    tuple(cids),
+                    tuple(ids),
+                    filled,
+                    error=placed.error,
+                    fills=None,
+                )
+            if placed.state == "rejected" or placed.order is None:
                 self._alert(
                     Level.CRITICAL,
                     f"could not reduce {position.symbol} {position.side.value}: "
@@ -355,11 +434,12 @@ class Executor:
                     filled,
                     fills=fills,
                 )
+            order = placed.order
             ids.append(str(order.get("id")))
             filled += float(order.get("filled") or 0.0)
             if fills is not None:
                 got = await self._fills_of(order, position, contract_size)
-                fills = None if got is None else _add_fills(fills, got)
+                fills = None if got is None else add_fills(fills, got)
         if self.config.dry_run:
             return StepOutcome(action.kind, action.symbol, "dry_run", tuple(cids), tuple(ids))
         return StepOutcome(
@@ -372,73 +452,33 @@ class Executor:
         """The fills of a sent market order, from its response or else read back by its id.
 
         ``None`` when neither says how much filled and at what average price."""
-        got = _order_fills(order, position, contract_size)
+        got = order_fills(order, position, contract_size)
         if got is None and order.get("id") is not None:
             try:
                 fetched = await self.port.fetch_order(str(order["id"]), position.symbol)
             except ccxt.BaseError as exc:
                 self._log("fill_unknown", order_id=order.get("id"), error=short_text(exc))
                 return None
-            got = _order_fills(fetched, position, contract_size)
+            got = order_fills(fetched, position, contract_size)
         if got is None:
             self._log("fill_unknown", order_id=order.get("id"), error="no fill in the order")
         return got
 
-    async def _send_market(
-        self, request: OrderRequest, cid: str, params: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """Send once; after a timeout look the order up by id, resend only if it is unknown."""
-        for attempt in range(2):
-            try:
-                order = await self.port.create_order(
-                    request.symbol, "market", request.side, request.contracts, None, dict(params)
-                )
-            except ccxt.InvalidOrder as exc:
-                found = await self._lookup(request.symbol, cid)
-                if found is not None:
-                    self._log("order_found", client_id=cid, after="rejection", order_id=found["id"])
-                    return found
-                self._log("order_failed", client_id=cid, error=short_text(exc), attempt=attempt)
-                return None
-            except (ccxt.RequestTimeout, ccxt.NetworkError) as exc:
-                found = await self._lookup(request.symbol, cid)
-                if found is not None:
-                    self._log("order_found", client_id=cid, after="timeout", order_id=found["id"])
-                    return found
-                self._log("order_unknown", client_id=cid, error=short_text(exc), attempt=attempt)
-                continue
-            except ccxt.BaseError as exc:
-                self._log("order_failed", client_id=cid, error=short_text(exc), attempt=attempt)
-                return None
-            self._log(
-                "order_sent",
-                client_id=cid,
-                order_id=order.get("id"),
-                status=order.get("status"),
-                filled=order.get("filled"),
-                average=order.get("average"),
-            )
-            return order
-        return None
-
-    async def _lookup(self, symbol: str, cid: str) -> dict[str, Any] | None:
-        try:
-            return await self.port.fetch_order(None, symbol, {"clientOrderId": cid})
-        except ccxt.OrderNotFound:
-            return None
-        except ccxt.BaseError as exc:
-            self._log("lookup_failed", client_id=cid, error=short_text(exc))
-            return None
-
     async def _smaller(
-        self, plan_id: str, action: Action, request: OrderRequest, position: Position
-    ) -> dict[str, Any] | None:
+        self,
+        plan_id: str,
+        action: Action,
+        request: OrderRequest,
+        position: Position,
+        cids: list[str],
+    ) -> Placement:
+        """After a definite rejection only: one try at half the size."""
         step = self.config.amount_steps.get(request.symbol, 0.0)
         half = request.contracts / 2
         if step > 0:
             half = math.floor(half / step + 1e-9) * step
         if half <= 0:
-            return None
+            return Placement("rejected", error="half the size rounds to nothing")
         cid = client_order_id(
             self.config.prefix,
             self.account,
@@ -459,9 +499,9 @@ class Executor:
             kind=action.kind.value,
             retry="half",
         )
+        cids.append(cid)
         params = reduce_params(self.quirks, cid, position.margin_mode, self.hedged)
-        smaller = OrderRequest(request.symbol, request.side, half, request.part)
-        return await self._send_market(smaller, cid, params)
+        return await self.sender.place(request.symbol, request.side, half, cid, params)
 
     # ------------------------------------------------------------------ stops
 
@@ -510,11 +550,17 @@ class Executor:
             self._log("order_dry_run", client_id=cid)
             return StepOutcome(action.kind, action.symbol, "dry_run", (cid,))
         params = stop_params(self.quirks, cid, price, position.margin_mode, self.hedged)
-        request = OrderRequest(position.symbol, closing_side, contracts, 0)
-        order = await self._send_market(request, cid, params)
-        if order is None:
+        placed = await self.sender.place(
+            position.symbol, closing_side, contracts, cid, params, trigger=True
+        )
+        if placed.state == "unknown":
+            # The guard's old stop stays: it still protects while the new one is in doubt.
+            self._unknown(action, position, cid, placed, trigger=True)
+            return StepOutcome(action.kind, action.symbol, "unknown", (cid,), error=placed.error)
+        if placed.state == "rejected" or placed.order is None:
             self._alert(Level.CRITICAL, f"could not place a stop for {position.symbol}", action)
-            return StepOutcome(action.kind, action.symbol, "failed", (cid,))
+            return StepOutcome(action.kind, action.symbol, "failed", (cid,), error=placed.error)
+        order = placed.order
         for old in own_old:
             try:
                 await self.port.cancel_order(
@@ -524,68 +570,6 @@ class Executor:
             except ccxt.BaseError as exc:
                 self._log("stop_cancel_failed", order_id=old.order_id, error=short_text(exc))
         return StepOutcome(action.kind, action.symbol, "sent", (cid,), (str(order.get("id")),))
-
-    # ------------------------------------------------------------------ margin and leverage
-
-    async def _add_margin(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
-        amount = action.margin
-        if amount is None or not amount > 0 or position.margin_mode is not MarginMode.ISOLATED:
-            return StepOutcome(action.kind, action.symbol, "refused", error="not addable")
-        self._log(
-            "margin_intent",
-            plan_id=plan_id,
-            symbol=position.symbol,
-            side=position.side.value,
-            amount=amount,
-            rule=action.rule,
-            reason=action.reason,
-        )
-        if self.config.dry_run:
-            return StepOutcome(action.kind, action.symbol, "dry_run")
-        params: dict[str, Any] = {}
-        if self.hedged:
-            params["positionSide"] = position.side.value.upper()
-        try:
-            await self.port.add_margin(position.symbol, amount, params)
-        except (ccxt.BaseError, TypeError) as exc:
-            # Some venues apply the change and still raise: read back, never retry blindly.
-            after = await self._read_back(position.symbol)
-            error = short_text(exc)
-            self._log("margin_unknown", symbol=position.symbol, error=error, position=after)
-            self._alert(Level.WARN, f"adding margin to {position.symbol} failed: {error}", action)
-            return StepOutcome(action.kind, action.symbol, "unknown", error=short_text(exc))
-        self._log("margin_added", symbol=position.symbol, side=position.side.value, amount=amount)
-        return StepOutcome(action.kind, action.symbol, "sent")
-
-    async def _read_back(self, symbol: str) -> list[dict[str, Any]] | str:
-        try:
-            rows = await self.port.fetch_positions([symbol])
-        except ccxt.BaseError as exc:
-            return f"read back failed: {exc}"
-        return [
-            {
-                "side": r.get("side"),
-                "contracts": r.get("contracts"),
-                "collateral": r.get("collateral"),
-            }
-            for r in rows
-        ]
-
-    async def _set_leverage(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
-        # Venues take whole leverages (Binance refuses 5.0 with -1100): round down, never up.
-        target = None if action.leverage is None else max(1, math.floor(action.leverage))
-        if target is None or position.leverage is None or not target < position.leverage:
-            return StepOutcome(action.kind, action.symbol, "refused", error="would not lower")
-        self._log("leverage_intent", plan_id=plan_id, symbol=position.symbol, leverage=target)
-        if self.config.dry_run:
-            return StepOutcome(action.kind, action.symbol, "dry_run")
-        try:
-            await self.port.set_leverage(target, position.symbol)
-        except ccxt.BaseError as exc:
-            self._log("leverage_failed", symbol=position.symbol, error=short_text(exc))
-            return StepOutcome(action.kind, action.symbol, "failed", error=short_text(exc))
-        self._log("leverage_set", symbol=position.symbol, leverage=target)
-        return StepOutcome(action.kind, action.symbol, "sent")
 
 
 def _find(snapshot: AccountSnapshot, action: Action) -> Position | None:
@@ -610,53 +594,3 @@ def _describe(action: Action, parts: Sequence[float]) -> dict[str, Any]:
         "stop_price": action.stop_price,
         "orders_contracts": list(parts),
     }
-
-
-def _order_fills(
-    order: Mapping[str, Any], position: Position, contract_size: float
-) -> Fills | None:
-    """Size, value and fee of an order's fills, or ``None`` when the order does not say."""
-    filled = _positive(order.get("filled"))
-    average = _positive(order.get("average"))
-    if filled is None or average is None:
-        return None
-    size = filled * contract_size
-    return Fills(size, size * average, _fee(order, position, size, average))
-
-
-def _fee(order: Mapping[str, Any], position: Position, size: float, average: float) -> float:
-    """Fees paid in the settlement currency; the taker rate on the traded value when not
-    reported (an inverse contract's value is in the base coin: its size over the price)."""
-    settle = position.symbol.partition(":")[2]
-    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
-    paid = [
-        float(f["cost"])
-        for f in fees
-        if isinstance(f, Mapping) and f.get("cost") is not None and f.get("currency") == settle
-    ]
-    if paid:
-        return sum(paid)
-    value = size / average if position.inverse else size * average
-    return value * position.taker_fee
-
-
-def _positive(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
-
-def _add_fills(a: Fills, b: Fills) -> Fills:
-    return Fills(a.size + b.size, a.value + b.value, a.fee + b.fee)
-
-
-def _freed(position: Position, fills: Fills | None) -> float | None:
-    """What a reduction of an isolated position moved to the wallet, at its actual fills."""
-    if fills is None:
-        return None
-    if fills.size <= 0:
-        return 0.0
-    closed = min(fills.size, position.size)
-    return closed_part_equity(position, closed, fills.average, fills.fee)

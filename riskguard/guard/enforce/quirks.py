@@ -28,6 +28,10 @@ class OrderQuirks:
     isolated_params: dict[str, Any] = field(default_factory=dict)
     open_stops_params: dict[str, Any] = field(default_factory=lambda: {"trigger": True})
     cancel_stop_params: dict[str, Any] = field(default_factory=lambda: {"trigger": True})
+    trigger_lookup_params: dict[str, Any] = field(default_factory=lambda: {"trigger": True})
+    """Looks a stop up by client id where the venue keeps stops (ccxt's ``trigger`` flag:
+    Binance's algo-order endpoints, OKX's algo orders, Bybit's conditional orders); a plain
+    lookup would answer "not found" for a stop the venue holds."""
     client_id_param: str = "clientOrderId"
 
 

@@ -95,7 +95,6 @@ def reduce_orders(h: BinanceUsdmFakeHarness) -> list[Any]:
     return [o for o in orders if o.reduce_only and o.trigger_price is None]
 
 
-@pytest.mark.xfail(strict=True, reason="D1: a stop is looked up on the plain-order endpoint, reads not found, is placed again")
 def test_d1_a_stop_accepted_while_the_client_timed_out_is_found_where_stops_live() -> None:
     async def body(h: BinanceUsdmFakeHarness, port: LiveExchange) -> None:
         await h.open_position("long", 0.1, 10, "cross")
@@ -115,7 +114,6 @@ def test_d1_a_stop_accepted_while_the_client_timed_out_is_found_where_stops_live
     run(body)
 
 
-@pytest.mark.xfail(strict=True, reason="D2: a failed lookup is taken for 'not there' and the order is sent again")
 def test_d2_a_lookup_that_fails_is_not_a_no_and_the_order_is_not_sent_again() -> None:
     async def body(h: BinanceUsdmFakeHarness, port: LiveExchange) -> None:
         await h.open_position("long", 0.1, 10, "cross")
@@ -130,7 +128,7 @@ def test_d2_a_lookup_that_fails_is_not_a_no_and_the_order_is_not_sent_again() ->
             hold.release()
         assert outcome.status == "unknown"
         assert len(reduce_orders(h)) == 1, "a filled order was sent again"
-        (position,) = [p for p in h.venue.account("guard").positions.values()]
+        (position,) = list(h.venue.account("guard").positions.values())
         assert position.size == pytest.approx(0.05)
         assert "order_unknown" in [e.kind for e in journal.entries()]
         assert any("unknown" in message for _, message in alerts)
@@ -138,7 +136,6 @@ def test_d2_a_lookup_that_fails_is_not_a_no_and_the_order_is_not_sent_again() ->
     run(body)
 
 
-@pytest.mark.xfail(strict=True, reason="D3: the half-size retry follows an unknown outcome")
 def test_d3_no_half_size_retry_after_an_unknown_outcome() -> None:
     async def body(h: BinanceUsdmFakeHarness, port: LiveExchange) -> None:
         await h.open_position("long", 0.1, 10, "cross")
