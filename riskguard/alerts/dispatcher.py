@@ -263,6 +263,30 @@ class Dispatcher:
         )
         return Attempt(name, ids, "retry", error.text, error.retry_after_s)
 
+    async def send_now(self, alert: Alert, names: Sequence[str]) -> list[Attempt]:
+        """Send ``alert`` once to each sink in ``names``, concurrently, without the outbox.
+
+        For the one alert that cannot be queued: the journal, which holds the outbox, is gone
+        or refuses writes. No retry and no rate limit; a failure is logged and returned.
+        """
+
+        async def one(name: str) -> Attempt:
+            try:
+                await self.sinks[name].send([alert])
+            except Exception as exc:  # every sink is tried; each failure is said
+                text = exc.text if isinstance(exc, DeliveryError) else redact(str(exc))[:200]
+                _LOG.error("alert_direct_failed", sink=name, alert_id=alert.id, error=text)
+                return Attempt(name, (alert.id,), "dead", text)
+            _LOG.info("alert_delivered", sink=name, alert_ids=[alert.id], direct=True)
+            return Attempt(name, (alert.id,), "delivered")
+
+        attempts = list(await asyncio.gather(*(one(n) for n in names if n in self.sinks)))
+        for attempt in attempts:
+            self.attempts.append(attempt)
+            if self.on_attempt is not None:
+                self.on_attempt(attempt)
+        return attempts
+
     def backoff_s(self, attempts: int) -> float:
         """The wait after the ``attempts``-th failure without a Retry-After (jittered +-20%)."""
         base = min(self.policy.retry_max_s, self.policy.retry_base_s * 2.0 ** (attempts - 1))

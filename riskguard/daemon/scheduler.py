@@ -14,6 +14,16 @@ Stop: SIGINT or SIGTERM (or ``run_for_s``) stops the scheduler, lets the cycles 
 saves every account's state, journals ``stop``, closes the exchange clients and the journal, and
 the process exits 0. A cycle that raises does not stop the daemon: it is journalled and alerted.
 An account whose exchange says waiting will not help (bad key, suspended) is stopped alone.
+
+A journal that cannot be trusted stops everything (issue 15: D11). When any write raises
+:class:`~riskguard.daemon.journal.JournalWriteError` (the file deleted or replaced under the
+daemon, a full disk, an I/O error) the journal refuses every later write, so no order can be sent
+(the executor journals each intent first); the daemon stops scheduling, sends one CRITICAL alert
+straight to the sinks (the outbox lived in that journal: :meth:`Dispatcher.send_now
+<riskguard.alerts.dispatcher.Dispatcher.send_now>`), saves a copy of a lost file's history where
+it can (:meth:`SqliteJournal.rescue <riskguard.daemon.journal.SqliteJournal.rescue>`), closes,
+and :meth:`Daemon.run` raises the error: ``riskguard run`` prints its one line naming the journal
+and exits non-zero.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from riskguard import __version__
 from riskguard.alerts.center import STATE_ACCOUNT as ALERT_STATE_ACCOUNT
 from riskguard.alerts.center import STATE_KEY as ALERT_STATE_KEY
+from riskguard.alerts.center import wall_ms
+from riskguard.alerts.model import alert_from_payload
 from riskguard.daemon.journal import JournalWriteError
 from riskguard.daemon.metrics import GuardMetrics
 from riskguard.daemon.wiring import STATE_KEY, Runtime, check_keys, recover_orders
@@ -46,6 +58,9 @@ from riskguard.guard.rules.base import Level
 from riskguard.observability.logs import redact
 
 _LOG = structlog.get_logger("riskguard.daemon")
+
+DIRECT_ALERT_TIMEOUT_S = 20.0
+"""How long the daemon waits for the sinks to take the journal-failure alert before it exits."""
 
 STATE_SAVE_EVERY_S = 60.0
 """Unchanged memories are saved at least this often (wall seconds): volatility moves every cycle
@@ -94,6 +109,9 @@ class Daemon:
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[Any]] = set()
         self._scheduler: AsyncIOScheduler | None = None
+        self.journal_error: JournalWriteError | None = None
+        """Why the journal stopped being trusted (the daemon stops and :meth:`run` raises it)."""
+        self._journal_reported = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -111,7 +129,7 @@ class Daemon:
             },
         )
         # Alerts left pending by the previous run go out first, before this run adds more.
-        self._delivery = asyncio.create_task(self.runtime.dispatcher.run())
+        self._delivery = asyncio.create_task(self._deliver())
         await check_keys(self.runtime, self.alert)
         recovered = await recover_orders(self.runtime)
         if recovered:
@@ -123,17 +141,30 @@ class Daemon:
                 self.metrics.set_alert_only(run.acct.account, run.acct.alert_only)
 
     async def run_once(self) -> list[CycleReport]:
-        """One cycle of every account, in parallel; then stop cleanly."""
-        await self.start()
+        """One cycle of every account, in parallel; then stop cleanly.
+
+        Raises :class:`JournalWriteError` when the journal could not be trusted."""
         try:
+            await self.start()
             await asyncio.gather(*(self._cycle(run) for run in self.runs.values()))
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
         finally:
             await self.shutdown()
+        self._raise_journal_error()
         return [r.last_report for r in self.runs.values() if r.last_report is not None]
 
     async def run(self, *, run_for_s: float | None = None, handle_signals: bool = True) -> int:
-        """Run until SIGINT/SIGTERM (or ``run_for_s`` wall seconds); returns the exit code."""
-        await self.start()
+        """Run until SIGINT/SIGTERM (or ``run_for_s`` wall seconds); returns the exit code.
+
+        Raises :class:`JournalWriteError`, after stopping, when the journal could not be trusted.
+        """
+        try:
+            await self.start()
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
+            await self.shutdown()
+            self._raise_journal_error()
         loop = asyncio.get_running_loop()
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -182,6 +213,7 @@ class Daemon:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
             await self.shutdown()
+        self._raise_journal_error()
         return 0
 
     def request_stop(self, reason: str = "requested") -> None:
@@ -197,26 +229,97 @@ class Daemon:
             self._scheduler = None
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
-        for run in self.runs.values():
-            self._save_state(run, force=True)
-        await self._stop_delivery()
-        self.runtime.journal.append(
-            "stop",
-            "*",
-            int(time.time() * 1000),
-            {"cycles": {a: r.cycles for a, r in self.runs.items()}},
-        )
+        if self.journal_error is None:
+            try:
+                for run in self.runs.values():
+                    self._save_state(run, force=True)
+                await self._stop_delivery()
+                self.runtime.journal.append(
+                    "stop",
+                    "*",
+                    int(time.time() * 1000),
+                    {"cycles": {a: r.cycles for a, r in self.runs.items()}},
+                )
+            except JournalWriteError as exc:
+                self._journal_failed(exc)
+        if self.journal_error is not None:
+            await self._abandon_delivery()
+            await self._report_journal_failure()
         await self.runtime.aclose()
         close = getattr(self.runtime.journal, "close", None)
         if close is not None:
             close()
+
+    # ------------------------------------------------------------------ journal failure
+
+    def _journal_failed(self, exc: JournalWriteError) -> None:
+        """The journal cannot be trusted: stop everything (once; later failures add nothing)."""
+        if self.journal_error is not None:
+            return
+        first = getattr(self.runtime.journal, "failure", None)
+        self.journal_error = first if isinstance(first, JournalWriteError) else exc
+        _LOG.critical("journal_failed", error=redact(str(self.journal_error)))
+        self.runtime.dispatcher.stop()  # its outbox is in the journal
+        self.request_stop("the journal cannot be trusted")
+
+    async def _report_journal_failure(self) -> None:
+        """Save a lost file's history where possible, then alert every sink directly, once."""
+        if self.journal_error is None or self._journal_reported:
+            return
+        self._journal_reported = True
+        rescue = getattr(self.runtime.journal, "rescue", None)
+        saved = rescue() if rescue is not None else None
+        text = str(self.journal_error).removesuffix(".")
+        text += "; riskguard stopped and sends nothing more"
+        if saved is not None:
+            text += f"; what the journal held is saved in {saved}"
+        reported = JournalWriteError(redact(text))
+        reported.__cause__ = self.journal_error
+        self.journal_error = reported
+        message = (
+            f"riskguard stopped: {text}. Nothing guards the accounts until the journal is "
+            "fixed and riskguard restarted."
+        )
+        path = str(getattr(self.runtime.journal, "path", ""))
+        alert = alert_from_payload(Level.CRITICAL, message, {"journal": path}, time_ms=wall_ms())
+        sinks = self.runtime.alerts.sinks_for(alert)
+        try:
+            await asyncio.wait_for(
+                self.runtime.dispatcher.send_now(alert, sinks), DIRECT_ALERT_TIMEOUT_S
+            )
+        except TimeoutError:
+            _LOG.error("journal_failure_alert_timeout", sinks=sinks)
+
+    def _raise_journal_error(self) -> None:
+        if self.journal_error is not None:
+            raise self.journal_error
+
+    async def _deliver(self) -> None:
+        """The dispatcher's loop; a journal failure inside it stops the daemon like any other."""
+        try:
+            await self.runtime.dispatcher.run()
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
+
+    async def _abandon_delivery(self) -> None:
+        """Stop the delivery loop without flushing: its outbox cannot be written."""
+        task, self._delivery = self._delivery, None
+        if task is None:
+            return
+        self.runtime.dispatcher.stop()
+        try:
+            await asyncio.wait_for(task, 5.0)
+        except TimeoutError:
+            _LOG.warning("alert_delivery_stop_timeout")
+        except Exception:
+            _LOG.exception("alert_delivery_failed")
 
     # ------------------------------------------------------------------ jobs
 
     async def _cycle_job(self, run: AccountRun) -> None:
         """The scheduled job: the cycle runs in a task of its own, shielded, so that stopping
         the scheduler (which cancels its jobs) lets the cycle in flight finish."""
-        if run.stopped is not None or self._stop.is_set():
+        if run.stopped is not None or self._stop.is_set() or self.journal_error is not None:
             return
         task = asyncio.create_task(self._cycle(run), name=f"cycle:{run.acct.account}")
         self._inflight.add(task)
@@ -225,6 +328,13 @@ class Daemon:
             await asyncio.shield(task)
 
     async def _cycle(self, run: AccountRun) -> None:
+        try:
+            await self._guarded_cycle(run)
+        except JournalWriteError as exc:
+            # Nothing may be decided or sent that is not journalled first: stop everything.
+            self._journal_failed(exc)
+
+    async def _guarded_cycle(self, run: AccountRun) -> None:
         acct = run.acct
         guard = self.runtime.guards[acct.account]
         started = time.perf_counter()
@@ -233,13 +343,8 @@ class Daemon:
         except StopAccount as exc:
             self._stop_account(run, str(exc))
             return
-        except JournalWriteError as exc:
-            # Nothing may be decided or sent that is not journalled first: stop everything.
-            message = redact(f"the journal refuses writes, riskguard stops: {exc}")
-            _LOG.critical("journal_failed", error=message)
-            self.alert(Level.CRITICAL, message, {"account": acct.account})
-            self.request_stop("journal write failed")
-            return
+        except JournalWriteError:
+            raise
         except Exception as exc:  # one account's bug must not stop the others
             message = redact(f"{acct.account}: the guard cycle failed: {type(exc).__name__}: {exc}")
             self.runtime.journal.append(
@@ -370,7 +475,11 @@ class Daemon:
             return
         days = self.runtime.config.journal.retention_days
         cutoff = int((time.time() - days * 86_400) * 1000)
-        deleted = prune(cutoff)
+        try:
+            deleted = prune(cutoff)
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
+            return
         _LOG.info("journal_pruned", deleted=deleted, older_than_days=days)
 
     async def _heartbeat(self) -> None:

@@ -2,6 +2,8 @@
 
 It opens the journal, optionally queues N alerts for the sink ``hook`` (a signed webhook at URL),
 and delivers the outbox until it is killed. Retries are fast (50 ms base) so the test is quick.
+With ``--flush`` instead of ``--queue N`` it delivers what is due and exits (closing the journal,
+which no other process can read while a writer holds it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from riskguard.alerts.model import Alert, Severity
 from riskguard.daemon.journal import SqliteJournal
 
 
-async def main(journal_path: str, url: str, queue: int) -> None:
+async def main(journal_path: str, url: str, queue: int, *, flush: bool = False) -> None:
     journal = SqliteJournal(journal_path)
     config = WebhookSinkConfig(
         name="hook", url_env="HOOK_URL", secret_env="HOOK_SECRET", digest_after=100, burst=100
@@ -38,9 +40,16 @@ async def main(journal_path: str, url: str, queue: int) -> None:
         )
         journal.queue_alert(alert.to_json(), ["hook"], 0)
     print("ready", flush=True)
-    await Dispatcher(journal, sinks, policy).run()
+    dispatcher = Dispatcher(journal, sinks, policy)
+    if flush:
+        await dispatcher.flush(20.0)
+        await client.aclose()
+        journal.close()
+        return
+    await dispatcher.run()
 
 
 if __name__ == "__main__":
     queue = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--queue" else 0
-    asyncio.run(main(sys.argv[1], sys.argv[2], queue))
+    flush = len(sys.argv) > 3 and sys.argv[3] == "--flush"
+    asyncio.run(main(sys.argv[1], sys.argv[2], queue, flush=flush))

@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Sequence
 
 from riskguard.daemon.journal.connection import JournalConnection
-from riskguard.daemon.journal.errors import JournalWriteError
 
 
 class Retention(JournalConnection):
@@ -52,7 +51,9 @@ class Retention(JournalConnection):
 
     def vacuum(self) -> None:
         """Give the space freed by :meth:`prune` back to the file system (rewrites the file)."""
+        self._check_trusted()
         try:
             self._conn.execute("VACUUM")
         except sqlite3.Error as exc:
-            raise JournalWriteError(f"journal {self.path}: cannot vacuum ({exc})") from exc
+            raise self._fail(f"cannot vacuum ({exc})") from exc
+        self._check_files()

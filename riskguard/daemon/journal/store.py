@@ -11,13 +11,39 @@ Durability
     be lost on power loss (fine for replays and paper runs, which append thousands of times a
     second). Opening a file again after a crash is safe: SQLite replays the WAL on open.
 
+Trust (issue 15: D10, D11)
+    Every write checks that the journal's files are still the ones opened and that SQLite took
+    it; after one failure every write is refused
+    (:mod:`~riskguard.daemon.journal.connection`), so the guard, which journals an order's
+    intent before sending it, cannot act on a journal that is gone, full or broken.
+
+Exclusive, so that no signal can kill the daemon (D10)
+    In WAL mode SQLite normally keeps its index of the log (the wal-index) in the ``-shm`` file,
+    mapped into memory by every process using the journal. If that file is truncated, or its
+    file system cannot back a page (full, gone read-only), the next access to the mapping is a
+    ``SIGBUS``: the daemon died with no message and no alert. A writable journal is therefore
+    opened with ``PRAGMA locking_mode = EXCLUSIVE`` set *before* ``journal_mode = WAL``: "If
+    EXCLUSIVE locking mode is set prior to the first WAL-mode database access, then SQLite never
+    attempts to call any of the shared-memory methods and hence no shared-memory wal-index is
+    ever created" (sqlite.org/wal.html, "Use of WAL Without Shared-Memory"). The wal-index lives
+    in the daemon's heap, where nothing outside can revoke it; no ``-shm`` file is made, and one
+    left behind (or a directory in its place) is ignored. Durability is unchanged (the WAL and
+    its fsyncs are the same).
+
+    What it costs: the daemon holds the file's lock from open to close, so **no other process
+    can read the journal while the daemon runs** (before, a reader could). ``riskguard journal``
+    (a ``readonly=True`` open) gets, after a short wait, one :class:`JournalFileError` line
+    saying the journal is in use by a running daemon; it works as before once the daemon has
+    stopped. A second daemon on the same journal is refused the same way, which is a gain: two
+    writers never interleave. Also, WAL mode cannot be left while the connection is open (no
+    caller does).
+
 Threads
     The daemon is single-threaded asyncio, and the journal is synchronous on purpose: the guard
     must not send an order before its intent is on disk, so blocking the loop for one fsync is
     the point. The connection keeps sqlite3's ``check_same_thread=True``: calling from another
-    thread raises instead of interleaving two transactions on one connection. Another process
-    (``riskguard journal`` export) may read the same file at the same time (WAL readers do not
-    block the writer); ``readonly=True`` opens it without ever writing or creating it.
+    thread raises instead of interleaving two transactions on one connection. ``readonly=True``
+    opens a journal no daemon holds without ever writing or creating it.
 
 Parts (each a base class over the one connection of
 :class:`~riskguard.daemon.journal.connection.JournalConnection`, in its own module)
@@ -32,13 +58,16 @@ Parts (each a base class over the one connection of
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal
 
 from riskguard.clock import Clock, SystemClock
+from riskguard.daemon.journal.connection import FileId, file_id
 from riskguard.daemon.journal.entries import EntryLog
 from riskguard.daemon.journal.errors import JournalFileError
 from riskguard.daemon.journal.orders import OrderBook
@@ -50,6 +79,10 @@ from riskguard.daemon.journal.state import SavedState, SnapshotSampling
 Synchronous = Literal["full", "normal"]
 
 _BUSY_TIMEOUT_MS: Final = 5_000
+"""How long an open waits for another process to let go of the file (a daemon stopping)."""
+_READ_BUSY_TIMEOUT_MS: Final = 1_000
+"""The same for a read-only open: a running daemon never lets go, so waiting long is useless."""
+_IN_USE: Final = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTable, Retention):
@@ -73,7 +106,11 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         self.path = os.fspath(path)
         self.readonly = readonly
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self.failure = None
+        self._files: dict[str, FileId | None] = {}
         self._conn = self._connect(synchronous)
+        if not readonly and self.path != ":memory:":
+            self._files = {self.path: file_id(self.path), self.path + "-wal": _maybe_id(self)}
 
     def _connect(self, synchronous: Synchronous) -> sqlite3.Connection:
         name = self.path
@@ -89,13 +126,24 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         except sqlite3.Error as exc:
             raise JournalFileError(f"journal {name}: cannot open ({exc})") from exc
         try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if self.readonly:
+                conn.execute(f"PRAGMA busy_timeout = {_READ_BUSY_TIMEOUT_MS}")
                 check_readable(conn, name)
             else:
+                conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                # Before WAL mode, so the wal-index is kept in heap memory (module docstring).
+                conn.execute("PRAGMA locking_mode = EXCLUSIVE").fetchone()
                 conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
                 migrate(conn, name)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if exc.sqlite_errorcode in _IN_USE:
+                raise JournalFileError(
+                    f"journal {name}: in use by a running riskguard daemon (it holds its journal "
+                    "exclusively while it runs); stop the daemon first, then try again"
+                ) from exc
+            raise JournalFileError(f"journal {name}: not a usable SQLite database ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise JournalFileError(f"journal {name}: not a usable SQLite database ({exc})") from exc
@@ -103,6 +151,31 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
             conn.close()
             raise
         return conn
+
+    def rescue(self) -> Path | None:
+        """Copy what the open connection still reads into a new file next to the journal.
+
+        For a journal deleted or replaced under the daemon: the connection still holds the lost
+        file, so its history (orders in flight, saved state) can be saved. Returns the copy's
+        path, or ``None`` when the file at the path is still the one opened (nothing is lost),
+        or the copy could not be written.
+        """
+        opened = self._files.get(self.path)
+        if opened is None:
+            return None  # in memory or read-only: nothing of ours can be lost
+        with contextlib.suppress(OSError):
+            if file_id(self.path) == opened:
+                return None  # the file is still there: it holds everything committed
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = Path(f"{self.path}.rescued-{stamp}-{os.getpid()}")
+        if target.exists():
+            return None  # never write over an earlier rescue
+        try:
+            with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as copy:
+                self._conn.backup(copy)
+        except (sqlite3.Error, OSError):
+            return None
+        return target
 
     def close(self) -> None:
         """Close the connection (idempotent); every committed append is already on disk."""
@@ -118,3 +191,11 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _maybe_id(journal: SqliteJournal) -> FileId | None:
+    """The write-ahead log's identity, or ``None`` if SQLite has not made it yet."""
+    try:
+        return file_id(journal.path + "-wal")
+    except FileNotFoundError:
+        return None

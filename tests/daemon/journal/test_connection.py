@@ -23,8 +23,10 @@ def test_write_the_database_refuses_raises_one_line_and_keeps_nothing(
 
     assert str(caught.value) == f"journal {path}: cannot write (database or disk is full)"
     assert journal.count() == 1
+    # A journal that refused a write is not trusted again, even when space comes back.
     journal._conn.execute("PRAGMA max_page_count = 1073741823")
-    assert journal.append("snapshot", "main", T0, big).seq == 2
+    with pytest.raises(JournalWriteError, match="no longer trusted"):
+        journal.append("snapshot", "main", T0, big)
 
 
 def test_entry_and_its_order_change_commit_together_or_not_at_all(
