@@ -42,13 +42,13 @@ from riskguard.daemon.journal import SqliteJournal
 from riskguard.domain import MarginMode
 from riskguard.errors import ConfigError, InputError
 from riskguard.exchange.credentials import load_credentials, read_secrets_file
-from riskguard.exchange.errors import short_text
 from riskguard.exchange.live import LiveExchange
 from riskguard.exchange.markets import SharedMarkets
 from riskguard.exchange.permissions import key_permissions
 from riskguard.guard.cycle import Guard, GuardAccount
 from riskguard.guard.enforce.executor import AlertFn
 from riskguard.guard.enforce.journal import Journal
+from riskguard.guard.enforce.order_fate import PendingOrder, look_up
 from riskguard.guard.enforce.quirks import quirks_for
 from riskguard.guard.rules.base import Level
 from riskguard.guard.rules.registry import build_rules, default_rule_configs
@@ -307,44 +307,66 @@ async def check_keys(runtime: Runtime, alert: AlertFn) -> None:
 
 
 async def recover_orders(runtime: Runtime) -> int:
-    """Look up every journalled order whose fate is unknown; journal what the exchange says.
+    """Look up every journalled order whose fate is unknown; journal and alert what the
+    exchange says (issue 15, D4: an order settled at a restart is never left untold).
 
     Returns how many were looked up. An order the exchange knows is ``order_found`` (with its
-    exchange id and status); one it does not know never arrived and is ``order_failed``. When
-    the lookup itself fails the order stays pending and is tried again at the next start.
+    exchange id, status and fill) and alerted; one it does not know never arrived and is
+    ``order_failed``, alerted too. When the lookup itself fails the order stays pending: its
+    position gets no new order until a later lookup settles it (the account's
+    ``pending_orders``), and an alert says so. Stops are looked up where the venue keeps them.
     """
     pending_orders = getattr(runtime.journal, "pending_orders", None)
     if pending_orders is None:
         return 0
     by_account = {a.account: a for a in runtime.accounts}
+    alert = runtime.alerts.alert_fn()
     looked = 0
     for order in pending_orders():
         acct = by_account.get(order.account)
         if acct is None or order.symbol is None:
             continue
         looked += 1
-        params: dict[str, Any] = {"clientOrderId": order.client_id}
-        if order.kind == "stop":
-            params.update(quirks_for(acct.exchange_id).cancel_stop_params)
+        trigger = order.kind == "stop"
+        found = await look_up(
+            acct.port,
+            quirks_for(acct.exchange_id),
+            order.symbol,
+            order.client_id,
+            trigger=trigger,
+        )
         now = _now(runtime, acct)
-        try:
-            found = await acct.port.fetch_order(None, order.symbol, params)
-        except ccxt.OrderNotFound:
+        what = f"the {order.kind or 'order'} order for {order.symbol} sent before the restart"
+        payload: dict[str, Any] = {"account": acct.account, "symbol": order.symbol}
+        if found.state == "absent":
             runtime.journal.append(
                 "order_failed",
                 acct.account,
                 now,
                 {"client_id": order.client_id, "error": "unknown to the exchange after a restart"},
             )
+            alert(Level.WARN, f"{acct.account}: {what} never reached the venue", payload)
             continue
-        except ccxt.BaseError as exc:
+        if found.state == "failed":
             runtime.journal.append(
                 "recovery_failed",
                 acct.account,
                 now,
-                {"client_id": order.client_id, "error": short_text(exc)},
+                {"client_id": order.client_id, "error": found.error},
+            )
+            side = _position_side(order.side)
+            if side is not None:
+                acct.pending_orders[order.client_id] = PendingOrder(
+                    order.client_id, order.symbol, side, order.kind or "order", trigger
+                )
+            alert(
+                Level.CRITICAL,
+                f"{acct.account}: {what} cannot be looked up ({found.error}); nothing more is "
+                "sent for that position until the venue says what became of it",
+                payload,
             )
             continue
+        got = found.order or {}
         runtime.journal.append(
             "order_found",
             acct.account,
@@ -352,12 +374,28 @@ async def recover_orders(runtime: Runtime) -> int:
             {
                 "client_id": order.client_id,
                 "after": "restart",
-                "order_id": found.get("id"),
-                "status": found.get("status"),
-                "filled": found.get("filled"),
+                "order_id": got.get("id"),
+                "status": got.get("status"),
+                "filled": got.get("filled"),
+                "average": got.get("average"),
             },
         )
+        alert(
+            Level.WARN,
+            f"{acct.account}: {what} is on the venue: status {got.get('status')}, filled "
+            f"{got.get('filled')} at {got.get('average')}",
+            {**payload, "figures": {"filled": got.get("filled"), "average": got.get("average")}},
+        )
     return looked
+
+
+def _position_side(order_side: str | None) -> str | None:
+    """The side of the position a guard order closes: a sell closes a long, a buy a short."""
+    if order_side == "sell":
+        return "long"
+    if order_side == "buy":
+        return "short"
+    return None
 
 
 def _now(runtime: Runtime, acct: GuardAccount) -> int:

@@ -211,6 +211,15 @@ def test_recovery_journals_the_fate_of_every_order_in_doubt(
     assert [o.client_id for o in journal.pending_orders()] == ["rgflaky"]
     stop_params = next(p for s, p in port.asked if p["clientOrderId"] == "rgstop")
     assert stop_params.get("trigger") is True  # stops are looked up among trigger orders
+    # D4: every order settled at the restart is told; the one still in doubt blocks its position.
+    queued = [str(e.payload) for e in journal.entries(kind="alert_queued")]
+    assert len(queued) == 4
+    assert sum("is on the venue: status closed, filled 1.0" in q for q in queued) == 1
+    assert sum("stop order for BTC/USDT:USDT sent before the restart is on" in q for q in queued) == 1
+    assert sum("never reached the venue" in q for q in queued) == 1
+    assert sum("cannot be looked up" in q and "CRITICAL" in q.upper() for q in queued) == 1
+    assert list(runtime.accounts[0].pending_orders) == ["rgflaky"]
+    assert runtime.accounts[0].pending_orders["rgflaky"].position == ("BTC/USDT:USDT", "long")
     journal.close()
 
 
