@@ -215,7 +215,8 @@ def test_recovery_journals_the_fate_of_every_order_in_doubt(
     queued = [str(e.payload) for e in journal.entries(kind="alert_queued")]
     assert len(queued) == 4
     assert sum("is on the venue: status closed, filled 1.0" in q for q in queued) == 1
-    assert sum("stop order for BTC/USDT:USDT sent before the restart is on" in q for q in queued) == 1
+    stop = "stop order for BTC/USDT:USDT sent before the restart is on"
+    assert sum(stop in q for q in queued) == 1
     assert sum("never reached the venue" in q for q in queued) == 1
     assert sum("cannot be looked up" in q and "CRITICAL" in q.upper() for q in queued) == 1
     assert list(runtime.accounts[0].pending_orders) == ["rgflaky"]
