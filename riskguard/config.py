@@ -14,14 +14,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import ccxt
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from riskguard.alerts.config import SINK_TYPES, AlertingConfig, SinkConfig, unique_names
 from riskguard.errors import ConfigError
 from riskguard.guard.rules.registry import RULE_TYPES, RuleConfig
+from riskguard.observability.secret_shapes import find_credentials
 from riskguard.paper.config import PaperConfig
-from riskguard.validation import StrictModel, problem_lines
+from riskguard.validation import (
+    MAX_MAGNITUDE,
+    StrictModel,
+    at_least,
+    load_yaml,
+    problem_lines,
+    read_text,
+)
 
 SECRET_CCXT_KEYS = frozenset(
     {
@@ -36,9 +43,17 @@ SECRET_CCXT_KEYS = frozenset(
         "twofa",
     }
 )
-"""ccxt constructor keys that hold credentials: never accepted inside ``ccxt_config``."""
+"""ccxt constructor keys that hold credentials: never accepted at the top of ``ccxt_config``.
+
+Besides these, anything credential-shaped anywhere in ``ccxt_config`` is refused (a header
+such as ``Authorization``, ``options.secret``, a URL with ``user:pass@``): the shapes are
+:mod:`riskguard.observability.secret_shapes`, which the log redactor masks by too.
+"""
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
 
 UNION_TAGS = (*RULE_TYPES, *SINK_TYPES)
 """Discriminator values pydantic puts in error paths; left out of the one-line messages."""
@@ -74,31 +89,85 @@ class AccountConfig(StrictModel):
         None, description="environment variable with the private key (Hyperliquid, ...)"
     )
 
+    @field_validator("ccxt_config")
+    @classmethod
+    def _finite_ccxt_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        where = _bad_number(value, "")
+        if where is not None:
+            raise ValueError(
+                f"{where.lstrip('.')}: must be a finite number at most {MAX_MAGNITUDE:g} in size"
+            )
+        return value
+
     @model_validator(mode="after")
     def _no_inline_secrets(self) -> Self:
-        for key in self.ccxt_config:
-            if key.lower() in SECRET_CCXT_KEYS:
-                raise ValueError(
-                    f"ccxt_config.{key}: credentials may not be written in the config file; "
-                    "name an environment variable (api_key_env, secret_env, ...) or use "
-                    "secrets_file"
-                )
+        found = {
+            f"ccxt_config.{key}": "a credential"
+            for key in self.ccxt_config
+            if key.lower() in SECRET_CCXT_KEYS
+        }
+        for path, what in find_credentials(self.ccxt_config, "ccxt_config"):
+            found.setdefault(path, what)
+        if found:
+            raise ValueError(_inline_credentials_problem(list(found.items())))
         if self.exchange != "paper" and self.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange: {self.exchange!r} is not a ccxt exchange id")
         return self
 
 
+def _inline_credentials_problem(found: list[tuple[str, str]]) -> str:
+    """One line for the credentials found in ``ccxt_config``: the first, where it belongs
+    instead, and the paths of the others."""
+    (path, what), others = found[0], [p for p, _ in found[1:]]
+    if what == "user info":
+        instead = (
+            "a proxy's login goes in the environment (HTTPS_PROXY or HTTP_PROXY, read with "
+            "aiohttp_trust_env: true in ccxt_config)"
+        )
+    else:
+        instead = (
+            "name environment variables (api_key_env, secret_env, password_env, ...) or use "
+            "secrets_file, and ccxt signs its requests with them"
+        )
+    also = f" (also: {', '.join(others)})" if others else ""
+    shown = f" ({what})" if what and what != "a credential" else ""
+    return f"{path}: credentials may not be written in the config file{shown}; {instead}{also}"
+
+
+def _bad_number(value: Any, path: str) -> str | None:
+    """The path of the first non-finite or huge number inside a free-form mapping, if any."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return None if abs(value) <= MAX_MAGNITUDE else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _bad_number(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _bad_number(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 class GuardConfig(StrictModel):
     """How the guard cycle runs."""
 
-    poll_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    poll_interval_s: Annotated[float, Field(gt=0, le=DAY_S), at_least(0.01)] = Field(
+        5.0, description="seconds between two cycles of an account (0.01 to 86,400)"
+    )
     dry_run: bool = Field(False, description="journal and alert, but send nothing")
     client_id_prefix: str = Field("rg", pattern=r"^[A-Za-z0-9]{1,4}$")
-    latency_s: Annotated[float, Field(ge=0)] = Field(
+    latency_s: Annotated[float, Field(ge=0, le=3_600)] = Field(
         1.0, description="fetch + order latency assumed until measured (reaction horizon)"
     )
-    volatility_floor_daily_pct: Annotated[float, Field(gt=0)] = 2.0
-    volatility_half_life_s: Annotated[float, Field(gt=0)] = 1800.0
+    volatility_floor_daily_pct: Annotated[float, Field(gt=0, le=1_000)] = Field(
+        2.0, description="the daily volatility assumed at least, in percent"
+    )
+    volatility_half_life_s: Annotated[float, Field(gt=0, le=30 * DAY_S), at_least(1)] = Field(
+        1800.0, description="half-life of the volatility estimate, seconds"
+    )
     stress_gaps_pct: tuple[Annotated[float, Field(gt=-100, lt=1000)], ...] = Field(
         (-12.0, 12.0),
         description="gap scenarios for the shortfall, besides the SPAN array over the reaction "
@@ -111,7 +180,7 @@ class GuardConfig(StrictModel):
         "largest move within one bar and within one reaction horizon, scaled; stress uses the "
         "larger of it and stress_gaps_pct (0: configured gaps only)",
     )
-    tail_refresh_s: Annotated[float, Field(gt=0)] = Field(
+    tail_refresh_s: Annotated[float, Field(gt=0, le=DAY_S), at_least(1)] = Field(
         300.0, description="fetch the bars again after this many seconds"
     )
     tail_scale: Annotated[float, Field(ge=1, le=10)] = Field(
@@ -120,11 +189,19 @@ class GuardConfig(StrictModel):
     tail_quantile: Annotated[float, Field(gt=0, le=1)] = Field(
         1.0, description="which quantile of the bars' moves is the tail (1: the largest)"
     )
-    max_order_notional: Annotated[float, Field(gt=0)] | None = None
-    cooldown_s: Annotated[float, Field(ge=0)] = 30.0
-    fight_window_s: Annotated[float, Field(gt=0)] = 900.0
-    fight_threshold: Annotated[int, Field(ge=2)] = 3
-    liquidation_price_tolerance_pct: Annotated[float, Field(gt=0)] = Field(
+    max_order_notional: Annotated[float, Field(gt=0, le=1e12)] | None = Field(
+        None, description="largest order the guard sends, in quote currency"
+    )
+    cooldown_s: Annotated[float, Field(ge=0, le=DAY_S)] = Field(
+        30.0, description="seconds between two actions of one rule on one position"
+    )
+    fight_window_s: Annotated[float, Field(gt=0, le=WEEK_S), at_least(1)] = Field(
+        900.0, description="window in which the guard counts a bot undoing its actions"
+    )
+    fight_threshold: Annotated[int, Field(ge=2, le=1_000)] = Field(
+        3, description="undone actions within fight_window_s that mean a fight"
+    )
+    liquidation_price_tolerance_pct: Annotated[float, Field(gt=0, le=100)] = Field(
         1.0,
         description="warn when the exchange's liquidation price and ours differ by more than "
         "this, in percent of the mark",
@@ -135,10 +212,10 @@ class JournalConfig(StrictModel):
     """Where and how the daemon keeps its journal."""
 
     path: str = Field("riskguard-journal.sqlite3", description="SQLite file")
-    retention_days: Annotated[float, Field(gt=0)] = Field(
+    retention_days: Annotated[float, Field(gt=0, le=36_500)] = Field(
         90.0, description="entries older than this are deleted (pending orders are kept)"
     )
-    snapshot_every_s: Annotated[float, Field(ge=0)] = Field(
+    snapshot_every_s: Annotated[float, Field(ge=0, le=30 * DAY_S)] = Field(
         300.0, description="journal one account snapshot per account at most this often"
     )
     synchronous: Literal["full", "normal"] = Field(
@@ -166,15 +243,19 @@ class LoggingConfig(StrictModel):
 class DaemonConfig(StrictModel):
     """The schedule of ``riskguard run``."""
 
-    misfire_grace_s: Annotated[float, Field(gt=0)] = Field(
+    misfire_grace_s: Annotated[float, Field(gt=0, le=DAY_S)] = Field(
         30.0, description="a cycle later than this is skipped, not run late"
     )
-    tier_refresh_s: Annotated[float, Field(gt=0)] = Field(
+    tier_refresh_s: Annotated[float, Field(gt=0, le=WEEK_S), at_least(1)] = Field(
         3600.0, description="reload markets and leverage tiers this often"
     )
-    retention_every_s: Annotated[float, Field(gt=0)] = 3600.0
-    heartbeat_s: Annotated[float, Field(gt=0)] = 60.0
-    run_for_s: Annotated[float, Field(gt=0)] | None = Field(
+    retention_every_s: Annotated[float, Field(gt=0, le=WEEK_S), at_least(1)] = Field(
+        3600.0, description="delete old journal entries this often"
+    )
+    heartbeat_s: Annotated[float, Field(gt=0, le=DAY_S), at_least(1)] = Field(
+        60.0, description="log and export a heartbeat this often"
+    )
+    run_for_s: Annotated[float, Field(gt=0, le=366 * DAY_S)] | None = Field(
         None, description="stop by itself after this many seconds of wall time (demos)"
     )
     live_table: bool = Field(False, description="show a live table of positions on the terminal")
@@ -232,18 +313,13 @@ def problems(data: Any) -> list[str]:
 
 
 def read_document(path: Path | str) -> Any:
-    """Parse a YAML file; unreadable or malformed files are a one-line ConfigError."""
+    """Parse a YAML file; unreadable or malformed files are a one-line ConfigError.
+
+    Duplicate keys, nesting deeper than 64 levels and alias bombs are refused by their path
+    (:func:`riskguard.validation.load_yaml`).
+    """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    return load_yaml(read_text(path, source, ConfigError), source)
 
 
 def load_config(path: Path | str) -> RiskguardConfig:

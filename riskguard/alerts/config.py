@@ -20,17 +20,25 @@
 
 Secrets (webhook URLs, bot tokens, HMAC keys, SMTP passwords) are only ever named by their
 environment variable (``*_env``); the values are read when the sinks are built
-(:mod:`riskguard.alerts.factory`) and registered with the log redactor.
+(:mod:`riskguard.alerts.factory`) and registered with the log redactor. Slack and Discord
+webhook URLs carry their token in the path, so the whole URL is the secret (``url_env``); so is
+a generic webhook's, which may carry one in its path or query. What the file may hold is not
+secret: Telegram's ``api_base`` is the Bot API server alone (the sink adds ``/bot<token>`` from
+``token_env``), an email ``username`` is a login name, a ``chat_id`` an address. A value in the
+file that is credential-shaped (``/bot<token>``, ``user:pass@`` in a URL, ``?token=...``, a
+``Bearer ...`` value; :mod:`riskguard.observability.secret_shapes`) is refused with where it
+goes instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
 from riskguard.alerts.model import Severity
+from riskguard.observability.secret_shapes import find_credentials
 from riskguard.validation import StrictModel
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -68,16 +76,29 @@ class SinkConfigBase(StrictModel):
         description="more alerts than this due at once go as one digest message",
     )
 
+    credential_home: ClassVar[str] = "put it in an environment variable"
+    """Where this sink's secrets go instead of the config file (said when one is found)."""
+
     @model_validator(mode="before")
     @classmethod
     def _no_inline_secrets(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            for key in INLINE_SECRET_KEYS:
-                if key in data:
-                    raise ValueError(
-                        f"{key}: secrets never go in the config file; put the value in an "
-                        f"environment variable and name it with {key}_env"
-                    )
+        if not isinstance(data, Mapping):
+            return data
+        for key in INLINE_SECRET_KEYS:
+            if key not in data:
+                continue
+            if f"{key}_env" in cls.model_fields:
+                raise ValueError(
+                    f"{key}: secrets never go in the config file; put the value in an "
+                    f"environment variable and name it with {key}_env"
+                )
+            raise ValueError(f"{key}: secrets never go in the config file; {cls.credential_home}")
+        for path, what in find_credentials(data, ""):
+            shown = f" ({what})" if what != "a credential" else ""
+            raise ValueError(
+                f"{path}: credentials may not be written in the config file{shown}; "
+                f"{cls.credential_home}"
+            )
         return data
 
     @property
@@ -95,6 +116,10 @@ class WebhookSinkConfig(SinkConfigBase):
     """A generic JSON webhook, optionally signed with HMAC-SHA256."""
 
     type: Literal["webhook"] = "webhook"
+    credential_home: ClassVar[str] = (
+        "the URL, tokens and all, goes in the environment variable named by url_env, the "
+        "signing key in the one named by secret_env"
+    )
     url_env: EnvName = Field(description="environment variable holding the URL")
     secret_env: EnvName | None = Field(
         None, description="environment variable holding the HMAC-SHA256 key; unsigned without"
@@ -110,6 +135,10 @@ class SlackSinkConfig(SinkConfigBase):
     """A Slack incoming webhook (Block Kit message)."""
 
     type: Literal["slack"] = "slack"
+    credential_home: ClassVar[str] = (
+        "the incoming-webhook URL (it holds the token) goes in the environment variable named "
+        "by url_env"
+    )
     url_env: EnvName = Field(description="environment variable holding the incoming-webhook URL")
 
 
@@ -117,6 +146,9 @@ class DiscordSinkConfig(SinkConfigBase):
     """A Discord channel webhook (embeds)."""
 
     type: Literal["discord"] = "discord"
+    credential_home: ClassVar[str] = (
+        "the webhook URL (it holds the token) goes in the environment variable named by url_env"
+    )
     url_env: EnvName = Field(description="environment variable holding the webhook URL")
     username: str | None = Field(None, max_length=80, description="name shown for the bot")
 
@@ -125,6 +157,10 @@ class TelegramSinkConfig(SinkConfigBase):
     """A Telegram bot posting to a chat (HTML parse mode)."""
 
     type: Literal["telegram"] = "telegram"
+    credential_home: ClassVar[str] = (
+        "the bot token goes in the environment variable named by token_env, and api_base is "
+        "the server alone (https://api.telegram.org)"
+    )
     token_env: EnvName = Field(description="environment variable holding the bot token")
     chat_id: str = Field(
         min_length=1, description="chat, group or channel id (-100...) or @channelname"
@@ -143,6 +179,10 @@ class EmailSinkConfig(SinkConfigBase):
     """Plain-text email over SMTP, encrypted with STARTTLS (or implicit TLS)."""
 
     type: Literal["email"] = "email"
+    credential_home: ClassVar[str] = (
+        "the SMTP login goes in username and the password in the environment variable named "
+        "by password_env"
+    )
     host: str = Field(min_length=1, description="SMTP server")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(587, description="SMTP port")
     security: Literal["starttls", "tls"] = Field(

@@ -8,9 +8,7 @@ its path, e.g. ``positions[1].collateral: isolated position needs collateral or 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, ValidationError, model_validator
@@ -22,7 +20,19 @@ from riskguard.risk.scenarios import DEFAULT_GAPS, gap_scenarios, span_scenarios
 from riskguard.risk.shortfall import DEFAULT_SLIPPAGE
 from riskguard.risk.venues import PROFILES, get_profile
 from riskguard.risk.volatility import per_sqrt_second
-from riskguard.validation import NonNegative, Positive, Rate, StrictModel, TierIn, one_line
+from riskguard.validation import (
+    Amount,
+    Leverage,
+    NonNegative,
+    Positive,
+    Rate,
+    StrictModel,
+    TierIn,
+    at_least,
+    load_json,
+    one_line,
+    read_text,
+)
 
 
 class PositionIn(StrictModel):
@@ -33,14 +43,14 @@ class PositionIn(StrictModel):
     size: Positive = Field(description="size in base units (contracts x contract size)")
     entry_price: Positive
     mark_price: Positive
-    leverage: Positive | None = None
+    leverage: Leverage | None = None
     collateral: NonNegative | None = Field(None, description="isolated margin (isolated only)")
     margin_mode: Literal["isolated", "cross"] | None = Field(None, description="override")
     maintenance_margin_rate: Rate | None = None
-    maintenance_amount: float = Field(0.0, allow_inf_nan=False)
+    maintenance_amount: Amount = 0.0
     tiers: tuple[TierIn, ...] | None = None
     taker_fee: Annotated[float, Field(ge=0, lt=0.1)] = 0.0
-    max_leverage: Positive | None = None
+    max_leverage: Leverage | None = None
     contract_size: Positive = 1.0
     inverse: bool = Field(
         False,
@@ -64,12 +74,16 @@ class PositionIn(StrictModel):
 class RiskIn(StrictModel):
     """Optional settings for the sigma distance and the stress scenarios."""
 
-    daily_volatility_pct: Positive = Field(
+    daily_volatility_pct: Annotated[float, Field(gt=0, le=1_000), at_least(0.001)] = Field(
         DEFAULT_DAILY_VOLATILITY * 100, description="sigma of the mark per day, in percent"
     )
-    horizon_s: Positive = Field(DEFAULT_HORIZON_S, description="reaction horizon in seconds")
-    slippage_pct: NonNegative = Field(DEFAULT_SLIPPAGE * 100, description="closing slippage")
-    gap_moves_pct: tuple[Annotated[float, Field(gt=-100, allow_inf_nan=False)], ...] = Field(
+    horizon_s: Annotated[float, Field(gt=0, le=604_800), at_least(0.001)] = Field(
+        DEFAULT_HORIZON_S, description="reaction horizon in seconds (at most a week)"
+    )
+    slippage_pct: Annotated[float, Field(ge=0, lt=100)] = Field(
+        DEFAULT_SLIPPAGE * 100, description="closing slippage"
+    )
+    gap_moves_pct: tuple[Annotated[float, Field(gt=-100, le=1_000)], ...] = Field(
         tuple(m * 100 for m in DEFAULT_GAPS), description="explicit gap scenarios in percent"
     )
 
@@ -79,7 +93,7 @@ class SnapshotIn(StrictModel):
 
     venue: str = Field(description="venue profile: " + ", ".join(sorted(PROFILES)))
     margin_mode: Literal["isolated", "cross"] = "isolated"
-    wallet_balance: float | None = Field(None, allow_inf_nan=False, description="cross wallet")
+    wallet_balance: Amount | None = Field(None, description="cross wallet")
     positions: tuple[PositionIn, ...]
     taken_at: datetime | None = None
     risk: RiskIn = RiskIn()
@@ -166,14 +180,8 @@ def load_snapshot(source: str, text: str | None = None) -> tuple[AccountSnapshot
     """Read a snapshot from a file path (or ``-`` with ``text`` already read from stdin)."""
     label = "stdin" if source == "-" else source
     if text is None:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{label}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{label}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        text = read_text(source, label)
+    data = load_json(text, label)
     try:
         return parse_snapshot(data)
     except InputError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,8 +12,9 @@ from rich.console import Console
 from riskguard import __version__
 from riskguard.cli.calc_input import load_snapshot
 from riskguard.cli.calc_report import print_table, to_json
-from riskguard.errors import RiskguardError
+from riskguard.errors import InputError, RiskguardError
 from riskguard.risk.evaluation import evaluate_account
+from riskguard.validation import finite_json
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -89,9 +89,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """The schema first (every problem by its path); then, when it holds, what ``run`` builds."""
+    from riskguard.cli.preflight import preflight
     from riskguard.config import problems, read_document
 
     found = problems(read_document(args.config))
+    if not found:
+        found = preflight(args.config)
     if found:
         for line in found:
             sys.stderr.write(f"{args.config}: {line}\n")
@@ -101,11 +105,16 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _calc(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.file == "-" else None
+    text = None
+    if args.file == "-":
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise InputError(f"stdin: not UTF-8 text (byte {exc.start})") from None
     snapshot, settings = load_snapshot(args.file, text)
     evaluation = evaluate_account(snapshot, settings)
     if args.json:
-        sys.stdout.write(json.dumps(to_json(evaluation), indent=2) + "\n")
+        sys.stdout.write(finite_json(to_json(evaluation)) + "\n")
     else:
         console = Console()
         if not console.is_terminal:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from riskguard.daemon.scheduler import AccountRun, Daemon
 from riskguard.daemon.wiring import Runtime, build_runtime
 from riskguard.guard.enforce.journal import MemoryJournal
 from riskguard.observability.logs import configure_logging, secret_env_values
+from riskguard.validation import finite_json
 
 
 def run_daemon(config_path: str | Path, *, once: bool = False) -> int:
@@ -125,7 +125,7 @@ def run_check(config_path: str | Path, *, as_json: bool) -> int:
     reports = asyncio.run(one_cycle())
     result = summarise(list(zip(runtime.accounts, reports, strict=True)))
     if as_json:
-        sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
+        sys.stdout.write(finite_json(to_json(result)) + "\n")
     else:
         print_table(result, console_for_output())
     return result.exit_code

@@ -18,11 +18,19 @@ What is masked, with ``***``:
   is never a secret), wherever it appears: strings, dict keys and values, lists, tuples, sets,
   the text of exceptions and the ``repr`` of any other object; its URL-encoded form too;
 - the value of every key that looks secret (``api_key``, ``apiKey``, ``secret``, ``password``,
-  ``token``, ``passphrase``, ``privateKey``, ``authorization``, case-insensitive and as part of a
-  longer name such as ``x_api_key`` or ``webhook_token``), whatever the value;
-- inside free text, ``name: value`` and ``name=value`` pairs whose name looks secret (ccxt's
-  verbose request lines print headers such as ``'X-MBX-APIKEY': '...'``). This is a second line of
-  defence; registering the values is the guarantee.
+  ``token``, ``passphrase``, ``privateKey``, ``authorization``, ``signature``, ``cookie``, a word
+  ``sign`` or ``auth``, case-insensitive and as part of a longer name such as ``x_api_key``,
+  ``webhook_token`` or ``OK-ACCESS-SIGN``; inside a ``headers`` mapping also ``KEY``), whatever
+  the value (the shapes are :mod:`riskguard.observability.secret_shapes`, which config
+  validation refuses by too);
+- inside free text, ``name: value`` and ``name=value`` pairs whose name looks secret, and the
+  values of credential-shaped quoted header names (ccxt's verbose request lines print the headers
+  dict: ``'X-MBX-APIKEY': '...'``, ``'OK-ACCESS-SIGN': '...'``, Gate's ``'KEY': '...'``);
+- the user info of a URL (``https://user:pass@host`` -> ``https://***@host``) and a Telegram
+  bot token in a path (``/bot123:AbC/sendMessage`` -> ``/bot***/sendMessage``), as httpx's
+  ``HTTP Request: POST <url>`` lines and ccxt's request dumps print them.
+
+The shapes are a second line of defence; registering the values is the guarantee.
 
 The daemon registers the secrets it loads (from the environment, a secrets file) into the module's
 default redactor with :func:`register_secret`; :func:`redact` masks the same values in text the
@@ -43,24 +51,21 @@ from urllib.parse import quote
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from riskguard.observability.secret_shapes import CREDENTIAL_PARTS, is_credential_key, mask_shapes
+
 MASK = "***"
 """What a secret is replaced with."""
 
 MIN_SECRET_LENGTH = 4
 """Shorter values are not registered: masking every "1" would hide the figures, not a key."""
 
-SECRET_KEY_PARTS = (
-    "apikey",
-    "secret",
-    "password",
-    "token",
-    "passphrase",
-    "privatekey",
-    "authorization",
-)
+SECRET_KEY_PARTS = CREDENTIAL_PARTS
 """Key names containing one of these (lower case, without ``_`` and ``-``) are masked."""
 
-_KEY_NAMES = r"(?:api[_-]?key|secret|password|passphrase|token|private[_-]?key|authorization)"
+_KEY_NAMES = (
+    r"(?:api[_-]?key|secret|password|passphrase|token|private[_-]?key|authorization"
+    r"|signature|cookie|access[_-]?key|(?<![a-z])(?:sign|auth)\b)"
+)
 _SECRET_PAIR = re.compile(
     rf"(?P<name>{_KEY_NAMES}[\w-]*[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<scheme>(?:Bearer|Basic|Token)\s+)?"
@@ -71,13 +76,11 @@ _SECRET_PAIR = re.compile(
 _LEVELS = {"debug", "info", "warning", "error", "critical"}
 
 
-def looks_secret(key: str) -> bool:
-    """Whether a field called ``key`` holds a secret (``apiKey``, ``x_api_key``, ``token``...)."""
-    lowered = key.lower()
-    if lowered.endswith(("_env", "-env")):
-        return False  # the name of an environment variable (config ``api_key_env``)
-    folded = lowered.replace("_", "").replace("-", "")
-    return any(part in folded for part in SECRET_KEY_PARTS)
+def looks_secret(key: str, *, header: bool = False) -> bool:
+    """Whether a field called ``key`` holds a secret (``apiKey``, ``x_api_key``, ``token``,
+    ``OK-ACCESS-SIGN``, ``Cookie``...; with ``header``, also ``KEY``); never ``api_key_env``, the
+    name of an environment variable. The shapes are :mod:`.secret_shapes`'."""
+    return is_credential_key(key, header=header, anywhere=True)
 
 
 def secret_env_values(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -123,13 +126,15 @@ class SecretRedactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        return _SECRET_PAIR.sub(_mask_pair, text)
+        return _SECRET_PAIR.sub(_mask_pair, mask_shapes(text))
 
-    def redact_value(self, value: Any) -> Any:
+    def redact_value(self, value: Any, *, headers: bool = False) -> Any:
         """``value`` with secrets masked, recursing through dicts, lists, tuples and sets.
 
-        Other objects are kept as they are unless their ``repr`` (what the renderers print)
-        carries a secret; then the masked ``repr`` replaces them.
+        The keys of a mapping found under a key called ``headers`` are judged as HTTP header
+        names (Gate's ``KEY`` is a credential there). Other objects are kept as they are unless
+        their ``repr`` (what the renderers print) carries a secret; then the masked ``repr``
+        replaces them.
         """
         if value is None or isinstance(value, bool):
             return value
@@ -138,8 +143,8 @@ class SecretRedactor:
         if isinstance(value, Mapping):
             return {
                 self.redact_value(k): MASK
-                if isinstance(k, str) and looks_secret(k)
-                else self.redact_value(v)
+                if isinstance(k, str) and looks_secret(k, header=headers)
+                else self.redact_value(v, headers=isinstance(k, str) and k.lower() == "headers")
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple | set | frozenset):

@@ -20,10 +20,13 @@ Example (YAML)::
           create_order: {latency_ms: {kind: uniform, low_ms: 50, high_ms: 400}, timeout_pct: 2}
 
 Percentages are in percent (``taker_fee_pct: 0.05`` is 5 bp), times in the unit their name says.
+Every number is finite and bounded (:mod:`riskguard.validation`); a market's tiers are sorted by
+their lower bound without duplicates (in any order in the file) and use one kind of bound.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -43,12 +46,24 @@ from riskguard.paper.market import PaperMarket, SlippageModel
 from riskguard.paper.venue_rules import rules_for
 from riskguard.risk.margin import with_cumulative_amounts
 from riskguard.risk.venues import PROFILES, get_profile
-from riskguard.validation import StrictModel, TierIn, problem_lines
+from riskguard.validation import (
+    Amount,
+    Leverage,
+    Positive,
+    StrictModel,
+    TierIn,
+    at_least,
+    load_yaml,
+    problem_lines,
+    read_text,
+)
 
 _LOG = structlog.get_logger("riskguard.paper")
 
 Pct = Annotated[float, Field(ge=0, lt=100, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+DAY_S = 86_400
+YEAR_S = 366 * DAY_S
+MAX_BARS = 2_000_000
 
 DEFAULT_START = "2024-01-01T00:00:00Z"
 
@@ -61,23 +76,23 @@ class CsvFeedIn(StrictModel):
 
 class GbmIn(StrictModel):
     start_price: Positive
-    daily_volatility_pct: Positive = 3.0
-    bars: Annotated[int, Field(gt=0, le=2_000_000)] = 1440
-    bar_s: Annotated[int, Field(gt=0)] = 60
-    drift_per_day_pct: float = 0.0
-    seed: int = 0
+    daily_volatility_pct: Annotated[float, Field(gt=0, le=1_000)] = 3.0
+    bars: Annotated[int, Field(gt=0, le=MAX_BARS)] = 1440
+    bar_s: Annotated[int, Field(gt=0, le=DAY_S)] = 60
+    drift_per_day_pct: Annotated[float, Field(gt=-100, le=1_000)] = 0.0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     start: datetime | None = None
 
 
 class JumpDiffusionIn(GbmIn):
-    jumps_per_day: Annotated[float, Field(ge=0)] = 0.0
-    jump_mean_pct: float = 0.0
-    jump_std_pct: Annotated[float, Field(ge=0)] = 5.0
-    crash_at_bar: Annotated[int, Field(ge=0)] | None = None
+    jumps_per_day: Annotated[float, Field(ge=0, le=1_440)] = 0.0
+    jump_mean_pct: Annotated[float, Field(gt=-100, le=1_000)] = 0.0
+    jump_std_pct: Annotated[float, Field(ge=0, le=1_000)] = 5.0
+    crash_at_bar: Annotated[int, Field(ge=0, le=MAX_BARS)] | None = None
     crash_pct: Annotated[float, Field(gt=-100, le=1000)] = Field(
         -30.0, description="the scheduled move: negative for a crash, positive for a squeeze"
     )
-    crash_bars: Annotated[int, Field(gt=0)] = 15
+    crash_bars: Annotated[int, Field(gt=0, le=MAX_BARS)] = 15
 
 
 class GbmFeedIn(StrictModel):
@@ -89,9 +104,9 @@ class JumpFeedIn(StrictModel):
 
 
 class SlippageIn(StrictModel):
-    base_bps: Annotated[float, Field(ge=0)] = 2.0
-    per_million_bps: Annotated[float, Field(ge=0)] = 5.0
-    speed_factor: Annotated[float, Field(ge=0)] = 0.5
+    base_bps: Annotated[float, Field(ge=0, le=10_000)] = 2.0
+    per_million_bps: Annotated[float, Field(ge=0, le=10_000)] = 5.0
+    speed_factor: Annotated[float, Field(ge=0, le=100)] = 0.5
 
 
 class MarketIn(StrictModel):
@@ -101,7 +116,7 @@ class MarketIn(StrictModel):
     contract_size: Positive = 1.0
     tiers: tuple[TierIn, ...] | None = None
     maintenance_margin_rate: Annotated[float, Field(ge=0, le=0.5)] | None = None
-    maintenance_amount: float = 0.0
+    maintenance_amount: Amount = 0.0
     derive_maintenance_amounts: bool = Field(
         True, description="fill missing amounts so the margin is continuous across tiers"
     )
@@ -110,12 +125,12 @@ class MarketIn(StrictModel):
     spread_bps: Annotated[float, Field(ge=0, lt=1000)] = 1.0
     slippage: SlippageIn = SlippageIn()
     funding_rate_pct: float = Field(0.01, ge=-5, le=5)
-    funding_interval_h: Positive = 8.0
+    funding_interval_h: Annotated[float, Field(gt=0, le=168), at_least(0.01)] = 8.0
     amount_step: Positive = 0.001
     min_amount: Positive = 0.001
     price_tick: Positive = 0.01
-    max_leverage: Positive = 125.0
-    mark_half_life_s: Annotated[float, Field(ge=0)] = 5.0
+    max_leverage: Leverage = 125.0
+    mark_half_life_s: Annotated[float, Field(ge=0, le=DAY_S)] = 5.0
     market_price_band_pct: Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)] | None = (
         Field(
             None,
@@ -129,6 +144,8 @@ class MarketIn(StrictModel):
     def _one_margin_source(self) -> Self:
         if (self.tiers is None) == (self.maintenance_margin_rate is None):
             raise ValueError("give either tiers or maintenance_margin_rate")
+        if self.tiers is not None:
+            check_tiers(self.tiers)
         return self
 
     def price_band(self, venue_default_pct: float | None) -> float | None:
@@ -155,7 +172,7 @@ class PositionIn(StrictModel):
 
     symbol: str
     side: Literal["long", "short"]
-    leverage: Annotated[float, Field(ge=1)]
+    leverage: Annotated[float, Field(ge=1, le=1_000)]
     margin_mode: Literal["isolated", "cross"] = "isolated"
     notional: Positive | None = Field(None, description="position value at the first price")
     size: Positive | None = Field(None, description="size in base units")
@@ -169,17 +186,17 @@ class PositionIn(StrictModel):
 
 class AccountIn(StrictModel):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    balance: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    balance: Annotated[float, Field(ge=0, le=1e15)]
     hedge_mode: bool = False
     positions: tuple[PositionIn, ...] = ()
 
 
 class LatencyIn(StrictModel):
     kind: LatencyKind = LatencyKind.FIXED
-    ms: Annotated[float, Field(ge=0)] = 0.0
-    low_ms: Annotated[float, Field(ge=0)] = 0.0
-    high_ms: Annotated[float, Field(ge=0)] = 0.0
-    sigma: Annotated[float, Field(ge=0)] = 0.5
+    ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
+    low_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
+    high_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
+    sigma: Annotated[float, Field(ge=0, le=10)] = 0.5
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -211,8 +228,8 @@ class MethodFaultsIn(StrictModel):
 
 class StaleMarkIn(StrictModel):
     symbol: str
-    after_s: Annotated[float, Field(ge=0)] = Field(description="seconds after the start")
-    duration_s: Positive
+    after_s: Annotated[float, Field(ge=0, le=YEAR_S)] = Field(description="seconds after the start")
+    duration_s: Annotated[float, Field(gt=0, le=YEAR_S), at_least(0.001)]
 
 
 class FaultsIn(StrictModel):
@@ -223,7 +240,9 @@ class FaultsIn(StrictModel):
 
 class ClockIn(StrictModel):
     mode: Literal["virtual", "paced"] = "virtual"
-    speed: Positive = Field(60.0, description="paced: simulated seconds per wall second")
+    speed: Annotated[float, Field(gt=0, le=1_000_000), at_least(0.001)] = Field(
+        60.0, description="paced: simulated seconds per wall second (0.001 to 1,000,000)"
+    )
 
 
 class PaperConfig(StrictModel):
@@ -231,7 +250,7 @@ class PaperConfig(StrictModel):
 
     venue: str = Field("binance", description="margin profile: " + ", ".join(sorted(PROFILES)))
     intrabar: Intrabar = Intrabar.NEAREST
-    insurance_fund: Annotated[float, Field(ge=0)] = 10_000_000.0
+    insurance_fund: Annotated[float, Field(ge=0, le=1e15)] = 10_000_000.0
     liquidation_fee_pct: Annotated[float, Field(ge=0, lt=10)] = 0.5
     start: datetime | None = Field(None, description="skip the feeds before this time")
     end: datetime | None = Field(None, description="stop the feeds at this time")
@@ -261,6 +280,18 @@ class PaperConfig(StrictModel):
             if window.symbol not in symbols:
                 raise ValueError(f"faults.stale_marks[{i}].symbol: no market {window.symbol!r}")
         return self
+
+
+def check_tiers(tiers: tuple[TierIn, ...]) -> None:
+    """A market's tiers: at least one, one kind of bound, distinct lower bounds (any order)."""
+    if not tiers:
+        raise ValueError("tiers: give at least one tier")
+    if len({t.min_size is None for t in tiers}) > 1:
+        raise ValueError("tiers: all tiers must use the same kind of bound (notional or size)")
+    lows = sorted(t.to_tier().min_bound for t in tiers)
+    for low, high in itertools.pairwise(lows):
+        if high <= low:
+            raise ValueError(f"tiers: two tiers start at {low:g}; each lower bound may appear once")
 
 
 def parse_paper_config(data: Any, source: str = "config") -> PaperConfig:
@@ -492,19 +523,8 @@ def open_position(venue: PaperVenue, account: str, p: PositionIn) -> None:
 
 def load_paper_config(path: Path | str) -> PaperConfig:
     """Read the ``paper`` section of a YAML config file; errors name the file and the path."""
-    import yaml
-
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    document = load_yaml(read_text(path, source, ConfigError), source)
     if not isinstance(document, dict) or "paper" not in document:
         raise ConfigError(f"{source}: paper: section missing")
     return parse_paper_config(document["paper"], source)

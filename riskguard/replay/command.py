@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,11 +14,15 @@ from riskguard.replay.runner import replay
 from riskguard.replay.scenario import build_scenario
 from riskguard.replay.spec import (
     BASELINES,
+    MAX_AMOUNT,
+    POLL_INTERVAL_S,
     parse_baselines,
+    parse_bounded,
     parse_open,
     parse_prices,
     parse_time,
 )
+from riskguard.validation import finite_json
 
 EXIT_OK = 0
 
@@ -53,10 +56,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="SYMBOL,SIDE,LEVERAGEx[,isolated|cross][,NOTIONAL], opened at the first price; "
         "repeatable; replaces the config's paper positions",
     )
-    parser.add_argument("--balance", type=float, help="account balance (default 10,000)")
+    parser.add_argument("--balance", help="account balance (default 10,000)")
     parser.add_argument("--venue", help="margin profile: binance, bybit, okx, gate, hyperliquid")
     parser.add_argument(
-        "--poll-interval-s", type=float, help="guard poll interval in simulated seconds"
+        "--poll-interval-s", help="guard poll interval in simulated seconds (0.01 to 86,400)"
     )
     parser.add_argument("--from", dest="start", help="start (ISO 8601 UTC or epoch ms)")
     parser.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 UTC or epoch ms)")
@@ -71,13 +74,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Run the replay the options describe; one-line errors leave as RiskguardError."""
+    balance = None
+    if args.balance is not None:
+        balance = parse_bounded(args.balance, "--balance", 0, MAX_AMOUNT, above=True)
+    poll = None
+    if args.poll_interval_s is not None:
+        poll = parse_bounded(args.poll_interval_s, "--poll-interval-s", *POLL_INTERVAL_S)
     scenario = build_scenario(
         config_path=Path(args.config) if args.config else None,
         prices=[parse_prices(p) for p in args.prices],
         opens=[parse_open(o) for o in args.opens],
-        balance=args.balance,
+        balance=balance,
         venue=args.venue,
-        poll_interval_s=args.poll_interval_s,
+        poll_interval_s=poll,
         start_ms=parse_time(args.start, "--from") if args.start else None,
         end_ms=parse_time(args.end, "--to") if args.end else None,
         baselines=parse_baselines(args.baselines),
@@ -92,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         document = result.to_json()
         if index is not None:
             document["report"] = str(index)
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.write(finite_json(document) + "\n")
         return EXIT_OK
     console = Console()
     if not console.is_terminal:

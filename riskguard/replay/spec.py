@@ -7,7 +7,10 @@ Each parser takes one option's text and returns a value or raises
 - ``--prices SYMBOL=FILE`` (:func:`parse_prices`);
 - ``--from`` / ``--to``: ISO 8601 (``2020-03-12T10:00Z``; a time without a zone is UTC) or epoch
   milliseconds (:func:`parse_time`);
-- ``--baselines none,static-stop`` (:func:`parse_baselines`).
+- ``--baselines none,static-stop`` (:func:`parse_baselines`);
+- ``--balance`` and ``--poll-interval-s``: finite numbers within their bounds
+  (:func:`parse_bounded`: a balance up to 10^15, a poll interval of 0.01 to 86,400 s, a leverage
+  of 1 to 1,000x, a notional up to 10^15).
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ from riskguard.errors import InputError
 
 BASELINES: tuple[str, ...] = ("none", "static-stop")
 """The baselines a replay can run beside the guard, in the order they are reported."""
+
+MAX_AMOUNT = 1e15
+"""Largest balance or notional accepted (as in the config, :mod:`riskguard.validation`)."""
+MAX_LEVERAGE = 1_000.0
+POLL_INTERVAL_S = (0.01, 86_400.0)
+"""Smallest and largest guard poll interval (as ``guard.poll_interval_s``)."""
+MAX_EPOCH_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z: the last time a date can hold."""
 
 Side = Literal["long", "short"]
 MarginModeName = Literal["isolated", "cross"]
@@ -49,6 +60,16 @@ def _number(text: str, option: str, what: str) -> float:
     return value
 
 
+def parse_bounded(text: str, option: str, low: float, high: float, *, above: bool = False) -> float:
+    """A number given to ``option``: finite and within ``[low, high]`` (``(low, high]`` if
+    ``above``), or one line saying which bound it broke."""
+    value = _number(text, option, "value")
+    if value > high or value < low or (above and value == low):
+        bound = f"above {low:g}" if above else f"at least {low:g}"
+        raise InputError(f"{option}: must be {bound} and at most {high:,g}, got {text!r}")
+    return value
+
+
 def parse_open(text: str) -> OpenSpec:
     """Parse one ``--open`` value."""
     option = f"--open {text!r}"
@@ -68,6 +89,10 @@ def parse_open(text: str) -> OpenSpec:
     leverage = _number(lev, option, "leverage")
     if leverage < 1:
         raise InputError(f"{option}: leverage must be at least 1x, got {leverage_text!r}")
+    if leverage > MAX_LEVERAGE:
+        raise InputError(
+            f"{option}: leverage must be at most {MAX_LEVERAGE:,g}x, got {leverage_text!r}"
+        )
     mode: MarginModeName = "isolated"
     notional: float | None = None
     for extra in rest:
@@ -76,8 +101,10 @@ def parse_open(text: str) -> OpenSpec:
             mode = "isolated" if low == "isolated" else "cross"
         else:
             notional = _number(extra, option, "notional")
-            if notional <= 0:
-                raise InputError(f"{option}: notional must be positive, got {extra!r}")
+            if notional <= 0 or notional > MAX_AMOUNT:
+                raise InputError(
+                    f"{option}: notional must be positive and at most {MAX_AMOUNT:g}, got {extra!r}"
+                )
     return OpenSpec(
         symbol=symbol,
         side="long" if side_l == "long" else "short",
@@ -102,6 +129,8 @@ def parse_time(text: str, option: str) -> int:
     """``--from`` / ``--to``: ISO 8601 (UTC when no zone is given) or epoch milliseconds."""
     stripped = text.strip()
     if stripped.isdigit():
+        if len(stripped) > 16 or int(stripped) > MAX_EPOCH_MS:
+            raise InputError(f"{option} {text!r}: epoch ms after the year 9999")
         return int(stripped)
     try:
         moment = datetime.fromisoformat(stripped.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -111,7 +140,10 @@ def parse_time(text: str, option: str) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    try:
+        return int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        raise InputError(f"{option} {text!r}: not a time a clock can hold") from None
 
 
 def parse_baselines(text: str) -> tuple[str, ...]:
