@@ -47,6 +47,8 @@ class Tally:
         self.non_finite = 0
         self.other: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
+        self.full: dict[str, str] = {}
+        """The whole input of the first example of each defect (``--save``)."""
 
     def add(self, text: str, problems: list[str]) -> None:
         self.inputs += 1
@@ -57,6 +59,7 @@ class Tally:
             if not (is_traceback(problem) or is_non_finite(problem)):
                 self.other[kind] += 1
             self.examples.setdefault(kind, text[:300])
+            self.full.setdefault(kind, text)
 
     def line(self) -> str:
         return (
@@ -96,18 +99,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=10_000, help="inputs in total")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=("calc", "config"), help="fuzz one entry point only")
+    parser.add_argument("--save", help="write each defect's whole first input to this file")
     args = parser.parse_args()
     half = args.examples // 2
-    tallies = [
-        fuzz("calc", calc_inputs(), calc_defects, args.examples - half, args.seed),
-        fuzz(
-            "config",
-            config_texts(),
-            lambda text: config_defects(text, check=True),
-            half,
-            args.seed,
-        ),
-    ]
+    tallies = []
+    if args.only != "config":
+        count = args.examples if args.only else args.examples - half
+        tallies.append(fuzz("calc", calc_inputs(), calc_defects, count, args.seed))
+    if args.only != "calc":
+        count = args.examples if args.only else half
+        tallies.append(
+            fuzz(
+                "config",
+                config_texts(),
+                lambda text: config_defects(text, check=True),
+                count,
+                args.seed,
+            )
+        )
     total = Tally()
     for tally in tallies:
         total.inputs += tally.inputs
@@ -116,11 +126,17 @@ def main() -> int:
         total.other.update(tally.other)
         for kind, text in tally.examples.items():
             total.examples.setdefault(kind, text)
+        for kind, text in tally.full.items():
+            total.full.setdefault(kind, text)
     print(total.line())
     for kind, count in total.other.most_common():
         print(f"  {count} x {kind}")
     for kind, text in list(total.examples.items())[:20]:
         print(f"- {kind}\n  input: {text!r}")
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as out:
+            for kind, text in total.full.items():
+                out.write(f"=== {kind}\n{text}\n")
     return 0 if total.tracebacks == 0 and total.non_finite == 0 else 1
 
 

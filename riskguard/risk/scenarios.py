@@ -60,6 +60,16 @@ def gap_scenarios(moves: tuple[float, ...] = DEFAULT_GAPS) -> tuple[Scenario, ..
     return tuple(Scenario(name=f"gap {m:+.1%}", move=m) for m in moves)
 
 
+MAX_LOG_MOVE = 20.0
+"""Log moves beyond +-20 (a price x485 million, or down to 2e-9 of itself) are all the same to a
+stress test; bounding them keeps a wild volatility estimate finite and every fall above -100%."""
+
+
+def log_move(log_return: float) -> float:
+    """``exp(log_return) - 1``, the log return bounded to +-:data:`MAX_LOG_MOVE`."""
+    return math.expm1(max(-MAX_LOG_MOVE, min(MAX_LOG_MOVE, log_return)))
+
+
 def span_scenarios(
     sigma_per_sqrt_s: float | Mapping[str, float],
     horizon_s: float,
@@ -90,12 +100,12 @@ def span_scenarios(
 
     def make(name: str, fraction: float, weight: float, cost: float) -> Scenario:
         overrides = tuple(
-            (sym, math.expm1(fraction * scan_sigmas * sig * root_h))
+            (sym, log_move(fraction * scan_sigmas * sig * root_h))
             for sym, sig in sorted(per_symbol.items())
         )
         return Scenario(
             name=name,
-            move=math.expm1(fraction * scan_sigmas * common * root_h),
+            move=log_move(fraction * scan_sigmas * common * root_h),
             symbol_moves=overrides,
             loss_weight=weight,
             cost_factor=cost,
