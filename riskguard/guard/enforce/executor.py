@@ -45,7 +45,13 @@ from riskguard.exchange.errors import short_text
 from riskguard.guard.enforce.fills import Fills, add_fills, freed_by, order_fills
 from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.enforce.margin_steps import MarginSteps
-from riskguard.guard.enforce.order_fate import OrderSender, PendingOrder, Placement, look_up
+from riskguard.guard.enforce.order_fate import (
+    OrderPort,
+    OrderSender,
+    PendingOrder,
+    Placement,
+    look_up,
+)
 from riskguard.guard.enforce.order_ids import client_order_id
 from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
@@ -56,29 +62,12 @@ AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
 _LOG = structlog.get_logger("riskguard.executor")
 
 
-class Port(Protocol):
-    """The ccxt methods the executor uses."""
-
-    async def create_order(
-        self,
-        symbol: str,
-        type: str,
-        side: str,
-        amount: float,
-        price: float | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
+class Port(OrderPort, Protocol):
+    """The ccxt methods the executor uses: an order's two (:class:`OrderPort`) and these."""
 
     async def cancel_order(
         self,
         id: str,
-        symbol: str | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
-
-    async def fetch_order(
-        self,
-        id: str | None,
         symbol: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...

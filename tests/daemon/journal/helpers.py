@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from riskguard.daemon.journal import SqliteJournal
-from tests.guard.enforce.test_executor import SYMBOL
+from tests.guard.enforce.paper_account import SYMBOL
 
 T0 = 1_700_000_000_000
 

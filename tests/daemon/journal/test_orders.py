@@ -19,7 +19,7 @@ from riskguard.guard.rules.base import Action, ActionKind, Level
 from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.faults import FaultConfig, MethodFaults
 from tests.daemon.journal.helpers import T0, _intent
-from tests.guard.enforce.test_executor import SYMBOL, _reduce, _snapshot, _venue
+from tests.guard.enforce.paper_account import SYMBOL, long_venue, reduce_long, snapshot_of
 
 
 def test_order_intent_then_sent_records_the_acknowledged_order(journal: SqliteJournal) -> None:
@@ -220,13 +220,15 @@ def _executor(client: PaperExchange, clock: VirtualClock, journal: Journal) -> E
     )
 
 
-def test_executor_reduction_leaves_a_sent_order_matching_the_venue(journal: SqliteJournal) -> None:
-    venue, clock = _venue()
+def test_executor_reduction_leaves_a_sent_order_matching_the_venue(
+    journal: SqliteJournal,
+) -> None:
+    venue, clock = long_venue()
     client = PaperExchange(venue, "main", clock=clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
 
     outcomes = asyncio.run(
-        _executor(client, clock, journal).execute("p1", [(_reduce(0.5), [1.5])], snapshot)
+        _executor(client, clock, journal).execute("p1", [(reduce_long(0.5), [1.5])], snapshot)
     )
 
     (record,) = journal.orders("main")
@@ -240,12 +242,14 @@ def test_executor_reduction_leaves_a_sent_order_matching_the_venue(journal: Sqli
 def test_executor_rejected_reduction_and_its_half_retry_both_fail(
     journal: SqliteJournal,
 ) -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     faults = FaultConfig(seed=1, methods={"create_order": MethodFaults(reject=1.0)})
     client = PaperExchange(venue, "main", clock=clock, faults=faults)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
 
-    asyncio.run(_executor(client, clock, journal).execute("p1", [(_reduce(1.0), [1.0])], snapshot))
+    asyncio.run(
+        _executor(client, clock, journal).execute("p1", [(reduce_long(1.0), [1.0])], snapshot)
+    )
 
     orders = [(o.status, o.symbol, o.contracts) for o in journal.orders()]
     assert orders == [("failed", SYMBOL, 1.0), ("failed", SYMBOL, 0.5)]
@@ -253,9 +257,9 @@ def test_executor_rejected_reduction_and_its_half_retry_both_fail(
 
 
 def test_executor_stop_replacement_cancels_the_old_stop_row(journal: SqliteJournal) -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     client = PaperExchange(venue, "main", clock=clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
     executor = _executor(client, clock, journal)
     stop = Action(
         kind=ActionKind.PLACE_STOP,

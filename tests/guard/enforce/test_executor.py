@@ -3,61 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from riskguard.clock import VirtualClock
-from riskguard.domain import MarginMode, Side, Tier
+from riskguard.domain import MarginMode, Side
 from riskguard.exchange.ccxt_account import (
     open_stops_from_ccxt,
-    snapshot_from_ccxt,
-    tiers_from_ccxt,
 )
 from riskguard.guard.enforce.executor import Executor, ExecutorConfig
 from riskguard.guard.enforce.journal import MemoryJournal
 from riskguard.guard.enforce.order_ids import is_guard_client_id
 from riskguard.guard.rules.base import Action, ActionKind, Level
-from riskguard.paper.engine import PaperVenue
 from riskguard.paper.exchange import PaperExchange
 from riskguard.paper.faults import FaultConfig, MethodFaults
-from riskguard.paper.feeds import Bars
-from riskguard.paper.market import PaperMarket
-from riskguard.risk import get_profile
-
-SYMBOL = "BTC/USDT:USDT"
-
-
-def _venue(mode: MarginMode = MarginMode.CROSS) -> tuple[PaperVenue, VirtualClock]:
-    prices = tuple([100_000.0] * 50)
-    times = tuple(1_700_000_000_000 + i * 1000 for i in range(50))
-    bars = Bars(SYMBOL, times, prices, prices, prices, prices, 0)
-    market = PaperMarket(SYMBOL, (Tier(0, float("inf"), 0.005, 0, 125),), mark_half_life_s=0)
-    venue = PaperVenue(get_profile("binance"), [market], {SYMBOL: bars})
-    venue.add_account("main", 100_000.0)
-    if mode is MarginMode.ISOLATED:
-        venue.set_margin_mode("main", SYMBOL, mode)
-    venue.set_leverage("main", SYMBOL, 10)
-    venue.create_order("main", SYMBOL, "market", "buy", 2.0, None)
-    clock = VirtualClock(venue.now_ms)
-    clock.subscribe(venue.advance_to)
-    return venue, clock
-
-
-async def _snapshot(client: PaperExchange) -> Any:
-    markets = await client.load_markets()
-    tiers = {SYMBOL: tiers_from_ccxt(await client.fetch_market_leverage_tiers(SYMBOL))}
-    from riskguard.clock import to_datetime
-
-    return snapshot_from_ccxt(
-        account="main",
-        venue="binance",
-        balance=await client.fetch_balance(),
-        positions=await client.fetch_positions(),
-        markets=markets,
-        tiers=tiers,
-        taken_at=to_datetime(client.milliseconds()),
-    )
+from tests.guard.enforce.paper_account import SYMBOL, long_venue, reduce_long, snapshot_of
 
 
 def _executor(
@@ -77,27 +37,13 @@ def _executor(
     return executor, journal, alerts
 
 
-def _reduce(target: float, kind: ActionKind = ActionKind.REDUCE) -> Action:
-    return Action(
-        kind=kind,
-        account="main",
-        symbol=SYMBOL,
-        side=Side.LONG,
-        rule="liquidation_distance",
-        level=Level.ACT,
-        reason="test",
-        size_before=2.0,
-        target_size=target,
-    )
-
-
 def test_reduction_is_journalled_before_it_is_sent_and_leaves_the_target_size() -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     client = PaperExchange(venue, "main", clock=clock)
     executor, journal, _ = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
 
-    outcomes = asyncio.run(executor.execute("p1", [(_reduce(0.5), [1.5])], snapshot))
+    outcomes = asyncio.run(executor.execute("p1", [(reduce_long(0.5), [1.5])], snapshot))
 
     kinds = [e.kind for e in journal.entries()]
     assert kinds[:3] == ["plan", "order_intent", "order_sent"]
@@ -110,14 +56,14 @@ def test_reduction_is_journalled_before_it_is_sent_and_leaves_the_target_size() 
 
 
 def test_dry_run_journals_the_intent_and_sends_nothing() -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     client = PaperExchange(venue, "main", clock=clock)
     executor, journal, _ = _executor(client, clock, dry_run=True)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
     trades_before = len(venue.accounts["main"].trades)
 
     outcomes = asyncio.run(
-        executor.execute("p1", [(_reduce(0.0, ActionKind.CLOSE), [2.0])], snapshot)
+        executor.execute("p1", [(reduce_long(0.0, ActionKind.CLOSE), [2.0])], snapshot)
     )
 
     assert outcomes[0].status == "dry_run"
@@ -126,13 +72,13 @@ def test_dry_run_journals_the_intent_and_sends_nothing() -> None:
 
 
 def test_order_accepted_while_the_client_timed_out_is_found_not_sent_twice() -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     faults = FaultConfig(seed=1, methods={"create_order": MethodFaults(accepted_timeout=1.0)})
     client = PaperExchange(venue, "main", clock=clock, faults=faults)
     executor, journal, _ = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
 
-    outcomes = asyncio.run(executor.execute("p1", [(_reduce(1.0), [1.0])], snapshot))
+    outcomes = asyncio.run(executor.execute("p1", [(reduce_long(1.0), [1.0])], snapshot))
 
     assert outcomes[0].status == "sent"
     assert [e.kind for e in journal.entries()][-1] == "order_found"
@@ -143,13 +89,13 @@ def test_order_accepted_while_the_client_timed_out_is_found_not_sent_twice() -> 
 
 
 def test_rejected_reduction_is_retried_at_half_size_then_alerts() -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     faults = FaultConfig(seed=1, methods={"create_order": MethodFaults(reject=1.0)})
     client = PaperExchange(venue, "main", clock=clock, faults=faults)
     executor, journal, alerts = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
 
-    outcomes = asyncio.run(executor.execute("p1", [(_reduce(1.0), [1.0])], snapshot))
+    outcomes = asyncio.run(executor.execute("p1", [(reduce_long(1.0), [1.0])], snapshot))
 
     assert outcomes[0].status == "failed"
     intents = journal.entries("order_intent")
@@ -160,10 +106,10 @@ def test_rejected_reduction_is_retried_at_half_size_then_alerts() -> None:
 
 
 def test_refuses_to_act_on_a_position_the_snapshot_does_not_hold() -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     client = PaperExchange(venue, "main", clock=clock)
     executor, journal, _ = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
     wrong_side = Action(
         kind=ActionKind.REDUCE,
         account="main",
@@ -182,10 +128,10 @@ def test_refuses_to_act_on_a_position_the_snapshot_does_not_hold() -> None:
 
 
 def test_stop_is_replaced_by_placing_the_new_one_before_cancelling_the_old() -> None:
-    venue, clock = _venue()
+    venue, clock = long_venue()
     client = PaperExchange(venue, "main", clock=clock)
     executor, journal, _ = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
     stop = Action(
         kind=ActionKind.PLACE_STOP,
         account="main",
@@ -212,10 +158,10 @@ def test_stop_is_replaced_by_placing_the_new_one_before_cancelling_the_old() -> 
 
 
 def test_add_margin_goes_to_an_isolated_position() -> None:
-    venue, clock = _venue(MarginMode.ISOLATED)
+    venue, clock = long_venue(MarginMode.ISOLATED)
     client = PaperExchange(venue, "main", clock=clock)
     executor, journal, _ = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
     (pos,) = venue.accounts["main"].positions.values()
     before = pos.isolated_margin
     add = Action(

@@ -27,7 +27,7 @@ from riskguard.paper.faults import FaultConfig, MethodFaults
 from riskguard.paper.feeds import Bars
 from riskguard.paper.market import PaperMarket, SlippageModel
 from riskguard.risk import closed_part_equity, get_profile
-from tests.guard.enforce.test_executor import _snapshot
+from tests.guard.enforce.paper_account import snapshot_of
 
 SYMBOL = "BTC/USDT:USDT"
 
@@ -75,7 +75,7 @@ def _slippy(leverage: float, faults: FaultConfig | None = None) -> Slippy:
     venue, clock = _slippy_venue(leverage)
     client = PaperExchange(venue, "main", clock=clock, faults=faults)
     executor, journal = _executor(client, clock)
-    snapshot = asyncio.run(_snapshot(client))
+    snapshot = asyncio.run(snapshot_of(client))
     (pos,) = venue.accounts["main"].positions.values()
     return Slippy(venue, executor, journal, snapshot, pos, pos.isolated_margin)
 
