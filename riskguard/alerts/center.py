@@ -123,6 +123,28 @@ class AlertCenter:
 
         return alert
 
+    def record(
+        self,
+        kind: str,
+        account: str,
+        time_ms: int,
+        payload: Mapping[str, Any],
+        level: Level,
+        message: str,
+        alert_payload: Mapping[str, Any],
+    ) -> None:
+        """Journal a fact (``kind``: an order sent or found, margin added) and queue its alert
+        in the same transaction (:meth:`Outbox.append_with_alert`). Facts are always told: no
+        quiet window applies."""
+        alert = alert_from_payload(level, message, alert_payload, time_ms=self._now_ms())
+        sinks = self.sinks_for(alert)
+        self.outbox.append_with_alert(
+            kind, account, time_ms, payload, alert.to_json(), sinks, self._queue_ms()
+        )
+        self._log(alert, sinks)
+        if sinks and self.on_queued is not None:
+            self.on_queued()
+
     def conditions(
         self,
         account: str,
@@ -156,12 +178,17 @@ class AlertCenter:
     def send(self, alert: Alert) -> None:
         """Log, route and queue ``alert`` (journal first), then wake the dispatcher."""
         sinks = self.sinks_for(alert)
+        self.outbox.queue_alert(alert.to_json(), sinks, self._queue_ms())
+        self._log(alert, sinks)
+        if sinks and self.on_queued is not None:
+            self.on_queued()
+
+    def _log(self, alert: Alert, sinks: Sequence[str]) -> None:
         log = {
             Severity.INFO: _LOG.info,
             Severity.WARNING: _LOG.warning,
             Severity.CRITICAL: _LOG.critical,
         }[alert.severity]
-        self.outbox.queue_alert(alert.to_json(), sinks, self._queue_ms())
         log(
             "alert",
             severity=alert.severity.label,
@@ -175,8 +202,6 @@ class AlertCenter:
             sinks=sinks,
             alert_id=alert.id,
         )
-        if sinks and self.on_queued is not None:
-            self.on_queued()
 
     # ------------------------------------------------------------------ state
 

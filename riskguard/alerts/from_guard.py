@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from riskguard.alerts.hysteresis import Condition
 from riskguard.guard.enforce.executor import AlertFn
-from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.planner import Alert as PlannerAlert
 from riskguard.guard.rules.base import Action, ActionKind, Figures, Finding, Level, RuleInput
 
@@ -164,18 +163,29 @@ def action_figures(action: Action) -> Figures:
     return _unique(tuple(figures))
 
 
-def acted_payload(action: Action, outcome: StepOutcome) -> dict[str, Any]:
-    """The event payload of an action that was sent."""
+def fact_description(
+    action: Action, kind: str, payload: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The alert of one fact of an action (an order sent or found, margin added, leverage
+    lowered): :func:`acted_message` and what the venue said, with the action's figures."""
+    said = {
+        k: payload[k]
+        for k in ("status", "filled", "average", "after", "amount", "leverage")
+        if payload.get(k) is not None
+    }
+    words = ", ".join(f"{k} {v}" for k, v in said.items())
+    message = acted_message(action)
+    if kind in ("order_sent", "order_found"):
+        message += f" (order {payload.get('client_id')}: {words})" if words else ""
     figures = dict(action_figures(action))
-    if outcome.filled_contracts:
-        figures["filled_contracts"] = outcome.filled_contracts
-    return {
+    figures.update({k: v for k, v in said.items() if isinstance(v, int | float)})
+    return message, {
         "account": action.account,
         "symbol": action.symbol,
         "side": action.side.value if action.side else None,
         "rule": action.rule,
         "figures": figures,
-        "client_ids": ",".join(outcome.client_ids),
+        "client_ids": str(payload.get("client_id") or ""),
     }
 
 

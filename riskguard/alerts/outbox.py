@@ -57,6 +57,19 @@ class Outbox(Protocol):
         """Journal ``alert_queued`` and add a pending row per sink (due at ``time_ms``)."""
         ...
 
+    def append_with_alert(
+        self,
+        kind: str,
+        account: str,
+        time_ms: int,
+        payload: Mapping[str, Any],
+        alert: Mapping[str, Any],
+        sinks: Sequence[str],
+        due_ms: int,
+    ) -> JournalEntry:
+        """Journal the entry ``kind`` (a fact) and queue ``alert`` for it, as one commit."""
+        ...
+
     def due_alerts(self, sink: str, now_ms: int, limit: int) -> list[OutboxRow]:
         """Pending rows of ``sink`` due by ``now_ms``: most severe first, then oldest."""
         ...
@@ -142,6 +155,21 @@ class MemoryOutbox:
                 None,
                 dict(alert),
             )
+        return entry
+
+    def append_with_alert(
+        self,
+        kind: str,
+        account: str,
+        time_ms: int,
+        payload: Mapping[str, Any],
+        alert: Mapping[str, Any],
+        sinks: Sequence[str],
+        due_ms: int,
+    ) -> JournalEntry:
+        """Record a fact and queue its alert (in memory nothing can fall between the two)."""
+        entry = self.journal.append(kind, account, time_ms, payload)
+        self.queue_alert(alert, sinks, due_ms)
         return entry
 
     def due_alerts(self, sink: str, now_ms: int, limit: int) -> list[OutboxRow]:

@@ -400,8 +400,11 @@ class Daemon:
             run.last_snapshot_ms = entry.time_ms if entry is not None else -(2**62)
         elapsed_ms = report.time_ms - run.last_snapshot_ms
         every_ms = self.runtime.config.journal.snapshot_every_s * 1000.0
-        if 0 <= elapsed_ms < every_ms:
-            return  # (a clock that went back past the last snapshot samples again)
+        if abs(elapsed_ms) < every_ms:
+            # Within an interval of the last one, either way: a paper venue restarted from the
+            # same start runs a few ms behind the last snapshot and must not sample twice; a
+            # clock that went back further than an interval samples again.
+            return
         journal.append("snapshot", run.acct.account, report.time_ms, snapshot_payload(report))
         run.last_snapshot_ms = report.time_ms
 

@@ -201,6 +201,9 @@ def build_runtime(
             clock=clock,
             alert=event,
             conditions=conditions if conditions is not None else center.conditions,
+            # Facts are journalled with their alert in one transaction, unless the caller
+            # takes the alerts itself (tests).
+            record=center.record if alert is None else None,
         )
 
     live_guard = guard_for(system_clock)

@@ -24,11 +24,10 @@ import structlog
 
 from riskguard.alerts.from_guard import (
     ConditionFn,
-    acted_message,
-    acted_payload,
     conditions_as_alerts,
     cycle_conditions,
     dry_run_condition,
+    fact_description,
 )
 from riskguard.alerts.hysteresis import Condition
 from riskguard.clock import Clock, to_datetime
@@ -42,7 +41,7 @@ from riskguard.exchange.ccxt_account import (
 )
 from riskguard.exchange.errors import translate
 from riskguard.exchange.markets import SharedMarkets
-from riskguard.guard.enforce.executor import AlertFn, Executor, ExecutorConfig
+from riskguard.guard.enforce.executor import AlertFn, Executor, ExecutorConfig, RecordFn
 from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.enforce.order_fate import PendingOrder
 from riskguard.guard.enforce.order_ids import is_guard_client_id
@@ -186,6 +185,7 @@ class Guard:
         clock: Clock,
         alert: AlertFn,
         conditions: ConditionFn | None = None,
+        record: RecordFn | None = None,
     ) -> None:
         """``alert`` receives one-off events; ``conditions`` each cycle's conditions per account
         (the alert center's hysteresis decides what is news). Without ``conditions`` every
@@ -195,6 +195,9 @@ class Guard:
         self.journal = journal
         self.clock = clock
         self.alert = alert
+        self.record = record
+        """Journals a fact with its alert in one transaction (the daemon's alert center); None
+        in replays and tests, where the fact is journalled and then ``alert`` called."""
         self.conditions: ConditionFn = (
             conditions if conditions is not None else conditions_as_alerts(alert)
         )
@@ -518,6 +521,8 @@ class Guard:
                 ),
                 hedged=acct.hedged,
                 pending=acct.pending_orders,
+                record=self.record,
+                describe=fact_description,
             )
             outcomes = await executor.execute(
                 plan_id,
@@ -530,8 +535,7 @@ class Guard:
             action = _planned_action(step)
             if outcome.status == "dry_run":
                 conditions.append(dry_run_condition(action))
-            elif outcome.status == "sent":
-                self.alert(action.level, acted_message(action), acted_payload(action, outcome))
+            # What was sent is told by the executor, fact by fact, as it is journalled.
         held = [(p.symbol, p.side.value) for p in data.snapshot.positions]
         self.conditions(acct.account, conditions, actionable, held if actionable else None)
         return CycleReport(

@@ -3,7 +3,8 @@
 One row per (alert, sink) in the ``outbox`` table (schema step 2); :mod:`riskguard.alerts.outbox`
 explains the life of a row (pending, delivered, dead). Queueing, delivering and dead-lettering
 each append their journal entry (``alert_queued``, ``alert_delivered``, ``alert_dead``) in the
-same transaction as the rows they change.
+same transaction as the rows they change. :meth:`OutboxTable.append_with_alert` records a fact
+and queues its alert in one transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from riskguard.alerts.outbox import (
 )
 from riskguard.daemon.journal.codec import decode_json, encode_json
 from riskguard.daemon.journal.connection import JournalConnection
+from riskguard.daemon.journal.orders import track_order
 from riskguard.guard.enforce.journal import JournalEntry
 
 
@@ -58,6 +60,47 @@ class OutboxTable(JournalConnection):
 
         self._write(insert)
         return JournalEntry(seq, int(time_ms), "alert_queued", account, payload)
+
+    def append_with_alert(
+        self,
+        kind: str,
+        account: str,
+        time_ms: int,
+        payload: Mapping[str, Any],
+        alert: Mapping[str, Any],
+        sinks: Sequence[str],
+        due_ms: int,
+    ) -> JournalEntry:
+        """Record a fact (an order sent or found, margin added) and queue its alert in one
+        transaction: either both are in the journal or neither is, so no fact goes untold."""
+        text = encode_json(payload, f"{kind} payload")
+        queued = encode_json(queued_payload(alert, sinks))
+        alert_text = encode_json(dict(alert), "alert")
+        rank = severity_rank(alert)
+        due = int(due_ms)
+        seq = 0
+
+        def insert(conn: sqlite3.Connection) -> None:
+            nonlocal seq
+            cursor = conn.execute(
+                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
+                (int(time_ms), kind, account, text),
+            )
+            seq = int(cursor.lastrowid or 0)
+            track_order(conn, kind, account, time_ms, seq, payload)
+            conn.execute(
+                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
+                (due, "alert_queued", alert_account(alert), queued),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO outbox (alert_id, sink, severity, status, attempts, "
+                "next_ms, created_ms, updated_ms, last_error, alert) "
+                "VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)",
+                [(str(alert["id"]), sink, rank, due, due, due, alert_text) for sink in sinks],
+            )
+
+        self._write(insert)
+        return JournalEntry(seq, int(time_ms), kind, account, decode_json(text))
 
     def due_alerts(self, sink: str, now_ms: int, limit: int) -> list[OutboxRow]:
         """Pending rows of ``sink`` due by ``now_ms``: most severe first, then oldest."""

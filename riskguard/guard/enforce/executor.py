@@ -26,6 +26,11 @@ Guarantees:
   nothing is added.
 - **Stops are replaced safely**: the new stop is placed before the guard's old one is cancelled;
   the bot's own stops are never touched.
+- **Facts are told as they are journalled**: an order sent or found, margin added, leverage
+  lowered, an order in doubt settled: each entry is written with its alert queued in the same
+  journal transaction (``record``, the daemon's alert center), so no kill falls between a fill
+  and its alert; orders settled at a restart are told by the recovery
+  (:func:`riskguard.daemon.wiring.recover_orders`).
 - **Dry run** journals and alerts everything and sends nothing.
 """
 
@@ -58,6 +63,11 @@ from riskguard.guard.enforce.quirks import OrderQuirks, quirks_for, reduce_param
 from riskguard.guard.rules.base import Action, ActionKind, Level
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
+RecordFn = Callable[[str, str, int, Mapping[str, Any], Level, str, Mapping[str, Any]], None]
+"""``(kind, account, time_ms, payload, level, message, alert_payload)``: journal a fact and
+queue its alert in one transaction (:meth:`riskguard.alerts.center.AlertCenter.record`)."""
+DescribeFn = Callable[[Action, str, Mapping[str, Any]], tuple[str, dict[str, Any]]]
+"""``(action, fact kind, fact payload) -> (message, alert payload)`` of a fact's alert."""
 
 _LOG = structlog.get_logger("riskguard.executor")
 
@@ -120,9 +130,16 @@ class Executor(MarginSteps):
         config: ExecutorConfig,
         hedged: bool = False,
         pending: MutableMapping[str, PendingOrder] | None = None,
+        record: RecordFn | None = None,
+        describe: DescribeFn | None = None,
     ) -> None:
         """``pending``: the account's orders of unknown fate, kept by the caller between plans
-        (settled at the start of :meth:`execute`, and added to when an outcome is unknown)."""
+        (settled at the start of :meth:`execute`, and added to when an outcome is unknown).
+
+        Facts (an order sent or found, margin added, leverage lowered) are told as they are
+        journalled: with ``record``, the entry and its alert are one journal transaction, so a
+        kill cannot fall between them; without it, the entry is journalled and then ``alert``
+        called. ``describe`` words a fact's alert (:func:`default_description` without it)."""
         self.port = port
         self.account = account
         self.journal = journal
@@ -131,6 +148,8 @@ class Executor(MarginSteps):
         self.config = config
         self.quirks: OrderQuirks = quirks_for(exchange_id)
         self.hedged = hedged
+        self.record = record
+        self.describe = describe or default_description
         self.sender = OrderSender(port, self.quirks, clock, self._log)
         self.pending: MutableMapping[str, PendingOrder] = {} if pending is None else pending
         self._blocked: set[tuple[str, str]] = set()
@@ -269,6 +288,30 @@ class Executor(MarginSteps):
         self._log("alert", level=level.name, message=message, **payload)
         self.alert(level, message, payload)
 
+    def _fact(self, kind: str, action: Action, **payload: Any) -> None:
+        """Journal a fact of ``action`` and tell it (one transaction with ``record``)."""
+        message, alert_payload = self.describe(action, kind, payload)
+        self._tell(kind, payload, action.level, message, alert_payload)
+
+    def _tell(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        level: Level,
+        message: str,
+        alert_payload: Mapping[str, Any],
+    ) -> None:
+        if self.record is not None:
+            now = self.clock.now_ms()
+            self.record(kind, self.account, now, payload, level, message, alert_payload)
+            _LOG.info(kind, **{"account": self.account, **payload})
+            return
+        self._log(kind, **payload)
+        self.alert(level, message, alert_payload)
+
+    def _announcer(self, action: Action) -> Callable[[str, dict[str, Any]], None]:
+        return lambda kind, payload: self._fact(kind, action, **payload)
+
     # ------------------------------------------------------------------ orders in doubt
 
     def _unknown(
@@ -301,26 +344,35 @@ class Executor(MarginSteps):
                 continue
             del self.pending[cid]
             where = f"{pending.symbol} {pending.side}"
+            told = {"account": self.account, "symbol": pending.symbol, "side": pending.side}
             if found.state == "absent":
-                self._log("order_failed", client_id=cid, error="the venue does not have it")
-                self._alert(
-                    Level.WARN, f"the {pending.kind} order for {where} in doubt never arrived"
+                self._tell(
+                    "order_failed",
+                    {"client_id": cid, "error": "the venue does not have it"},
+                    Level.WARN,
+                    f"the {pending.kind} order for {where} in doubt never arrived",
+                    told,
                 )
                 continue
             order = found.order or {}
-            self._log(
+            fact = {
+                "client_id": cid,
+                "after": "lookup",
+                "order_id": order.get("id"),
+                "status": order.get("status"),
+                "filled": order.get("filled"),
+                "average": order.get("average"),
+            }
+            self._tell(
                 "order_found",
-                client_id=cid,
-                after="lookup",
-                order_id=order.get("id"),
-                status=order.get("status"),
-                filled=order.get("filled"),
-                average=order.get("average"),
-            )
-            self._alert(
+                fact,
                 Level.WARN,
                 f"the {pending.kind} order for {where} in doubt is on the venue: status "
                 f"{order.get('status')}, filled {order.get('filled')}",
+                {
+                    **told,
+                    "figures": {"filled": order.get("filled"), "average": order.get("average")},
+                },
             )
 
     def _blocked_step(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
@@ -391,7 +443,12 @@ class Executor(MarginSteps):
                 self._log("order_dry_run", client_id=cid)
                 continue
             placed = await self.sender.place(
-                request.symbol, request.side, request.contracts, cid, params
+                request.symbol,
+                request.side,
+                request.contracts,
+                cid,
+                params,
+                announce=self._announcer(action),
             )
             if placed.state == "rejected":
                 placed = await self._smaller(plan_id, action, request, position, cids)
@@ -490,7 +547,9 @@ class Executor(MarginSteps):
         )
         cids.append(cid)
         params = reduce_params(self.quirks, cid, position.margin_mode, self.hedged)
-        return await self.sender.place(request.symbol, request.side, half, cid, params)
+        return await self.sender.place(
+            request.symbol, request.side, half, cid, params, announce=self._announcer(action)
+        )
 
     # ------------------------------------------------------------------ stops
 
@@ -540,7 +599,13 @@ class Executor(MarginSteps):
             return StepOutcome(action.kind, action.symbol, "dry_run", (cid,))
         params = stop_params(self.quirks, cid, price, position.margin_mode, self.hedged)
         placed = await self.sender.place(
-            position.symbol, closing_side, contracts, cid, params, trigger=True
+            position.symbol,
+            closing_side,
+            contracts,
+            cid,
+            params,
+            trigger=True,
+            announce=self._announcer(action),
         )
         if placed.state == "unknown":
             # The guard's old stop stays: it still protects while the new one is in doubt.
@@ -583,3 +648,25 @@ def _describe(action: Action, parts: Sequence[float]) -> dict[str, Any]:
         "stop_price": action.stop_price,
         "orders_contracts": list(parts),
     }
+
+
+def default_description(
+    action: Action, kind: str, payload: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """A fact's alert in plain words: what the guard did, why, and what the venue said."""
+    where = " ".join(p for p in (action.symbol, action.side.value if action.side else None) if p)
+    said = ", ".join(
+        f"{k} {payload[k]}"
+        for k in ("status", "filled", "average", "amount", "leverage")
+        if payload.get(k) is not None
+    )
+    message = f"guard {action.kind.value} {where} [{action.rule}]: {kind.replace('_', ' ')}"
+    message += f" ({said})" if said else ""
+    alert_payload: dict[str, Any] = {
+        "account": action.account,
+        "symbol": action.symbol,
+        "side": action.side.value if action.side else None,
+        "rule": action.rule,
+        "figures": {k: v for k, v in payload.items() if isinstance(v, int | float | str)},
+    }
+    return message, alert_payload

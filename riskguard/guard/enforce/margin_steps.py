@@ -32,6 +32,9 @@ class MarginSteps:
     def _alert(self, level: Level, message: str, action: Action | None = None) -> None:
         raise NotImplementedError
 
+    def _fact(self, kind: str, action: Action, **payload: Any) -> None:
+        raise NotImplementedError
+
     async def _add_margin(self, plan_id: str, action: Action, position: Position) -> StepOutcome:
         amount = action.margin
         if amount is None or not amount > 0 or position.margin_mode is not MarginMode.ISOLATED:
@@ -55,7 +58,9 @@ class MarginSteps:
         except (ccxt.BaseError, TypeError) as exc:
             # Some venues apply the change and still raise: read back, never retry blindly.
             return await self._margin_in_doubt(action, position, amount, short_text(exc))
-        self._log("margin_added", symbol=position.symbol, side=position.side.value, amount=amount)
+        self._fact(
+            "margin_added", action, symbol=position.symbol, side=position.side.value, amount=amount
+        )
         return StepOutcome(action.kind, action.symbol, "sent")
 
     async def _margin_in_doubt(
@@ -71,8 +76,9 @@ class MarginSteps:
         grown = _collateral_growth(after, position)
         where = f"{position.symbol} {position.side.value}"
         if grown is not None and grown >= 0.5 * amount:
-            self._log(
+            self._fact(
                 "margin_added",
+                action,
                 symbol=position.symbol,
                 side=position.side.value,
                 amount=amount,
@@ -122,7 +128,7 @@ class MarginSteps:
         except ccxt.BaseError as exc:
             self._log("leverage_failed", symbol=position.symbol, error=short_text(exc))
             return StepOutcome(action.kind, action.symbol, "failed", error=short_text(exc))
-        self._log("leverage_set", symbol=position.symbol, leverage=target)
+        self._fact("leverage_set", action, symbol=position.symbol, leverage=target)
         return StepOutcome(action.kind, action.symbol, "sent")
 
 

@@ -104,6 +104,8 @@ async def look_up(
 
 
 Log = Callable[..., None]
+Announce = Callable[[str, dict[str, Any]], None]
+"""Records a fact (``order_sent``, ``order_found``) with its alert, in one journal transaction."""
 
 
 @dataclass
@@ -125,8 +127,13 @@ class OrderSender:
         params: dict[str, Any],
         *,
         trigger: bool = False,
+        announce: Announce | None = None,
     ) -> Placement:
-        """Send a market order (a stop-market when ``trigger``) and settle its fate."""
+        """Send a market order (a stop-market when ``trigger``) and settle its fate.
+
+        ``announce`` records the order's placement (sent, or found after a silence or a
+        refusal) together with its alert; without it the placement is only journalled."""
+        tell: Announce = announce or (lambda kind, payload: self.log(kind, **payload))
         for attempt in range(2):
             try:
                 order = await self.port.create_order(
@@ -134,19 +141,21 @@ class OrderSender:
                 )
             except (ccxt.RequestTimeout, ccxt.NetworkError) as exc:
                 # No answer: the venue may hold it.
-                settled = await self._settle_silent(symbol, client_id, trigger, exc, attempt)
+                settled = await self._settle_silent(symbol, client_id, trigger, exc, attempt, tell)
                 if settled is None:
                     continue  # known not to exist: send again, same client id
                 return settled
             except ccxt.BaseError as exc:
-                return await self._settle_refused(symbol, client_id, trigger, exc, attempt)
-            self.log(
+                return await self._settle_refused(symbol, client_id, trigger, exc, attempt, tell)
+            tell(
                 "order_sent",
-                client_id=client_id,
-                order_id=order.get("id"),
-                status=order.get("status"),
-                filled=order.get("filled"),
-                average=order.get("average"),
+                {
+                    "client_id": client_id,
+                    "order_id": order.get("id"),
+                    "status": order.get("status"),
+                    "filled": order.get("filled"),
+                    "average": order.get("average"),
+                },
             )
             return Placement("placed", order)
         error = "sent twice without an answer; the venue does not show it"
@@ -154,18 +163,30 @@ class OrderSender:
         return Placement("rejected", error=error)
 
     async def _settle_refused(
-        self, symbol: str, client_id: str, trigger: bool, exc: ccxt.BaseError, attempt: int
+        self,
+        symbol: str,
+        client_id: str,
+        trigger: bool,
+        exc: ccxt.BaseError,
+        attempt: int,
+        tell: Announce,
     ) -> Placement:
         found = await look_up(self.port, self.quirks, symbol, client_id, trigger=trigger)
         if found.state == "found":
-            return self._found(client_id, "rejection", found)
+            return self._found(client_id, "rejection", found, tell)
         if found.state == "absent":
             self.log("order_failed", client_id=client_id, error=short_text(exc), attempt=attempt)
             return Placement("rejected", error=short_text(exc))
         return self._unknown(client_id, exc, found, attempt)
 
     async def _settle_silent(
-        self, symbol: str, client_id: str, trigger: bool, exc: ccxt.BaseError, attempt: int
+        self,
+        symbol: str,
+        client_id: str,
+        trigger: bool,
+        exc: ccxt.BaseError,
+        attempt: int,
+        tell: Announce,
     ) -> Placement | None:
         """The fate of an order sent without an answer; None when the venue, asked after a
         pause, answered that it does not hold it (the caller may send it again)."""
@@ -174,7 +195,7 @@ class OrderSender:
             await self.clock.sleep(pause)
             last = await look_up(self.port, self.quirks, symbol, client_id, trigger=trigger)
             if last.state == "found":
-                return self._found(client_id, "timeout", last)
+                return self._found(client_id, "timeout", last, tell)
             if last.state == "absent":
                 self.log(
                     "order_absent",
@@ -187,16 +208,18 @@ class OrderSender:
             self.log("lookup_failed", client_id=client_id, error=last.error, attempt=attempt)
         return self._unknown(client_id, exc, last, attempt)
 
-    def _found(self, client_id: str, after: str, found: Lookup) -> Placement:
+    def _found(self, client_id: str, after: str, found: Lookup, tell: Announce) -> Placement:
         order = found.order or {}
-        self.log(
+        tell(
             "order_found",
-            client_id=client_id,
-            after=after,
-            order_id=order.get("id"),
-            status=order.get("status"),
-            filled=order.get("filled"),
-            average=order.get("average"),
+            {
+                "client_id": client_id,
+                "after": after,
+                "order_id": order.get("id"),
+                "status": order.get("status"),
+                "filled": order.get("filled"),
+                "average": order.get("average"),
+            },
         )
         return Placement("placed", order)
 

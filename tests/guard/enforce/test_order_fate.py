@@ -171,6 +171,9 @@ def test_a_definite_rejection_still_gets_one_try_at_half_size() -> None:
         assert [e.payload.get("retry") for e in intents] == [None, "half"]
         assert outcome.status == "sent"
         assert sum(o.filled for o in reduce_orders(h)) == pytest.approx(0.05)
-        assert not alerts
+        # Told once, as a fact: the half-size order was sent; no failure alert.
+        [(level, message)] = alerts
+        assert level is Level.ACT
+        assert "order sent (status closed, filled 0.05" in message
 
     run(body)
