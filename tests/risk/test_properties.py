@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, TierUnit
@@ -562,8 +562,20 @@ def hedges(draw: st.DrawFn) -> tuple[str, float, Position, Position]:
     return venue, wallet, long_leg, short_leg
 
 
+_NEAR_ZERO_CROSSING = (
+    "hyperliquid",
+    946.0,
+    Position("BTC/USDT:USDT", Side.LONG, 1.0, 1419.0, 1419.0, MarginMode.CROSS, max_leverage=3.0),
+    Position(
+        "BTC/USDT:USDT", Side.SHORT, 1 / 3, 1419.0, 1419.0, MarginMode.CROSS, max_leverage=3.0
+    ),
+)
+"""Found by CI: the brute-force scan crossed at 1e-13 of the mark, the solver said None."""
+
+
 @SLOW_PROPERTY
 @given(hedge=hedges())
+@example(hedge=_NEAR_ZERO_CROSSING)
 def test_hedge_mode_liquidation_matches_a_brute_force_scan(
     hedge: tuple[str, float, Position, Position],
 ) -> None:
@@ -579,7 +591,13 @@ def test_hedge_mode_liquidation_matches_a_brute_force_scan(
 
     risk = assess_account(snapshot, get_profile(venue))
 
-    crossings = [c for c in (scan_crossing(excess, mark, d) for d in (-1, 1)) if c is not None]
+    # A crossing at a price of (about) zero is no liquidation price: the net long only goes at
+    # a zero price (Hypothesis found one at 1e-13 of a 1,419 mark, where the solver says None).
+    crossings = [
+        c
+        for c in (scan_crossing(excess, mark, d) for d in (-1, 1))
+        if c is not None and c > mark * 1e-9
+    ]
     expected = min(crossings, key=lambda c: abs(c - mark), default=None)
     for leg in risk.positions:
         if expected is None:
