@@ -350,3 +350,29 @@ def test_replay_names_the_bad_option_in_one_line(
     _, err = capsys.readouterr()
     assert code == 2
     assert named in _one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("rule", "where"),
+    [
+        (
+            {"type": "liquidation_distance", "target": {"distance_pct": 12, "sigma": 7e12}},
+            "rules[0].target.sigma",
+        ),
+        (
+            {"type": "stop_loss", "buffer": {"distance_pct": 2, "sigma": 4e12}},
+            "rules[0].buffer.sigma",
+        ),
+    ],
+)
+def test_validate_refuses_sigma_counts_that_check_could_not_evaluate(
+    rule: dict[str, Any], where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by bench/fuzz_inputs.py: 4e12 sigmas made the stop's buffer overflow in check
+    (OverflowError), 7e12 a reduction of a 100% move; no rule takes more than 100 sigmas."""
+    path = _paper_yaml(tmp_path, rules=[rule])
+
+    code, _, err = _validate(path, capsys)
+
+    assert code == 2
+    assert f"{where}: Input should be less than or equal to 100" in _one_line(err)

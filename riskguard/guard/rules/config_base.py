@@ -11,6 +11,10 @@ from pydantic import Field
 from riskguard.guard.rules.base import Scope
 from riskguard.validation import StrictModel
 
+MAX_SIGMAS = 100.0
+"""The largest distance or buffer a rule takes in sigmas: a hundred sigmas over the reaction
+horizon is already beyond any market; more only makes the arithmetic overflow."""
+
 
 class ScopeIn(StrictModel):
     """Accounts and symbols the rule covers, as shell-style patterns."""

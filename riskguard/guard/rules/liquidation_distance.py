@@ -31,7 +31,7 @@ from riskguard.guard.rules.base import (
     classify,
     figures,
 )
-from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.guard.rules.config_base import MAX_SIGMAS, ConfiguredRule, RuleConfigBase
 from riskguard.guard.rules.max_leverage import margin_left_by_reduction
 from riskguard.risk.account import isolated_collateral
 from riskguard.risk.inverse import reciprocal
@@ -51,7 +51,7 @@ class DistanceThreshold(StrictModel):
     """A distance in percent of the mark and/or in sigmas over the reaction horizon."""
 
     distance_pct: Annotated[float, Field(gt=0, lt=100)] | None = None
-    sigma: Annotated[float, Field(gt=0)] | None = None
+    sigma: Annotated[float, Field(gt=0, le=MAX_SIGMAS)] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Self:

@@ -65,7 +65,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     figures,
 )
-from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
+from riskguard.guard.rules.config_base import MAX_SIGMAS, ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
 
 __all__ = [
@@ -83,7 +83,7 @@ class StopBuffer(StrictModel):
     distance_pct: Annotated[float, Field(gt=0, lt=100)] | None = Field(
         None, description="buffer in percent of the liquidation price"
     )
-    sigma: Annotated[float, Field(gt=0)] | None = Field(
+    sigma: Annotated[float, Field(gt=0, le=MAX_SIGMAS)] | None = Field(
         None, description="buffer in sigmas of the mark over the reaction horizon"
     )
 
