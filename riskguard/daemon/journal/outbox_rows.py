@@ -34,32 +34,15 @@ class OutboxTable(JournalConnection):
         self, alert: Mapping[str, Any], sinks: Sequence[str], time_ms: int
     ) -> JournalEntry:
         """Journal ``alert_queued`` and add a pending row per sink, in one transaction."""
-        payload = queued_payload(alert, sinks)
-        account = alert_account(alert)
-        text = encode_json(dict(alert), "alert")
-        body = encode_json(payload)
-        rank = severity_rank(alert)
+        queue = _AlertRows(alert, sinks, time_ms)
         seq = 0
 
         def insert(conn: sqlite3.Connection) -> None:
             nonlocal seq
-            cursor = conn.execute(
-                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
-                (int(time_ms), "alert_queued", account, body),
-            )
-            seq = int(cursor.lastrowid or 0)
-            conn.executemany(
-                "INSERT OR IGNORE INTO outbox (alert_id, sink, severity, status, attempts, "
-                "next_ms, created_ms, updated_ms, last_error, alert) "
-                "VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)",
-                [
-                    (str(alert["id"]), sink, rank, int(time_ms), int(time_ms), int(time_ms), text)
-                    for sink in sinks
-                ],
-            )
+            seq = queue.insert(conn)
 
         self._write(insert)
-        return JournalEntry(seq, int(time_ms), "alert_queued", account, payload)
+        return JournalEntry(seq, int(time_ms), "alert_queued", queue.account, queue.payload)
 
     def append_with_alert(
         self,
@@ -74,10 +57,7 @@ class OutboxTable(JournalConnection):
         """Record a fact (an order sent or found, margin added) and queue its alert in one
         transaction: either both are in the journal or neither is, so no fact goes untold."""
         text = encode_json(payload, f"{kind} payload")
-        queued = encode_json(queued_payload(alert, sinks))
-        alert_text = encode_json(dict(alert), "alert")
-        rank = severity_rank(alert)
-        due = int(due_ms)
+        queue = _AlertRows(alert, sinks, due_ms)
         seq = 0
 
         def insert(conn: sqlite3.Connection) -> None:
@@ -88,16 +68,7 @@ class OutboxTable(JournalConnection):
             )
             seq = int(cursor.lastrowid or 0)
             track_order(conn, kind, account, time_ms, seq, payload)
-            conn.execute(
-                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
-                (due, "alert_queued", alert_account(alert), queued),
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO outbox (alert_id, sink, severity, status, attempts, "
-                "next_ms, created_ms, updated_ms, last_error, alert) "
-                "VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)",
-                [(str(alert["id"]), sink, rank, due, due, due, alert_text) for sink in sinks],
-            )
+            queue.insert(conn)
 
         self._write(insert)
         return JournalEntry(seq, int(time_ms), kind, account, decode_json(text))
@@ -200,6 +171,35 @@ _OUTBOX_COLUMNS: Final = (
     "row_id, alert_id, sink, severity, status, attempts, next_ms, created_ms, updated_ms, "
     "last_error, alert"
 )
+
+
+class _AlertRows:
+    """An ``alert_queued`` entry and one pending outbox row per sink, encoded up front (a
+    payload that is not JSON-ready fails before the transaction starts)."""
+
+    def __init__(self, alert: Mapping[str, Any], sinks: Sequence[str], time_ms: int) -> None:
+        self.account = alert_account(alert)
+        self.payload = queued_payload(alert, sinks)
+        self._body = encode_json(self.payload)
+        text = encode_json(dict(alert), "alert")
+        rank = severity_rank(alert)
+        when = int(time_ms)
+        self._time_ms = when
+        self._rows = [(str(alert["id"]), sink, rank, when, when, when, text) for sink in sinks]
+
+    def insert(self, conn: sqlite3.Connection) -> int:
+        """Write the entry and the rows inside the caller's transaction; the entry's seq."""
+        cursor = conn.execute(
+            "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
+            (self._time_ms, "alert_queued", self.account, self._body),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO outbox (alert_id, sink, severity, status, attempts, "
+            "next_ms, created_ms, updated_ms, last_error, alert) "
+            "VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)",
+            self._rows,
+        )
+        return int(cursor.lastrowid or 0)
 
 
 def _outbox_row(row: Sequence[Any]) -> OutboxRow:
