@@ -92,6 +92,8 @@ class AccountConfig(StrictModel):
     @field_validator("ccxt_config")
     @classmethod
     def _finite_ccxt_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if any(not str(key).strip() for key in value):
+            raise ValueError("an empty key; every ccxt_config key names a ccxt option")
         where = _bad_number(value, "")
         if where is not None:
             raise ValueError(

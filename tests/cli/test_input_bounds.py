@@ -376,3 +376,17 @@ def test_validate_refuses_sigma_counts_that_check_could_not_evaluate(
 
     assert code == 2
     assert f"{where}: Input should be less than or equal to 100" in _one_line(err)
+
+
+def test_validate_refuses_an_empty_ccxt_config_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the suite's fuzzer in CI: ccxt's constructor raised IndexError on a '' key."""
+    document = paper_config(tmp_path / "journal.sqlite3")
+    document["accounts"][0]["ccxt_config"] = {"": None}
+    path = write_config(tmp_path, document)
+
+    code, _, err = _validate(path, capsys)
+
+    assert code == 2
+    assert "ccxt_config: an empty key" in err
