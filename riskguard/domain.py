@@ -222,7 +222,8 @@ class MarketRules:
     ``contract_size`` is base units per contract (the quote face value for inverse contracts);
     ``amount_step`` the order amount increment and ``min_amount`` the smallest order, both in
     contracts; ``price_tick`` the price increment; ``min_notional`` the smallest order value in the
-    quote currency, if the venue has one.
+    quote currency, if the venue has one; ``max_market_amount`` the largest market order in
+    contracts, if the venue has one (Binance's ``MARKET_LOT_SIZE``: a larger one is refused).
     """
 
     symbol: str
@@ -231,6 +232,7 @@ class MarketRules:
     min_amount: float = 0.0
     price_tick: float = 0.01
     min_notional: float | None = None
+    max_market_amount: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("contract_size", "amount_step", "price_tick"):
@@ -238,6 +240,8 @@ class MarketRules:
         require_finite_non_negative(f"{self.symbol}: min_amount", self.min_amount)
         if self.min_notional is not None:
             require_finite_non_negative(f"{self.symbol}: min_notional", self.min_notional)
+        if self.max_market_amount is not None:
+            require_finite_positive(f"{self.symbol}: max_market_amount", self.max_market_amount)
 
     def to_contracts(self, size: float) -> float:
         """A size in base units, in contracts (not rounded)."""

@@ -112,11 +112,13 @@ def _adopt(port: Any, markets: Mapping[str, Any], source: Any) -> None:
 
 
 def market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
-    """The order rules of one ccxt market (amount step, minimums, tick, contract size)."""
+    """The order rules of one ccxt market (amount step, minimums, tick, contract size, and the
+    largest market order: ccxt's ``limits.market.max``, else ``limits.amount.max``)."""
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
     amount_limits = limits.get("amount") or {}
     cost_limits = limits.get("cost") or {}
+    largest = (limits.get("market") or {}).get("max") or amount_limits.get("max")
     step = precision.get("amount") or 1.0  # ccxt 4 reports precision as a tick size
     return MarketRules(
         symbol=symbol,
@@ -125,4 +127,5 @@ def market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
         min_amount=float(amount_limits.get("min") or 0.0),
         price_tick=float(precision.get("price") or 0.01),
         min_notional=float(cost_limits["min"]) if cost_limits.get("min") else None,
+        max_market_amount=float(largest) if largest and float(largest) > 0 else None,
     )

@@ -317,6 +317,11 @@ class Guard:
             data_age_s=0.0,
             consistent=True,
             stress_moves=moves,
+            max_stop_sizes={
+                s: r.to_size(r.max_market_amount)
+                for s, r in acct.market_rules.items()
+                if r.max_market_amount is not None
+            },
         )
         report = await self._judge_and_act(acct, data, stops, actionable=True)
         return replace(report, evaluation=evaluation)
@@ -518,6 +523,11 @@ class Guard:
                     dry_run=not sends,
                     contract_sizes={s: r.contract_size for s, r in acct.market_rules.items()},
                     amount_steps={s: r.amount_step for s, r in acct.market_rules.items()},
+                    max_market_amounts={
+                        s: r.max_market_amount
+                        for s, r in acct.market_rules.items()
+                        if r.max_market_amount is not None
+                    },
                 ),
                 hedged=acct.hedged,
                 pending=acct.pending_orders,

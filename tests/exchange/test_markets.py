@@ -505,6 +505,17 @@ def test_market_rules_of_an_empty_market_fall_back_to_safe_defaults() -> None:
     )
 
 
+def test_market_rules_take_the_largest_market_order_from_market_lot_size() -> None:
+    # ccxt puts Binance's MARKET_LOT_SIZE in limits.market and LOT_SIZE in limits.amount: a
+    # market order above 120 BTC is refused (-4005) although a limit order may hold 1,000.
+    both = {"limits": {"market": {"max": 120.0}, "amount": {"max": 1000.0}}}
+    amount_only = {"limits": {"amount": {"max": 1000.0}}}
+
+    assert market_rules(BTC, both).max_market_amount == 120.0
+    assert market_rules(BTC, amount_only).max_market_amount == 1000.0
+    assert market_rules(BTC, {}).max_market_amount is None
+
+
 def test_market_rules_treat_null_fields_like_missing_ones() -> None:
     market = {
         "contractSize": None,

@@ -113,6 +113,8 @@ class ExecutorConfig:
     dry_run: bool = False
     contract_sizes: Mapping[str, float] = field(default_factory=dict)
     amount_steps: Mapping[str, float] = field(default_factory=dict)
+    max_market_amounts: Mapping[str, float] = field(default_factory=dict)
+    """The largest market order per symbol, in contracts (a stop is no larger)."""
 
 
 class Executor(MarginSteps):
@@ -567,6 +569,10 @@ class Executor(MarginSteps):
         contract_size = self.config.contract_sizes.get(position.symbol, position.contract_size)
         contracts = (action.target_size or position.size) / contract_size
         contracts = min(contracts, position.size / contract_size)
+        largest = self.config.max_market_amounts.get(position.symbol)
+        capped = False
+        if largest is not None and contracts > largest:
+            contracts, capped = largest, True
         cid = client_order_id(
             self.config.prefix,
             self.account,
@@ -589,6 +595,7 @@ class Executor(MarginSteps):
             contracts=contracts,
             kind="stop",
             stop_price=price,
+            capped_at=largest if capped else None,
             replaces=[s.order_id for s in own_old],
             rule=action.rule,
             reason=action.reason,

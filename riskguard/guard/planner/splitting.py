@@ -1,7 +1,9 @@
-"""Splitting a sized reduction into orders of at most ``max_order_notional`` each.
+"""Splitting a sized reduction into orders of at most ``max_order_notional`` each, and no larger
+than the venue's largest market order (:attr:`MarketRules.max_market_amount`).
 
-With ``max_order_notional``, a reduction is split into near-equal parts, each a whole number of
-steps and at most the cap at the mark; the parts add up to the reduction. When the cap is so
+With a cap, a reduction is split into near-equal parts, each a whole number of steps and at most
+the cap (the smaller of the two, the notional one at the mark); the parts add up to the
+reduction. When the cap is so
 close to the minimum order that an even split would leave a part below the minimum, fewer,
 larger parts are made: the minimum is the exchange's rule, the cap is ours.
 """
@@ -22,14 +24,18 @@ def split_order(
     inverse: bool = False,
 ) -> tuple[float, ...]:
     """Split an order of ``contracts`` into near-equal parts of at most ``max_notional`` at
-    ``mark``, each a whole number of steps (the last part takes any off-step remainder of a full
-    close), adding up to ``contracts``. See the module docstring for a cap below the minimum."""
-    if max_notional is None or contracts <= 0:
+    ``mark`` and at most the market's largest market order, each a whole number of steps (the
+    last part takes any off-step remainder of a full close), adding up to ``contracts``. See the
+    module docstring for a cap below the minimum."""
+    caps = []
+    if max_notional is not None:
+        caps.append(max_notional / market.contract_value(mark, inverse=inverse))
+    if market.max_market_amount is not None:
+        caps.append(market.max_market_amount)
+    if not caps or contracts <= 0:
         return (clean_float(contracts),)
     step = market.amount_step
-    cap_steps = math.floor(
-        max_notional / market.contract_value(mark, inverse=inverse) / step + STEP_TOLERANCE
-    )
+    cap_steps = math.floor(min(caps) / step + STEP_TOLERANCE)
     total_steps = math.floor(contracts / step + STEP_TOLERANCE)
     min_steps = max(1, round(market.min_order(mark, inverse=inverse) / step))
     parts = math.ceil(total_steps / max(cap_steps, 1))

@@ -36,11 +36,15 @@ def reduction_step(
         inverse=position.inverse,
     )
     notes = list(sizing.notes)
-    if len(amounts) > 1:
-        notes.append(
-            f"split into {len(amounts)} orders of at most {num(config.max_order_notional)}"
-        )
     value = market.contract_value(position.mark_price, inverse=position.inverse)
+    if len(amounts) > 1:
+        largest = market.max_market_amount
+        by_notional = config.max_order_notional
+        if largest is not None and (by_notional is None or largest * value < by_notional):
+            cap = f"{num(largest)} contracts (the venue's largest market order)"
+        else:
+            cap = num(by_notional)
+        notes.append(f"split into {len(amounts)} orders of at most {cap}")
     return PlannedStep(
         kind=sizing.kind,
         action=winner,

@@ -103,6 +103,9 @@ class RuleInput:
     consistent: bool = True
     stress_moves: Mapping[str, StressMove] = field(default_factory=dict)
     """The move each symbol is stressed with (learned tail or configured gaps) and its source."""
+    max_stop_sizes: Mapping[str, float] = field(default_factory=dict)
+    """The largest stop-market one order can be per symbol, in base units (the venue's largest
+    market order), where the venue has a limit."""
 
 
 Memory = Mapping[str, FigureValue]

@@ -182,7 +182,7 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
                 item.risk.bankruptcy_price,
             )
             found, proposed = self._position(
-                _Context(self, account, position),
+                _Context(self, account, position, data.max_stop_sizes.get(position.symbol)),
                 data.horizon_s,
                 lp,
                 sigma,
@@ -281,9 +281,20 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
             ),
             *gap_fill.figures(side, safer(side, target, guard_best) if guard_best else target),
         )
-        if covered >= position.size * (1.0 - cfg.size_tolerance_pct / 100.0):
+        tolerance = 1.0 - cfg.size_tolerance_pct / 100.0
+        needed = position.size if ctx.largest is None else min(position.size, ctx.largest)
+        if covered >= needed * tolerance:
+            partial: list[Finding] = []
+            if covered < position.size * tolerance:
+                message = (
+                    f"{label}: the stops cover {covered:g} of {position.size:g}: the venue's "
+                    f"largest market order is {needed:g}, so one stop can protect no more"
+                )
+                partial.append(
+                    ctx.finding(Level.WARN, "covered_size", covered, position.size, message, facts)
+                )
             if guard_best is None or keeps(guard_best, target):
-                return [], []
+                return partial, []
             # Protected, but the guard's own stop lags its target (trailing, or the bot's stop
             # covers while the liquidation price came nearer): move it toward safety.
             price = safer(side, target, guard_best)
@@ -291,7 +302,7 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
                 f"{label}: move the guard's stop from {guard_best:,.2f} to {price:,.2f} "
                 f"(mark {mark:,.2f})"
             )
-            return [], [ctx.stop(Level.OK, price, message, facts)]
+            return partial, [ctx.stop(Level.OK, price, message, facts)]
 
         price = target if guard_best is None else safer(side, target, guard_best)
         if _crossed(side, mark, price):
@@ -382,6 +393,8 @@ class _Context:
     rule: StopLossRule
     account: str
     position: Position
+    largest: float | None = None
+    """The largest stop one order can be (base units), where the venue has a limit."""
 
     def finding(
         self,

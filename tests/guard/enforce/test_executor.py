@@ -157,6 +157,45 @@ def test_stop_is_replaced_by_placing_the_new_one_before_cancelling_the_old() -> 
     assert kinds.index("stop_cancelled") > kinds.index("order_sent", kinds.index("plan", 1))
 
 
+def test_a_stop_is_no_larger_than_the_venues_largest_market_order() -> None:
+    # A stop-market above MARKET_LOT_SIZE maxQty is refused (-4005) every cycle, leaving no stop
+    # at all: the guard keeps one for as much as the venue takes, and says so in the intent.
+    venue, clock = long_venue()
+    client = PaperExchange(venue, "main", clock=clock)
+    journal = MemoryJournal()
+    executor = Executor(
+        client,
+        account="main",
+        exchange_id="paper",
+        journal=journal,
+        clock=clock,
+        alert=lambda *_: None,
+        config=ExecutorConfig(
+            prefix="rg", amount_steps={SYMBOL: 0.001}, max_market_amounts={SYMBOL: 1.5}
+        ),
+    )
+    snapshot = asyncio.run(snapshot_of(client))
+    stop = Action(
+        kind=ActionKind.PLACE_STOP,
+        account="main",
+        symbol=SYMBOL,
+        side=Side.LONG,
+        rule="stop_loss",
+        level=Level.WARN,
+        reason="keep a stop",
+        target_size=2.0,
+        stop_price=91_000.0,
+    )
+
+    asyncio.run(executor.execute("p1", [(stop, [])], snapshot))
+
+    (order,) = [o for o in venue.accounts["main"].orders.values() if o.trigger_price]
+    assert order.amount == pytest.approx(1.5)
+    (intent,) = journal.entries("order_intent")
+    assert intent.payload["contracts"] == pytest.approx(1.5)
+    assert intent.payload["capped_at"] == pytest.approx(1.5)
+
+
 def test_add_margin_goes_to_an_isolated_position() -> None:
     venue, clock = long_venue(MarginMode.ISOLATED)
     client = PaperExchange(venue, "main", clock=clock)

@@ -93,6 +93,7 @@ def _market(
     min_amount: float = 0.1,
     tick: float = 0.01,
     min_notional: float | None = None,
+    max_market_amount: float | None = None,
 ) -> MarketRules:
     return MarketRules(
         symbol=symbol,
@@ -101,6 +102,7 @@ def _market(
         min_amount=min_amount,
         price_tick=tick,
         min_notional=min_notional,
+        max_market_amount=max_market_amount,
     )
 
 

@@ -66,6 +66,16 @@ def test_split_with_a_cap_near_the_minimum_makes_fewer_larger_parts() -> None:
     assert split_order(3.1, market, 100.0, 300.0) == (3.1,)
 
 
+def test_split_keeps_each_order_within_the_venues_largest_market_order() -> None:
+    # Binance refuses a market order above MARKET_LOT_SIZE maxQty (-4005): 7.3 = 73 steps with
+    # at most 3.0 = 30 steps an order -> 3 parts, 25 + 24 + 24; no notional cap needed.
+    market = _market(step=0.1, max_market_amount=3.0)
+
+    assert split_order(7.3, market, 100.0, None) == (2.5, 2.4, 2.4)
+    # Both caps: the smaller one wins (notional 150 at 100 = 1.5 = 15 steps -> 5 parts).
+    assert split_order(7.3, market, 100.0, 150.0) == (1.5, 1.5, 1.5, 1.4, 1.4)
+
+
 # --- properties --------------------------------------------------------------------------
 
 

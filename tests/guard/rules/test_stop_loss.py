@@ -242,6 +242,31 @@ def test_stop_loss_stop_within_size_tolerance_covers_the_position() -> None:
     assert _only_action(_rule().evaluate(short_of, {})).kind is ActionKind.PLACE_STOP
 
 
+def test_stop_loss_a_stop_as_large_as_the_venue_takes_protects_as_far_as_it_can() -> None:
+    # 2 BTC, and the venue takes no market order above 1.5 BTC: the guard's 1.5 BTC stop is all
+    # one stop can be. Re-placing it each cycle would change nothing: a warning, no order.
+    guard = _stop(Side.LONG, 91_800.0, 1.5, guard=True)
+    position = _position(Side.LONG, size=2.0, collateral=20_000.0)
+    data = replace(_input(position, stops=(guard,)), max_stop_sizes={BTC: 1.5})
+
+    result = _rule().evaluate(data, {})
+
+    assert result.actions == ()
+    (finding,) = result.findings
+    assert finding.level is Level.WARN
+    assert (finding.metric, finding.measured, finding.threshold) == ("covered_size", 1.5, 2.0)
+    assert "largest market order" in finding.message
+
+
+def test_stop_loss_below_the_venues_largest_order_a_stop_is_still_placed() -> None:
+    position = _position(Side.LONG, size=2.0, collateral=20_000.0)
+    data = replace(_input(position), max_stop_sizes={BTC: 1.5})
+
+    action = _only_action(_rule().evaluate(data, {}))
+
+    assert action.kind is ActionKind.PLACE_STOP
+
+
 def test_stop_loss_stop_for_the_other_leg_does_not_protect() -> None:
     # A short's stop on the same symbol (hedge mode) and a stop on another symbol.
     stops = (_stop(Side.SHORT, 92_000.0), _stop(Side.LONG, 92_000.0, symbol=ETH))
