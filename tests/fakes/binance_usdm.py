@@ -102,6 +102,15 @@ from riskguard.paper.engine import PaperAccount, PaperOrder, PaperPosition, Pape
 from riskguard.paper.market import PaperMarket
 from riskguard.paper.records import TriggerSource
 from riskguard.risk.account import PositionRisk, assess_account
+from tests.fakes.binance_faults import (
+    AnswerHistory,
+    AppliedFault,
+    DuplicateSend,
+    FaultPlan,
+    PartialFill,
+    StaleAnswer,
+    Timeout,
+)
 
 T = TypeVar("T")
 Json = Any
@@ -327,6 +336,15 @@ _KLINE_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3
 """The kline intervals the fake serves (Binance has more)."""
 
 
+def _error_response(injected: InjectedError) -> web.Response:
+    return web.Response(
+        status=injected.status,
+        text=injected.body,
+        headers=dict(injected.headers),
+        content_type=injected.content_type,
+    )
+
+
 def _error_body(code: int, msg: str) -> str:
     return json.dumps({"code": code, "msg": msg})
 
@@ -369,6 +387,8 @@ class FakeBinanceUsdm:
         api_key: str,
         secret: str,
         clock_skew_ms: int = 0,
+        max_qty: float = 1000.0,
+        max_market_qty: float = 120.0,
     ) -> None:
         venue.account(account)
         for market in venue.markets.values():
@@ -380,9 +400,23 @@ class FakeBinanceUsdm:
         self.api_key = api_key
         self.secret = secret
         self.clock_skew_ms = clock_skew_ms
+        self.max_qty = max_qty
+        self.max_market_qty = max_market_qty
+        """LOT_SIZE and MARKET_LOT_SIZE ``maxQty`` of every symbol (BTCUSDT's by default)."""
         self.requests: list[LoggedRequest] = []
         self._holds: list[Hold] = []
         self._failures: list[list[Any]] = []  # [method | None, path, error, remaining]
+        self.faults: FaultPlan | None = None
+        """Asked about every request (see :mod:`tests.fakes.binance_faults`)."""
+        self.faults_applied: list[AppliedFault] = []
+        self.duplicate_sends: list[DuplicateSend] = []
+        self.stale_paths: frozenset[str] = frozenset(
+            {"/fapi/v1/premiumIndex", "/fapi/v3/positionRisk", "/fapi/v2/positionRisk",
+             "/fapi/v3/account", "/fapi/v2/account"}
+        )  # fmt: skip
+        """Reads whose answers are remembered, so a :class:`StaleAnswer` can replay them."""
+        self._answers = AnswerHistory()
+        self._fill_fraction = 1.0
         self._by_id = {
             m.symbol.replace("/", "").partition(":")[0]: m for m in venue.markets.values()
         }
@@ -525,18 +559,29 @@ class FakeBinanceUsdm:
         logged = LoggedRequest(method, path, dict(params), request.headers.get("X-MBX-APIKEY"))
         self.requests.append(logged)
         injected = self._take_failure(method, path)
+        fault = self.faults.decide(logged) if self.faults is not None else None
+        if injected is None and isinstance(fault, InjectedError):
+            injected = fault
+            self._applied("http_" + str(fault.status), logged)
         if injected is not None:
-            return web.Response(
-                status=injected.status,
-                text=injected.body,
-                headers=dict(injected.headers),
-                content_type=injected.content_type,
-            )
+            return _error_response(injected)
+        if isinstance(fault, Timeout) and not fault.applied:
+            self._applied("timeout_before_apply", logged)
+            await asyncio.sleep(fault.hang_s)
+            return web.Response(status=504, text="fake binanceusdm: gateway timeout")
         route = self._routes.get((method, path))
         if route is None:
             return web.Response(status=404, text=f"fake binanceusdm: no {method} {path}")
+        remembered = path in self.stale_paths and method == "GET"
+        answer_key = AnswerHistory.key(method, path, params) if remembered else None
+        if isinstance(fault, StaleAnswer) and answer_key is not None:
+            old = self._answers.older_than(answer_key, fault.age_s)
+            if old is not None:
+                self._applied("stale_answer", logged, f"{fault.age_s:g} s")
+                return web.Response(status=old[0], text=old[1], content_type="application/json")
         signed, handler = route
         status, payload = 200, None
+        self._fill_fraction = fault.fraction if isinstance(fault, PartialFill) else 1.0
         try:
             if signed:
                 self._authenticate(logged, raw_query, body, signature)
@@ -550,10 +595,20 @@ class FakeBinanceUsdm:
             # A venue refusal this server does not translate yet: fail loudly, never guess a code.
             text = f"fake binanceusdm: unmapped venue error {type(exc).__name__}: {exc}"
             return web.Response(status=500, text=text)
+        finally:
+            self._fill_fraction = 1.0
+        text = json.dumps(payload)
+        if answer_key is not None and status == 200:
+            self._answers.remember(answer_key, status, text)
         await self._maybe_hold(logged)
-        return web.Response(
-            status=status, text=json.dumps(payload), content_type="application/json"
-        )
+        if isinstance(fault, Timeout):
+            self._applied("timeout_after_apply", logged)
+            await asyncio.sleep(fault.hang_s)
+        return web.Response(status=status, text=text, content_type="application/json")
+
+    def _applied(self, kind: str, logged: LoggedRequest, detail: str = "") -> None:
+        wall_ms = time.time_ns() // 1_000_000
+        self.faults_applied.append(AppliedFault(kind, logged.method, logged.path, wall_ms, detail))
 
     def _take_failure(self, method: str, path: str) -> InjectedError | None:
         for entry in self._failures:
@@ -714,13 +769,13 @@ class FakeBinanceUsdm:
                 {
                     "filterType": "LOT_SIZE",
                     "minQty": _dec(m.min_amount, qty_dp),
-                    "maxQty": "1000",
+                    "maxQty": _dec(self.max_qty, qty_dp),
                     "stepSize": _dec(m.amount_step, qty_dp),
                 },
                 {
                     "filterType": "MARKET_LOT_SIZE",
                     "minQty": _dec(m.min_amount, qty_dp),
-                    "maxQty": "120",
+                    "maxQty": _dec(self.max_market_qty, qty_dp),
                     "stepSize": _dec(m.amount_step, qty_dp),
                 },
                 {"filterType": "MAX_NUM_ORDERS", "limit": 200},
@@ -1112,7 +1167,8 @@ class FakeBinanceUsdm:
             raise BinanceError(-1111)
         if quantity < market.min_amount - 1e-12:
             raise BinanceError(-4003 if quantity <= 0 else -1111)
-        if quantity > (1000 if params.get("type") == "LIMIT" else 120):  # (MARKET_)LOT_SIZE
+        largest = self.max_qty if params.get("type") == "LIMIT" else self.max_market_qty
+        if quantity > largest + 1e-12:  # (MARKET_)LOT_SIZE
             raise BinanceError(-4005)
         reduce_only = params.get("reduceOnly", "false").lower() == "true"
         if reduce_only:
@@ -1130,6 +1186,11 @@ class FakeBinanceUsdm:
         try:
             return self.venue.create_order(acc.id, market.symbol, **kwargs)
         except ccxt.DuplicateOrderId:
+            cid = kwargs.get("client_order_id")
+            first = next(o for o in acc.orders.values() if o.client_order_id == cid)
+            wall_ms = time.time_ns() // 1_000_000
+            dup = DuplicateSend(str(cid), first.status, first.filled, wall_ms)
+            self.duplicate_sends.append(dup)
             raise BinanceError(-4116) from None
         except ccxt.InsufficientFunds:
             raise BinanceError(-2019) from None
@@ -1160,6 +1221,7 @@ class FakeBinanceUsdm:
                     -4164,
                     "Order's notional must be no smaller than 100 (unless you choose reduce only).",
                 )
+        fraction = self._fill_fraction if kind == "MARKET" else 1.0
         order = self._place(
             acc,
             market,
@@ -1169,7 +1231,15 @@ class FakeBinanceUsdm:
             price=price,
             client_order_id=client_id,
             reduce_only=reduce_only,
+            fill_fraction=fraction,
         )
+        if fraction < 1.0:
+            self.faults_applied.append(
+                AppliedFault(
+                    "partial_fill", "POST", "/fapi/v1/order", time.time_ns() // 1_000_000,
+                    f"{order.filled:g} of {quantity:g}",
+                )
+            )  # fmt: skip
         return self._order_json(order)
 
     def _new_algo_order(self, params: Params, acc: PaperAccount) -> Json:
