@@ -50,7 +50,8 @@ from riskguard.alerts.center import wall_ms
 from riskguard.alerts.model import alert_from_payload
 from riskguard.daemon.journal import JournalWriteError
 from riskguard.daemon.metrics import GuardMetrics
-from riskguard.daemon.wiring import STATE_KEY, Runtime, check_keys, recover_orders
+from riskguard.daemon.recovery import recover_orders
+from riskguard.daemon.wiring import STATE_KEY, Runtime, check_keys
 from riskguard.errors import StopAccount
 from riskguard.guard.cycle import CycleReport, GuardAccount
 from riskguard.guard.enforce.executor import AlertFn

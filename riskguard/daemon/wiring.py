@@ -7,13 +7,10 @@ journal), the rules, one :class:`~riskguard.guard.cycle.Guard` per clock and one
 :class:`~riskguard.guard.cycle.GuardAccount` per account, restored from the journal's saved state.
 Everything else takes these as arguments, so tests pass fakes instead of patching internals.
 
-Two steps talk to exchanges and run at start, before the first cycle:
-
-- :func:`check_keys`: where the exchange reports key permissions, warn about withdrawal rights and
-  put an account whose key cannot trade into alert-only mode, saying so;
-- :func:`recover_orders`: orders journalled as intended but whose fate never reached the journal
-  (the process died mid-request) are looked up by client id and their fate journalled, before any
-  new decision is made about that account.
+:func:`check_keys` talks to exchanges at start, before the first cycle: where the exchange reports
+key permissions, warn about withdrawal rights and put an account whose key cannot trade into
+alert-only mode, saying so. The other start step, the recovery of orders whose fate the journal
+does not know, is :mod:`riskguard.daemon.recovery`.
 """
 
 from __future__ import annotations
@@ -48,8 +45,6 @@ from riskguard.exchange.permissions import key_permissions
 from riskguard.guard.cycle import Guard, GuardAccount
 from riskguard.guard.enforce.executor import AlertFn
 from riskguard.guard.enforce.journal import Journal
-from riskguard.guard.enforce.order_fate import PendingOrder, look_up
-from riskguard.guard.enforce.quirks import quirks_for
 from riskguard.guard.rules.base import Level
 from riskguard.guard.rules.registry import build_rules, default_rule_configs
 from riskguard.observability.logs import register_secret
@@ -287,7 +282,7 @@ async def check_keys(runtime: Runtime, alert: AlertFn) -> None:
             "can_withdraw": permissions.can_withdraw,
             "detail": permissions.detail,
         }
-        runtime.journal.append("key_permissions", acct.account, _now(runtime, acct), figures)
+        runtime.journal.append("key_permissions", acct.account, now_of(runtime, acct), figures)
         if permissions.can_withdraw:
             message = (
                 f"{acct.account}: this API key can WITHDRAW funds; the guard never needs that. "
@@ -309,97 +304,6 @@ async def check_keys(runtime: Runtime, alert: AlertFn) -> None:
             _LOG.info("key_permissions_unknown", **figures)
 
 
-async def recover_orders(runtime: Runtime) -> int:
-    """Look up every journalled order whose fate is unknown; journal and alert what the
-    exchange says (issue 15, D4: an order settled at a restart is never left untold).
-
-    Returns how many were looked up. An order the exchange knows is ``order_found`` (with its
-    exchange id, status and fill) and alerted; one it does not know never arrived and is
-    ``order_failed``, alerted too. When the lookup itself fails the order stays pending: its
-    position gets no new order until a later lookup settles it (the account's
-    ``pending_orders``), and an alert says so. Stops are looked up where the venue keeps them.
-    """
-    pending_orders = getattr(runtime.journal, "pending_orders", None)
-    if pending_orders is None:
-        return 0
-    by_account = {a.account: a for a in runtime.accounts}
-    alert = runtime.alerts.alert_fn()
-    looked = 0
-    for order in pending_orders():
-        acct = by_account.get(order.account)
-        if acct is None or order.symbol is None:
-            continue
-        looked += 1
-        trigger = order.kind == "stop"
-        found = await look_up(
-            acct.port,
-            quirks_for(acct.exchange_id),
-            order.symbol,
-            order.client_id,
-            trigger=trigger,
-        )
-        now = _now(runtime, acct)
-        what = f"the {order.kind or 'order'} order for {order.symbol} sent before the restart"
-        payload: dict[str, Any] = {"account": acct.account, "symbol": order.symbol}
-        if found.state == "absent":
-            runtime.journal.append(
-                "order_failed",
-                acct.account,
-                now,
-                {"client_id": order.client_id, "error": "unknown to the exchange after a restart"},
-            )
-            alert(Level.WARN, f"{acct.account}: {what} never reached the venue", payload)
-            continue
-        if found.state == "failed":
-            runtime.journal.append(
-                "recovery_failed",
-                acct.account,
-                now,
-                {"client_id": order.client_id, "error": found.error},
-            )
-            side = _position_side(order.side)
-            if side is not None:
-                acct.pending_orders[order.client_id] = PendingOrder(
-                    order.client_id, order.symbol, side, order.kind or "order", trigger
-                )
-            alert(
-                Level.CRITICAL,
-                f"{acct.account}: {what} cannot be looked up ({found.error}); nothing more is "
-                "sent for that position until the venue says what became of it",
-                payload,
-            )
-            continue
-        got = found.order or {}
-        runtime.journal.append(
-            "order_found",
-            acct.account,
-            now,
-            {
-                "client_id": order.client_id,
-                "after": "restart",
-                "order_id": got.get("id"),
-                "status": got.get("status"),
-                "filled": got.get("filled"),
-                "average": got.get("average"),
-            },
-        )
-        alert(
-            Level.WARN,
-            f"{acct.account}: {what} is on the venue: status {got.get('status')}, filled "
-            f"{got.get('filled')} at {got.get('average')}",
-            {**payload, "figures": {"filled": got.get("filled"), "average": got.get("average")}},
-        )
-    return looked
-
-
-def _position_side(order_side: str | None) -> str | None:
-    """The side of the position a guard order closes: a sell closes a long, a buy a short."""
-    if order_side == "sell":
-        return "long"
-    if order_side == "buy":
-        return "short"
-    return None
-
-
-def _now(runtime: Runtime, acct: GuardAccount) -> int:
+def now_of(runtime: Runtime, acct: GuardAccount) -> int:
+    """The time on ``acct``'s guard clock (the paper clock for paper accounts)."""
     return runtime.guards[acct.account].clock.now_ms()

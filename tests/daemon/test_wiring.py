@@ -11,12 +11,12 @@ import pytest
 
 from riskguard.config import RiskguardConfig
 from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.recovery import recover_orders
 from riskguard.daemon.wiring import (
     STATE_KEY,
     build_runtime,
     check_keys,
     make_ccxt_client,
-    recover_orders,
 )
 from riskguard.errors import ConfigError
 from riskguard.exchange.live import LiveExchange

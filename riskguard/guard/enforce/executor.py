@@ -30,7 +30,7 @@ Guarantees:
   lowered, an order in doubt settled: each entry is written with its alert queued in the same
   journal transaction (``record``, the daemon's alert center), so no kill falls between a fill
   and its alert; orders settled at a restart are told by the recovery
-  (:func:`riskguard.daemon.wiring.recover_orders`).
+  (:func:`riskguard.daemon.recovery.recover_orders`).
 - **Dry run** journals and alerts everything and sends nothing.
 """
 
