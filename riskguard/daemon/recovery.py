@@ -1,5 +1,7 @@
-"""Orders journalled as intended whose fate never reached the journal (the process died
-mid-request), looked up by client id at start, before any new decision about their account."""
+"""At start, before any new decision about an account: orders journalled as intended whose fate
+never reached the journal (the process died mid-request) are looked up by client id
+(:func:`recover_orders`), and the stops the journal believes open are watched
+(:func:`watch_journalled_stops`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from riskguard.daemon.wiring import Runtime, now_of
 from riskguard.guard.enforce.order_fate import PendingOrder, look_up
 from riskguard.guard.enforce.quirks import quirks_for
+from riskguard.guard.enforce.stop_watch import WatchedStop, teller
 from riskguard.guard.rules.base import Level
 
 
@@ -16,16 +19,17 @@ async def recover_orders(runtime: Runtime) -> int:
     exchange says (issue 15, D4: an order settled at a restart is never left untold).
 
     Returns how many were looked up. An order the exchange knows is ``order_found`` (with its
-    exchange id, status and fill) and alerted; one it does not know never arrived and is
-    ``order_failed``, alerted too. When the lookup itself fails the order stays pending: its
-    position gets no new order until a later lookup settles it (the account's
-    ``pending_orders``), and an alert says so. Stops are looked up where the venue keeps them.
+    exchange id, status and fill); one it does not know never arrived and is ``order_failed``.
+    Each is journalled with its alert in one transaction (the daemon's alert center), so a kill
+    cannot fall between the fact and the telling. When the lookup itself fails the order stays
+    pending: its position gets no new order until a later lookup settles it (the account's
+    ``pending_orders``), and an alert says so. Stops are looked up where the venue keeps them;
+    a stop found open is watched from then on (:func:`watch_journalled_stops`).
     """
     pending_orders = getattr(runtime.journal, "pending_orders", None)
     if pending_orders is None:
         return 0
     by_account = {a.account: a for a in runtime.accounts}
-    alert = runtime.alerts.alert_fn()
     looked = 0
     for order in pending_orders():
         acct = by_account.get(order.account)
@@ -40,23 +44,29 @@ async def recover_orders(runtime: Runtime) -> int:
             order.client_id,
             trigger=trigger,
         )
-        now = now_of(runtime, acct)
-        what = f"the {order.kind or 'order'} order for {order.symbol} sent before the restart"
-        payload: dict[str, Any] = {"account": acct.account, "symbol": order.symbol}
+        guard = runtime.guards[acct.account]
+        tell = teller(guard.record, runtime.journal, guard.alert, guard.clock, acct.account)
+        what = (
+            f"{acct.account}: the {order.kind or 'order'} order for {order.symbol} sent before the "
+            f"restart (order {order.client_id})"
+        )
+        payload: dict[str, Any] = {
+            "account": acct.account,
+            "symbol": order.symbol,
+            "client_ids": order.client_id,
+        }
         if found.state == "absent":
-            runtime.journal.append(
-                "order_failed",
-                acct.account,
-                now,
-                {"client_id": order.client_id, "error": "unknown to the exchange after a restart"},
-            )
-            alert(Level.WARN, f"{acct.account}: {what} never reached the venue", payload)
+            failed = {
+                "client_id": order.client_id,
+                "error": "unknown to the exchange after a restart",
+            }
+            tell("order_failed", failed, Level.WARN, f"{what} never reached the venue", payload)
             continue
         if found.state == "failed":
             runtime.journal.append(
                 "recovery_failed",
                 acct.account,
-                now,
+                now_of(runtime, acct),
                 {"client_id": order.client_id, "error": found.error},
             )
             side = _position_side(order.side)
@@ -64,34 +74,59 @@ async def recover_orders(runtime: Runtime) -> int:
                 acct.pending_orders[order.client_id] = PendingOrder(
                     order.client_id, order.symbol, side, order.kind or "order", trigger
                 )
-            alert(
+            guard.alert(
                 Level.CRITICAL,
-                f"{acct.account}: {what} cannot be looked up ({found.error}); nothing more is "
-                "sent for that position until the venue says what became of it",
+                f"{what} cannot be looked up ({found.error}); nothing more is sent for that "
+                "position until the venue says what became of it",
                 payload,
             )
             continue
         got = found.order or {}
-        runtime.journal.append(
-            "order_found",
-            acct.account,
-            now,
-            {
-                "client_id": order.client_id,
-                "after": "restart",
-                "order_id": got.get("id"),
-                "status": got.get("status"),
-                "filled": got.get("filled"),
-                "average": got.get("average"),
-            },
+        fact = {
+            "client_id": order.client_id,
+            "after": "restart",
+            "order_id": got.get("id"),
+            "status": got.get("status"),
+            "filled": got.get("filled"),
+            "average": got.get("average"),
+        }
+        message = (
+            f"{what} is on the venue: status {got.get('status')}, filled {got.get('filled')} "
+            f"at {got.get('average')}"
         )
-        alert(
-            Level.WARN,
-            f"{acct.account}: {what} is on the venue: status {got.get('status')}, filled "
-            f"{got.get('filled')} at {got.get('average')}",
-            {**payload, "figures": {"filled": got.get("filled"), "average": got.get("average")}},
-        )
+        figures = {"filled": got.get("filled"), "average": got.get("average")}
+        tell("order_found", fact, Level.WARN, message, {**payload, "figures": figures})
     return looked
+
+
+def watch_journalled_stops(runtime: Runtime) -> int:
+    """Watch every stop the journal believes open (placed, found, not cancelled), so that one
+    that fired or vanished while the daemon was down is told at its first cycle
+    (:mod:`~riskguard.guard.enforce.stop_watch`). Returns how many are watched."""
+    orders = getattr(runtime.journal, "orders", None)
+    if orders is None:
+        return 0
+    by_account = {a.account: a for a in runtime.accounts}
+    watched = 0
+    for order in orders():
+        acct = by_account.get(order.account)
+        if (
+            acct is None
+            or order.kind != "stop"
+            or order.symbol is None
+            or order.status not in ("sent", "found")
+            or order.exchange_status != "open"
+        ):
+            continue
+        side = _position_side(order.side)
+        if side is None:
+            continue
+        acct.watched_stops.setdefault(
+            order.client_id,
+            WatchedStop(order.client_id, order.symbol, side, order.exchange_id),
+        )
+        watched += 1
+    return watched
 
 
 def _position_side(order_side: str | None) -> str | None:

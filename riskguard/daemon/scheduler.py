@@ -50,7 +50,7 @@ from riskguard.alerts.center import wall_ms
 from riskguard.alerts.model import alert_from_payload
 from riskguard.daemon.journal import JournalWriteError
 from riskguard.daemon.metrics import GuardMetrics
-from riskguard.daemon.recovery import recover_orders
+from riskguard.daemon.recovery import recover_orders, watch_journalled_stops
 from riskguard.daemon.wiring import STATE_KEY, Runtime, check_keys
 from riskguard.errors import StopAccount
 from riskguard.guard.cycle import CycleReport, GuardAccount
@@ -135,6 +135,9 @@ class Daemon:
         recovered = await recover_orders(self.runtime)
         if recovered:
             _LOG.info("orders_recovered", looked_up=recovered)
+        watched = watch_journalled_stops(self.runtime)
+        if watched:
+            _LOG.info("stops_watched", stops=watched)
         for notice in self.runtime.notices:
             _LOG.warning("notice", message=notice)
         if self.metrics is not None:

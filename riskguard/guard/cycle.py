@@ -47,6 +47,7 @@ from riskguard.guard.enforce.order_fate import PendingOrder
 from riskguard.guard.enforce.order_ids import is_guard_client_id
 from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.enforce.quirks import quirks_for
+from riskguard.guard.enforce.stop_watch import WatchedStop, settle_stops, teller, watch_open_stops
 from riskguard.guard.learned_tails import LearnedTails
 from riskguard.guard.planner import (
     Plan,
@@ -109,6 +110,9 @@ class GuardAccount:
     pending_orders: dict[str, PendingOrder] = field(default_factory=dict)
     """Orders whose fate is unknown, by client id: their positions get no new order until a
     lookup settles them (:mod:`~riskguard.guard.enforce.order_fate`)."""
+    watched_stops: dict[str, WatchedStop] = field(default_factory=dict)
+    """The guard's stops believed open, by client id: one that fires or vanishes is told
+    (:mod:`~riskguard.guard.enforce.stop_watch`)."""
 
     @property
     def markets(self) -> Mapping[str, Any]:
@@ -284,6 +288,7 @@ class Guard:
         stops = open_stops_from_ccxt(
             orders, acct.markets, lambda cid: is_guard_client_id(cid, self.config.client_id_prefix)
         )
+        await self._settle_stops(acct, stops)
         for p in snapshot.positions:
             state = acct.volatility.get(p.symbol) or EwmaVolatility(
                 self.config.volatility_half_life_s, self.volatility_floor
@@ -325,6 +330,18 @@ class Guard:
         )
         report = await self._judge_and_act(acct, data, stops, actionable=True)
         return replace(report, evaluation=evaluation)
+
+    async def _settle_stops(self, acct: GuardAccount, stops: Sequence[OpenStop]) -> None:
+        """Tell the fate of each of the guard's stops that is no longer open (fired, gone)."""
+        watch_open_stops(acct.watched_stops, stops)
+        if acct.watched_stops:
+            tell = teller(self.record, self.journal, self.alert, self.clock, acct.account)
+            open_ids = {s.client_order_id for s in stops if s.client_order_id}
+            quirks = quirks_for(acct.exchange_id)
+            log = _LOG.bind(account=acct.account).info
+            await settle_stops(
+                acct.port, quirks, acct.watched_stops, open_ids, acct.account, tell, log
+            )
 
     async def _with_marks(
         self, acct: GuardAccount, positions: Sequence[Mapping[str, Any]]
@@ -531,6 +548,7 @@ class Guard:
                 ),
                 hedged=acct.hedged,
                 pending=acct.pending_orders,
+                watched=acct.watched_stops,
                 record=self.record,
                 describe=fact_description,
             )

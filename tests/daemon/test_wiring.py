@@ -11,7 +11,7 @@ import pytest
 
 from riskguard.config import RiskguardConfig
 from riskguard.daemon.journal import SqliteJournal
-from riskguard.daemon.recovery import recover_orders
+from riskguard.daemon.recovery import recover_orders, watch_journalled_stops
 from riskguard.daemon.wiring import (
     STATE_KEY,
     build_runtime,
@@ -187,9 +187,8 @@ def test_recovery_journals_the_fate_of_every_order_in_doubt(
     _intent(journal, "rgstop", "stop")
     _intent(journal, "rglost", "reduce")
     _intent(journal, "rgflaky", "reduce")
-    runtime = build_runtime(
-        write_config(tmp_path, paper_config(journal_path)), alert=_no_alert, journal=journal
-    )
+    # The daemon's own alert center: each fact is journalled with its alert in one transaction.
+    runtime = build_runtime(write_config(tmp_path, paper_config(journal_path)), journal=journal)
     port = _LookupPort(
         {
             "rgfound": {"id": "1", "status": "closed", "filled": 1.0},
@@ -215,12 +214,48 @@ def test_recovery_journals_the_fate_of_every_order_in_doubt(
     queued = [str(e.payload) for e in journal.entries(kind="alert_queued")]
     assert len(queued) == 4
     assert sum("is on the venue: status closed, filled 1.0" in q for q in queued) == 1
-    stop = "stop order for BTC/USDT:USDT sent before the restart is on"
+    stop = "stop order for BTC/USDT:USDT sent before the restart (order rgstop) is on"
     assert sum(stop in q for q in queued) == 1
     assert sum("never reached the venue" in q for q in queued) == 1
     assert sum("cannot be looked up" in q and "CRITICAL" in q.upper() for q in queued) == 1
     assert list(runtime.accounts[0].pending_orders) == ["rgflaky"]
     assert runtime.accounts[0].pending_orders["rgflaky"].position == ("BTC/USDT:USDT", "long")
+    journal.close()
+
+
+def test_stops_the_journal_believes_open_are_watched_at_start(
+    tmp_path: Path, journal_path: Path
+) -> None:
+    journal = SqliteJournal(journal_path)
+    for cid, kind in (
+        ("rgopen", "stop"),
+        ("rgfired", "stop"),
+        ("rgmoved", "stop"),
+        ("rgcut", "reduce"),
+    ):
+        _intent(journal, cid, kind)
+    journal.append(
+        "order_sent", "acct0", 2, {"client_id": "rgopen", "order_id": "1", "status": "open"}
+    )
+    journal.append(
+        "order_sent", "acct0", 2, {"client_id": "rgcut", "order_id": "2", "status": "open"}
+    )
+    journal.append(
+        "order_found", "acct0", 3, {"client_id": "rgfired", "order_id": "3", "status": "closed"}
+    )
+    journal.append(
+        "order_sent", "acct0", 2, {"client_id": "rgmoved", "order_id": "4", "status": "open"}
+    )
+    journal.append("stop_cancelled", "acct0", 4, {"order_id": "4", "replaced_by": "rgopen"})
+    runtime = build_runtime(
+        write_config(tmp_path, paper_config(journal_path)), alert=_no_alert, journal=journal
+    )
+    asyncio.run(runtime.aclose())
+
+    assert watch_journalled_stops(runtime) == 1
+
+    (watched,) = runtime.accounts[0].watched_stops.values()
+    assert (watched.client_id, watched.side, watched.order_id) == ("rgopen", "long", "1")
     journal.close()
 
 

@@ -60,6 +60,7 @@ from riskguard.guard.enforce.order_fate import (
 from riskguard.guard.enforce.order_ids import client_order_id
 from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.enforce.quirks import OrderQuirks, quirks_for, reduce_params, stop_params
+from riskguard.guard.enforce.stop_watch import WatchedStop, unwatch
 from riskguard.guard.rules.base import Action, ActionKind, Level
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
@@ -132,11 +133,14 @@ class Executor(MarginSteps):
         config: ExecutorConfig,
         hedged: bool = False,
         pending: MutableMapping[str, PendingOrder] | None = None,
+        watched: MutableMapping[str, WatchedStop] | None = None,
         record: RecordFn | None = None,
         describe: DescribeFn | None = None,
     ) -> None:
         """``pending``: the account's orders of unknown fate, kept by the caller between plans
         (settled at the start of :meth:`execute`, and added to when an outcome is unknown).
+        ``watched``: the account's stops believed open; a stop the venue takes is added, one the
+        guard cancels removed (:mod:`~riskguard.guard.enforce.stop_watch`).
 
         Facts (an order sent or found, margin added, leverage lowered) are told as they are
         journalled: with ``record``, the entry and its alert are one journal transaction, so a
@@ -154,6 +158,7 @@ class Executor(MarginSteps):
         self.describe = describe or default_description
         self.sender = OrderSender(port, self.quirks, clock, self._log)
         self.pending: MutableMapping[str, PendingOrder] = {} if pending is None else pending
+        self.watched: MutableMapping[str, WatchedStop] = {} if watched is None else watched
         self._blocked: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ journal
@@ -357,6 +362,10 @@ class Executor(MarginSteps):
                 )
                 continue
             order = found.order or {}
+            if pending.trigger and order.get("status") == "open":
+                self.watched[cid] = WatchedStop(
+                    cid, pending.symbol, pending.side, str(order.get("id"))
+                )
             fact = {
                 "client_id": cid,
                 "after": "lookup",
@@ -369,8 +378,8 @@ class Executor(MarginSteps):
                 "order_found",
                 fact,
                 Level.WARN,
-                f"the {pending.kind} order for {where} in doubt is on the venue: status "
-                f"{order.get('status')}, filled {order.get('filled')}",
+                f"the {pending.kind} order for {where} in doubt (order {cid}) is on the venue: "
+                f"status {order.get('status')}, filled {order.get('filled')}",
                 {
                     **told,
                     "figures": {"filled": order.get("filled"), "average": order.get("average")},
@@ -622,14 +631,19 @@ class Executor(MarginSteps):
             self._alert(Level.CRITICAL, f"could not place a stop for {position.symbol}", action)
             return StepOutcome(action.kind, action.symbol, "failed", (cid,), error=placed.error)
         order = placed.order
+        if order.get("status") in ("open", None):
+            side = position.side.value
+            self.watched[cid] = WatchedStop(cid, position.symbol, side, str(order.get("id")))
         for old in own_old:
             try:
                 await self.port.cancel_order(
                     old.order_id, old.symbol, dict(self.quirks.cancel_stop_params)
                 )
                 self._log("stop_cancelled", order_id=old.order_id, replaced_by=cid)
+                unwatch(self.watched, old.order_id)
             except ccxt.BaseError as exc:
                 self._log("stop_cancel_failed", order_id=old.order_id, error=short_text(exc))
+                unwatch(self.watched, old.order_id, cancel_requested=True)
         return StepOutcome(action.kind, action.symbol, "sent", (cid,), (str(order.get("id")),))
 
 

@@ -33,11 +33,18 @@ class OrderQuirks:
     Binance's algo-order endpoints, OKX's algo orders, Bybit's conditional orders); a plain
     lookup would answer "not found" for a stop the venue holds."""
     client_id_param: str = "clientOrderId"
+    fired_order_id_field: str | None = None
+    """The raw field (in a fired stop's ``info``) naming the plain order it placed, fetched for
+    the fill when the stop itself reports none (Binance's algo orders: ``actualOrderId``)."""
 
 
 _QUIRKS: dict[str, OrderQuirks] = {
-    "binanceusdm": OrderQuirks(mark_trigger={"workingType": "MARK_PRICE"}),
-    "binance": OrderQuirks(mark_trigger={"workingType": "MARK_PRICE"}),
+    "binanceusdm": OrderQuirks(
+        mark_trigger={"workingType": "MARK_PRICE"}, fired_order_id_field="actualOrderId"
+    ),
+    "binance": OrderQuirks(
+        mark_trigger={"workingType": "MARK_PRICE"}, fired_order_id_field="actualOrderId"
+    ),
     "bybit": OrderQuirks(mark_trigger={"triggerBy": "MarkPrice"}),
     "okx": OrderQuirks(
         mark_trigger={"slTriggerPxType": "mark"},
