@@ -101,12 +101,18 @@ async def recover_orders(runtime: Runtime) -> int:
 
 def watch_journalled_stops(runtime: Runtime) -> int:
     """Watch every stop the journal believes open (placed, found, not cancelled), so that one
-    that fired or vanished while the daemon was down is told at its first cycle
+    that fired or vanished while the daemon was down is told at its first cycle; one a newer
+    stop replaced is marked as one the guard asked to cancel
     (:mod:`~riskguard.guard.enforce.stop_watch`). Returns how many are watched."""
     orders = getattr(runtime.journal, "orders", None)
     if orders is None:
         return 0
     by_account = {a.account: a for a in runtime.accounts}
+    replaced = {
+        (e.account, str(old))
+        for e in runtime.journal.entries(kind="order_intent")
+        for old in e.payload.get("replaces") or ()
+    }
     watched = 0
     for order in orders():
         acct = by_account.get(order.account)
@@ -123,7 +129,14 @@ def watch_journalled_stops(runtime: Runtime) -> int:
             continue
         acct.watched_stops.setdefault(
             order.client_id,
-            WatchedStop(order.client_id, order.symbol, side, order.exchange_id),
+            WatchedStop(
+                order.client_id,
+                order.symbol,
+                side,
+                order.exchange_id,
+                # A newer stop replaced it: the guard meant to cancel it (a kill came between).
+                cancel_requested=(order.account, str(order.exchange_id)) in replaced,
+            ),
         )
         watched += 1
     return watched

@@ -247,15 +247,25 @@ def test_stops_the_journal_believes_open_are_watched_at_start(
         "order_sent", "acct0", 2, {"client_id": "rgmoved", "order_id": "4", "status": "open"}
     )
     journal.append("stop_cancelled", "acct0", 4, {"order_id": "4", "replaced_by": "rgopen"})
+    # Killed between placing the replacement and cancelling the stop it replaces:
+    _intent(journal, "rgold", "stop")
+    journal.append(
+        "order_sent", "acct0", 5, {"client_id": "rgold", "order_id": "5", "status": "open"}
+    )
+    journal.append(
+        "order_intent", "acct0", 6, {"client_id": "rgnew", "kind": "stop", "replaces": ["5"]}
+    )
     runtime = build_runtime(
         write_config(tmp_path, paper_config(journal_path)), alert=_no_alert, journal=journal
     )
     asyncio.run(runtime.aclose())
 
-    assert watch_journalled_stops(runtime) == 1
+    assert watch_journalled_stops(runtime) == 2
 
-    (watched,) = runtime.accounts[0].watched_stops.values()
-    assert (watched.client_id, watched.side, watched.order_id) == ("rgopen", "long", "1")
+    watched = runtime.accounts[0].watched_stops
+    assert sorted(watched) == ["rgold", "rgopen"]
+    assert (watched["rgopen"].side, watched["rgopen"].order_id) == ("long", "1")
+    assert (watched["rgopen"].cancel_requested, watched["rgold"].cancel_requested) == (False, True)
     journal.close()
 
 

@@ -635,6 +635,7 @@ class Executor(MarginSteps):
             side = position.side.value
             self.watched[cid] = WatchedStop(cid, position.symbol, side, str(order.get("id")))
         for old in own_old:
+            unwatch(self.watched, old.order_id, cancel_requested=True)  # a kill may come next
             try:
                 await self.port.cancel_order(
                     old.order_id, old.symbol, dict(self.quirks.cancel_stop_params)
@@ -643,7 +644,6 @@ class Executor(MarginSteps):
                 unwatch(self.watched, old.order_id)
             except ccxt.BaseError as exc:
                 self._log("stop_cancel_failed", order_id=old.order_id, error=short_text(exc))
-                unwatch(self.watched, old.order_id, cancel_requested=True)
         return StepOutcome(action.kind, action.symbol, "sent", (cid,), (str(order.get("id")),))
 
 
