@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench efficacy clean
+.PHONY: demo test lint typecheck unit bench efficacy chaos chaos-long clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "riskguard needs Python 3.11 or newer")'
@@ -43,6 +43,15 @@ bench: $(VENV)/.runtime
 # 80 minutes on 2 cores: every crash file x leverage x side x poll interval (see the script).
 efficacy: $(VENV)/.runtime
 	$(BIN)/python bench/efficacy.py
+
+# The daemon against fake Binance servers with seeded faults and random SIGKILLs (tests/chaos).
+# Short form (what .ci/run runs): the regression seeds and one more, about 90 s each.
+chaos: $(VENV)/.dev
+	$(BIN)/python -m tests.chaos
+
+# Long form: 12 episodes of 3 minutes, 6 accounts each (about 45 minutes).
+chaos-long: $(VENV)/.dev
+	$(BIN)/python -m tests.chaos --long -v
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
