@@ -20,6 +20,7 @@ import pytest
 
 from riskguard.exchange.live import LiveExchange
 from tests.contract.harness import BinanceUsdmFakeHarness
+from tests.fakes.binance_faults import PartialFill, StaleAnswer, Timeout
 from tests.fakes.binance_usdm import (
     service_unavailable,
     timestamp_outside_recv_window,
@@ -358,3 +359,99 @@ def test_ccxt_reads_the_klines_of_the_bars_that_have_ended() -> None:
             await h.client.fetch_ohlcv(SYMBOL, "2m")
 
     run(body)
+
+
+# ------------------------------------------------------------------ the fault plan
+
+
+class _Plan:
+    """A fault plan that answers every request matching ``path`` (and ``method``) with ``fault``."""
+
+    def __init__(self, path: str, fault: Any, method: str | None = None) -> None:
+        self.path, self.fault, self.method = path, fault, method
+
+    def decide(self, request: Any) -> Any:
+        if request.path == self.path and self.method in (None, request.method):
+            return self.fault
+        return None
+
+
+def test_a_timeout_after_apply_leaves_the_order_on_the_venue_and_says_so() -> None:
+    async def test(h: BinanceUsdmFakeHarness) -> None:
+        await h.open_position("long", 0.01, 5, "cross")
+        h.server.faults = _Plan("/fapi/v1/order", Timeout(applied=True, hang_s=1.0), "POST")
+        h.ccxt_client.timeout = 200
+        with pytest.raises(ccxt.RequestTimeout):
+            await h.ccxt_client.create_order(
+                SYMBOL, "market", "sell", 0.01, None, {"reduceOnly": True}
+            )
+        h.server.faults = None
+
+        assert [f.kind for f in h.server.faults_applied] == ["timeout_after_apply"]
+        assert h.venue.account("guard").positions == {}  # applied although nobody heard
+
+    run(test)
+
+
+def test_a_timeout_before_apply_never_reaches_the_venue() -> None:
+    async def test(h: BinanceUsdmFakeHarness) -> None:
+        await h.open_position("long", 0.01, 5, "cross")
+        h.server.faults = _Plan("/fapi/v1/order", Timeout(applied=False, hang_s=1.0), "POST")
+        h.ccxt_client.timeout = 200
+        with pytest.raises(ccxt.RequestTimeout):
+            await h.ccxt_client.create_order(
+                SYMBOL, "market", "sell", 0.01, None, {"reduceOnly": True}
+            )
+
+        assert [f.kind for f in h.server.faults_applied] == ["timeout_before_apply"]
+        (position,) = h.venue.account("guard").positions.values()
+        assert position.size == pytest.approx(0.01)
+
+    run(test)
+
+
+def test_a_partial_fill_fills_part_of_a_market_order_and_expires_the_rest() -> None:
+    async def test(h: BinanceUsdmFakeHarness) -> None:
+        await h.open_position("long", 0.01, 5, "cross")
+        h.server.faults = _Plan("/fapi/v1/order", PartialFill(0.5), "POST")
+
+        order = await h.client.create_order(
+            SYMBOL, "market", "sell", 0.01, None, {"reduceOnly": True}
+        )
+
+        assert (order["status"], order["filled"]) == ("expired", pytest.approx(0.005))
+        assert [f.kind for f in h.server.faults_applied] == ["partial_fill"]
+
+    run(test)
+
+
+def test_a_stale_answer_repeats_what_the_read_said_before_the_price_moved() -> None:
+    async def test(h: BinanceUsdmFakeHarness) -> None:
+        before = await h.client.fetch_mark_price(SYMBOL)
+        time.sleep(0.05)
+        await h.set_price(90_000.0)
+        h.server.faults = _Plan("/fapi/v1/premiumIndex", StaleAnswer(0.01))
+
+        stale = await h.client.fetch_mark_price(SYMBOL)
+        h.server.faults = None
+        fresh = await h.client.fetch_mark_price(SYMBOL)
+
+        assert stale["markPrice"] == before["markPrice"] != fresh["markPrice"]
+        assert [f.kind for f in h.server.faults_applied] == ["stale_answer"]
+
+    run(test)
+
+
+def test_a_client_id_sent_again_is_refused_and_recorded_with_its_first_fate() -> None:
+    async def test(h: BinanceUsdmFakeHarness) -> None:
+        await h.open_position("long", 0.02, 5, "cross")
+        params = {"reduceOnly": True, "clientOrderId": "rgdup"}
+        await h.client.create_order(SYMBOL, "market", "sell", 0.01, None, params)
+
+        with pytest.raises(ccxt.InvalidOrder):
+            await h.client.create_order(SYMBOL, "market", "sell", 0.01, None, params)
+
+        [dup] = h.server.duplicate_sends
+        assert (dup.client_id, dup.status, dup.filled) == ("rgdup", "closed", pytest.approx(0.01))
+
+    run(test)
