@@ -84,11 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         episode = run_episode(seed, shape, shared, folder)
         episodes.append(episode)
         bad = sum(episode.findings.counts.values())
+        by_why = episode.findings.liquidations
+        liquidations = ", ".join(f"{n} {why}" for why, n in sorted(by_why.items())) or "none"
         if args.verbose or bad or episode.exits:
             print(
                 f"seed {seed}: {episode.source} {episode.side} ({episode.move_pct:.1f}% move), "
                 f"{episode.kills} kills, {episode.faults} faults in {episode.requests} requests, "
-                f"{episode.orders} orders, {bad} violations ({folder})",
+                f"{episode.orders} orders, {bad} violations; liquidations: {liquidations} "
+                f"({folder})",
                 flush=True,
             )
             for line in episode.findings.details[:20]:

@@ -59,6 +59,8 @@ class Findings:
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     details: list[str] = field(default_factory=list)
+    liquidations: dict[str, int] = field(default_factory=dict)
+    """Every liquidation of the episode by why it is excused (or ``counted``)."""
 
     def add(self, name: str, detail: str) -> None:
         self.counts[name] += 1
@@ -203,7 +205,14 @@ def _liquidations(
         was_up = any(s <= wall - UP_BEFORE_MS and wall <= e for s, e in up)
         fresh = any(wall - SNAPSHOT_WITHIN_MS <= t <= wall for t in seen)
         misled = any(wall - STALE_WITHIN_MS <= t <= wall for t in stale)
-        if was_up and fresh and not misled:
+        why = (
+            "daemon down" if not was_up
+            else "no fresh snapshot" if not fresh
+            else "stale answers" if misled
+            else "counted"
+        )  # fmt: skip
+        found.liquidations[why] = found.liquidations.get(why, 0) + 1
+        if why == "counted":
             found.add(
                 "liquidations with fresh data",
                 f"{account} {record.side} {record.size:g} {record.symbol} at "

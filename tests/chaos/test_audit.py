@@ -140,6 +140,11 @@ def test_a_liquidation_counts_only_when_the_guard_saw_fresh_data(tmp_path: Path)
     assert nonzero(fresh) == {"liquidations with fresh data": 1}
     assert nonzero(down) == {}
     assert nonzero(misled) == {}
+    assert [f.liquidations for f in (fresh, down, misled)] == [
+        {"counted": 1},
+        {"daemon down": 1},
+        {"stale answers": 1},
+    ]
 
 
 @pytest.mark.parametrize(
