@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = any(sum(e.findings.counts.values()) for e in episodes)
     if not args.keep and not failed:
         shutil.rmtree(base, ignore_errors=True)
-    print(summary(episodes) + f" ({len(episodes)} episodes, {time.monotonic() - started:.0f} s)")
+    liquidations = sum(sum(e.findings.liquidations.values()) for e in episodes)
+    print(
+        summary(episodes) + f" ({len(episodes)} episodes, {time.monotonic() - started:.0f} s, "
+        f"{liquidations} liquidations in all)"
+    )
     return 1 if failed else 0
 
 
