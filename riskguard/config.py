@@ -73,6 +73,12 @@ class AccountConfig(StrictModel):
     )
     hedged: bool = Field(False, description="the account trades in hedge (two-way) mode")
     alert_only: bool = Field(False, description="never send orders for this account, only alert")
+    settle: str | None = Field(
+        None,
+        pattern=r"^[A-Z0-9]{2,10}$",
+        description="settle currency of the wallet (USDT, USDC, USD, BTC...); default: from the "
+        "positions, else the venue's contract markets",
+    )
     ccxt_config: dict[str, Any] = Field(
         default_factory=dict,
         description="passed to the ccxt constructor (options, urls, timeout, ...); no secrets",

@@ -185,7 +185,8 @@ class AccountSnapshot:
     """A consistent view of one account at one time.
 
     ``wallet_balance`` is the cross wallet (excluding unrealised PnL); isolated positions carry
-    their own collateral.
+    their own collateral. ``settle`` is the currency the wallet and every money figure are in
+    (USDT, USDC, USD, or the coin of coin-margined contracts), where it is known.
     """
 
     venue: str
@@ -194,6 +195,7 @@ class AccountSnapshot:
     taken_at: datetime
     account: str = "default"
     notes: tuple[str, ...] = field(default=())
+    settle: str | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.wallet_balance):

@@ -89,6 +89,10 @@ def to_json(result: CheckResult) -> dict[str, Any]:
                 "exchange": acct.exchange_id,
                 "actionable": report.actionable,
                 "error": report.error,
+                "settle": None if report.snapshot is None else report.snapshot.settle,
+                "wallet_balance": None
+                if report.snapshot is None
+                else report.snapshot.wallet_balance,
                 "equity": None if evaluation is None else evaluation.risk.equity,
                 "potential_shortfall": None
                 if evaluation is None

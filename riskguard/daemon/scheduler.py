@@ -517,6 +517,7 @@ def snapshot_payload(report: CycleReport) -> dict[str, Any]:
     evaluation = report.evaluation
     return {
         "equity": evaluation.risk.equity,
+        "settle": report.snapshot.settle,
         "wallet_balance": report.snapshot.wallet_balance,
         "potential_shortfall": evaluation.potential_shortfall,
         "positions": [

@@ -234,6 +234,7 @@ def build_runtime(
             hedged=account.hedged,
             alert_only=account.alert_only,
             shared=markets,
+            settle=account.settle,
         )
         # A paper venue starts afresh at every start, so only live accounts continue from the
         # memories saved by the previous run.

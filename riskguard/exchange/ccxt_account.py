@@ -131,6 +131,54 @@ def _own_margin(info: Any) -> float | None:
     return None
 
 
+_SETTLE_PREFERENCE = ("USDT", "USDC", "USD")
+"""Which settle currency a flat, unfunded account on a multi-settle venue is read in."""
+
+
+def settle_currency(
+    balance: Mapping[str, Any],
+    symbols: Iterable[str],
+    markets: Mapping[str, Mapping[str, Any]],
+    configured: str | None = None,
+) -> str:
+    """The currency an account's wallet is read in, never guessed from an empty position list.
+
+    In order: the account's configured ``settle``; the settle currency of its open positions
+    (``symbols``; positions in two settle currencies are refused: one snapshot holds one); the
+    settle currency of the venue's contract markets, and where there are several (Binance's
+    USDT-M and USDC-M), the one the balance holds most of, then USDT, USDC, USD, then the first
+    by name. A venue whose markets say nothing falls back to USDT.
+    """
+    if configured:
+        return configured
+    held = sorted({s.partition(":")[2] for s in symbols if s.partition(":")[2]})
+    if len(held) > 1:
+        raise InputError(
+            f"positions settle in {' and '.join(held)}: one snapshot holds one settle currency "
+            "(set the account's settle, or guard them as two accounts)"
+        )
+    if held:
+        return held[0]
+    settles = sorted(
+        {
+            str(m.get("settle"))
+            for m in markets.values()
+            if (m.get("swap") or m.get("future") or m.get("contract")) and m.get("settle")
+        }
+    )
+    if len(settles) == 1:
+        return settles[0]
+    totals = balance.get("total") or {}
+    funded = [(_num(totals.get(c)) or 0.0, c) for c in settles]
+    best = max(funded, default=(0.0, ""))
+    if best[0] > 0:
+        return best[1]
+    for currency in _SETTLE_PREFERENCE:
+        if currency in settles or not settles:
+            return currency
+    return settles[0]
+
+
 def snapshot_from_ccxt(
     *,
     account: str,
@@ -142,8 +190,10 @@ def snapshot_from_ccxt(
     taken_at: datetime,
     default_mode: MarginMode = MarginMode.CROSS,
     total_includes_upnl: bool = True,
+    settle: str | None = None,
 ) -> AccountSnapshot:
-    """The account as the risk core sees it (``total_includes_upnl``: see :func:`cross_wallet`)."""
+    """The account as the risk core sees it (``total_includes_upnl``: see :func:`cross_wallet`;
+    ``settle``: the account's configured settle currency, see :func:`settle_currency`)."""
     domain = []
     for row in positions:
         symbol = str(row.get("symbol"))
@@ -159,12 +209,16 @@ def snapshot_from_ccxt(
         position = position_from_ccxt(row, market, symbol_tiers, default_mode)
         if position is not None:
             domain.append(position)
+    currency = settle_currency(balance, (p.symbol for p in domain), markets, settle)
     return AccountSnapshot(
         venue=venue,
-        wallet_balance=cross_wallet(balance, domain, total_includes_upnl=total_includes_upnl),
+        wallet_balance=cross_wallet(
+            balance, domain, settle=currency, total_includes_upnl=total_includes_upnl
+        ),
         positions=tuple(domain),
         taken_at=taken_at,
         account=account,
+        settle=currency,
     )
 
 
@@ -189,9 +243,11 @@ def cross_wallet(
     balance: Mapping[str, Any],
     positions: Sequence[Position],
     *,
+    settle: str | None = None,
     total_includes_upnl: bool = True,
 ) -> float:
-    """The cross wallet balance (without unrealised PnL), in the settlement currency.
+    """The cross wallet balance (without unrealised PnL), in the settlement currency ``settle``
+    (without it: the positions' one, which needs a position; see :func:`settle_currency`).
 
     The venue's own figure when it reports one: ``crossWalletBalance`` (the paper venue) or
     Binance's ``totalCrossWalletBalance`` (which in multi-asset mode counts every collateral
@@ -204,7 +260,8 @@ def cross_wallet(
             reported = _num(info.get(key))
             if reported is not None:
                 return reported
-    settle = positions[0].symbol.partition(":")[2] if positions else "USDT"
+    if settle is None:
+        settle = settle_currency(balance, (p.symbol for p in positions), {})
     total = _num((balance.get("total") or {}).get(settle)) or 0.0
     for p in positions:
         pnl = settlement_pnl(p) if total_includes_upnl else 0.0

@@ -110,6 +110,9 @@ class GuardAccount:
     pending_orders: dict[str, PendingOrder] = field(default_factory=dict)
     """Orders whose fate is unknown, by client id: their positions get no new order until a
     lookup settles them (:mod:`~riskguard.guard.enforce.order_fate`)."""
+    settle: str | None = None
+    """The settle currency the account's wallet is read in (configured), else from the markets
+    (:func:`~riskguard.exchange.ccxt_account.settle_currency`)."""
     watched_stops: dict[str, WatchedStop] = field(default_factory=dict)
     """The guard's stops believed open, by client id: one that fires or vanishes is told
     (:mod:`~riskguard.guard.enforce.stop_watch`)."""
@@ -282,6 +285,7 @@ class Guard:
                 taken_at=to_datetime(fetched),
                 default_mode=acct.default_margin_mode,
                 total_includes_upnl=acct.exchange_id not in TOTAL_EXCLUDES_UPNL,
+                settle=acct.settle,
             )
         except (InputError, ValueError) as exc:
             return self._stale(acct, fetched, f"inconsistent snapshot: {exc}")
@@ -647,8 +651,7 @@ def _positive(value: Any) -> float | None:
 
 
 def _free_balance(balance: Mapping[str, Any], snapshot: AccountSnapshot) -> float:
-    settle = snapshot.positions[0].symbol.partition(":")[2] if snapshot.positions else "USDT"
-    free = (balance.get("free") or {}).get(settle)
+    free = (balance.get("free") or {}).get(snapshot.settle or "USDT")
     try:
         return float(free) if free is not None else 0.0
     except (TypeError, ValueError):

@@ -25,6 +25,8 @@ def test_check_exits_2_when_the_guard_would_act_and_prints_both_liquidation_pric
     assert document["exit_code"] == 2
     (account,) = document["accounts"]
     assert account["actionable"]
+    assert account["settle"] == "USDT"  # the currency every money figure is in
+    assert account["wallet_balance"] > 0
     (position,) = account["positions"]
     assert position["symbol"] == "BTC/USDT:USDT"
     assert position["liquidation_price"] < position["mark_price"]
