@@ -90,6 +90,7 @@ def to_json(result: CheckResult) -> dict[str, Any]:
                 "actionable": report.actionable,
                 "error": report.error,
                 "settle": None if report.snapshot is None else report.snapshot.settle,
+                "notes": [] if report.snapshot is None else list(report.snapshot.notes),
                 "wallet_balance": None
                 if report.snapshot is None
                 else report.snapshot.wallet_balance,

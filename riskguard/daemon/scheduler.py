@@ -518,6 +518,7 @@ def snapshot_payload(report: CycleReport) -> dict[str, Any]:
     return {
         "equity": evaluation.risk.equity,
         "settle": report.snapshot.settle,
+        "notes": list(report.snapshot.notes),
         "wallet_balance": report.snapshot.wallet_balance,
         "potential_shortfall": evaluation.potential_shortfall,
         "positions": [

@@ -144,19 +144,14 @@ def settle_currency(
     """The currency an account's wallet is read in, never guessed from an empty position list.
 
     In order: the account's configured ``settle``; the settle currency of its open positions
-    (``symbols``; positions in two settle currencies are refused: one snapshot holds one); the
+    (``symbols``; of the first, where they settle in several: :func:`settle_notes` says so); the
     settle currency of the venue's contract markets, and where there are several (Binance's
     USDT-M and USDC-M), the one the balance holds most of, then USDT, USDC, USD, then the first
     by name. A venue whose markets say nothing falls back to USDT.
     """
     if configured:
         return configured
-    held = sorted({s.partition(":")[2] for s in symbols if s.partition(":")[2]})
-    if len(held) > 1:
-        raise InputError(
-            f"positions settle in {' and '.join(held)}: one snapshot holds one settle currency "
-            "(set the account's settle, or guard them as two accounts)"
-        )
+    held = [s.partition(":")[2] for s in symbols if s.partition(":")[2]]
     if held:
         return held[0]
     settles = sorted(
@@ -177,6 +172,19 @@ def settle_currency(
         if currency in settles or not settles:
             return currency
     return settles[0]
+
+
+def settle_notes(currency: str, symbols: Iterable[str]) -> tuple[str, ...]:
+    """What a snapshot must say about its settle currency: positions that settle in another one
+    (a multi-asset account) are read as if they settled in ``currency``."""
+    others = sorted({s.partition(":")[2] for s in symbols} - {currency, ""})
+    if not others:
+        return ()
+    return (
+        f"positions settle in {currency} and {', '.join(others)}: the wallet is read in "
+        f"{currency} and the others' figures are taken as {currency} (multi-asset accounts are "
+        "not yet read as the venue defines them)",
+    )
 
 
 def snapshot_from_ccxt(
@@ -210,6 +218,7 @@ def snapshot_from_ccxt(
         if position is not None:
             domain.append(position)
     currency = settle_currency(balance, (p.symbol for p in domain), markets, settle)
+    notes = settle_notes(currency, (p.symbol for p in domain))
     return AccountSnapshot(
         venue=venue,
         wallet_balance=cross_wallet(
@@ -218,6 +227,7 @@ def snapshot_from_ccxt(
         positions=tuple(domain),
         taken_at=taken_at,
         account=account,
+        notes=notes,
         settle=currency,
     )
 

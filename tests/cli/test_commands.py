@@ -26,6 +26,7 @@ def test_check_exits_2_when_the_guard_would_act_and_prints_both_liquidation_pric
     (account,) = document["accounts"]
     assert account["actionable"]
     assert account["settle"] == "USDT"  # the currency every money figure is in
+    assert account["notes"] == []
     assert account["wallet_balance"] > 0
     (position,) = account["positions"]
     assert position["symbol"] == "BTC/USDT:USDT"

@@ -12,12 +12,9 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from riskguard.config import GuardConfig
 from riskguard.domain import MarginMode
-from riskguard.errors import InputError
-from riskguard.exchange.ccxt_account import settle_currency, snapshot_from_ccxt
+from riskguard.exchange.ccxt_account import settle_currency, settle_notes, snapshot_from_ccxt
 from riskguard.guard.cycle import Guard, GuardAccount
 from riskguard.guard.enforce.journal import MemoryJournal
 from riskguard.guard.rules.registry import build_rules, default_rule_configs
@@ -91,10 +88,15 @@ def test_a_configured_settle_currency_wins_and_an_unfunded_one_reads_zero() -> N
     assert (snapshot.settle, snapshot.wallet_balance) == ("USDT", 0.0)
 
 
-def test_positions_in_two_settle_currencies_are_refused_by_name() -> None:
-    markets = {**USDC_MARKETS, "BTC/USDT:USDT": _market("BTC/USDT:USDT")}
-    with pytest.raises(InputError, match=r"settle in USDC and USDT"):
-        settle_currency({}, ["BTC/USDT:USDT", "ETH/USDC:USDC"], markets)
+def test_positions_in_two_settle_currencies_are_read_in_the_first_and_said_so() -> None:
+    # Binance multi-assets mode pools USDT and USDC; until such accounts are read as the venue
+    # defines them, the snapshot is not refused (that would blind the guard) but carries a note.
+    symbols = ["BTC/USDT:USDT", "ETH/USDC:USDC"]
+
+    assert settle_currency({}, symbols, USDC_MARKETS) == "USDT"
+    (note,) = settle_notes("USDT", symbols)
+    assert "positions settle in USDT and USDC" in note
+    assert settle_notes("USDC", ["ETH/USDC:USDC"]) == ()
 
 
 LONG = {
