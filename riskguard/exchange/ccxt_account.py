@@ -76,11 +76,17 @@ def position_from_ccxt(
     contract_size = _num(row.get("contractSize")) or _num(market.get("contractSize")) or 1.0
     mode_raw = row.get("marginMode")
     mode = MarginMode(mode_raw) if mode_raw in ("isolated", "cross") else default_mode
-    entry = _num(row.get("entryPrice"))
+    entry = _num(row.get("entryPrice")) or raw_entry_price(row.get("info"))
     mark = _num(row.get("markPrice"))
     symbol = str(row.get("symbol"))
     if not entry or not mark:
-        raise InputError(f"{symbol}: position without entry or mark price")
+        missing = " and ".join(
+            name for name, value in (("entry", entry), ("mark", mark)) if not value
+        )
+        raise InputError(
+            f"{symbol} {side} {contracts:g} contracts: unreadable, no {missing} price in the row "
+            "or the venue's raw fields; nothing is done on this account until it reads"
+        )
     collateral = None
     if mode is MarginMode.ISOLATED:
         collateral = _own_margin(row.get("info"))
@@ -104,6 +110,39 @@ def position_from_ccxt(
         max_leverage=_num((market.get("limits") or {}).get("leverage", {}).get("max")),
         inverse=bool(market.get("inverse")),
     )
+
+
+_ENTRY_FIELDS: Final = (
+    ("entryPrice",),  # Binance positionRisk
+    ("avgPrice",),  # Bybit v5 position/list
+    ("avgPx",),  # OKX positions
+    ("position", "entryPx"),  # Hyperliquid clearinghouseState assetPositions[].position
+)
+"""Where venues keep a position's entry price in their raw rows, for rows ccxt left without one."""
+
+
+def raw_entry_price(info: Any) -> float | None:
+    """A position's entry price from the venue's raw row (``info``), where ccxt gave none."""
+    if not isinstance(info, Mapping):
+        return None
+    for path in _ENTRY_FIELDS:
+        value: Any = info
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        number = _num(value)
+        if number is not None and number > 0:
+            return number
+    return None
+
+
+def row_sources(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where an open row's entry and mark came from, where not from ccxt's own fields."""
+    said = []
+    if not _num(row.get("entryPrice")) and raw_entry_price(row.get("info")):
+        said.append(f"{row.get('symbol')}: entry price from the venue's raw row")
+    if row.get("markSource"):
+        said.append(f"{row.get('symbol')}: mark price from {row.get('markSource')}")
+    return tuple(said)
 
 
 _OWN_MARGIN_FIELDS: Final = (
@@ -201,9 +240,12 @@ def snapshot_from_ccxt(
     settle: str | None = None,
 ) -> AccountSnapshot:
     """The account as the risk core sees it (``total_includes_upnl``: see :func:`cross_wallet`;
-    ``settle``: the account's configured settle currency, see :func:`settle_currency`)."""
+    ``settle``: the account's configured settle currency, see :func:`settle_currency`). Notes say
+    which figures did not come from ccxt's own fields (:func:`row_sources`)."""
     domain = []
-    for row in positions:
+    every = list(positions)
+    rows = [r for r in every if (_num(r.get("contracts")) or 0.0) > 0]
+    for row in every:
         symbol = str(row.get("symbol"))
         market = markets.get(symbol)
         if market is None:
@@ -219,6 +261,7 @@ def snapshot_from_ccxt(
             domain.append(position)
     currency = settle_currency(balance, (p.symbol for p in domain), markets, settle)
     notes = settle_notes(currency, (p.symbol for p in domain))
+    notes += tuple(n for row in rows for n in row_sources(row))
     return AccountSnapshot(
         venue=venue,
         wallet_balance=cross_wallet(

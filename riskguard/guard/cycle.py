@@ -363,7 +363,7 @@ class Guard:
             s: m.get("markPrice") or m.get("last") for s, m in zip(missing, marks, strict=True)
         }
         return [
-            {**r, "markPrice": by_symbol[str(r.get("symbol"))]}
+            {**r, "markPrice": by_symbol[str(r.get("symbol"))], "markSource": "fetch_mark_price"}
             if str(r.get("symbol")) in by_symbol and not r.get("markPrice")
             else r
             for r in positions
