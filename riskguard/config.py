@@ -120,6 +120,15 @@ class AccountConfig(StrictModel):
             raise ValueError(_inline_credentials_problem(list(found.items())))
         if self.exchange != "paper" and self.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange: {self.exchange!r} is not a ccxt exchange id")
+        options = self.ccxt_config.get("options")
+        if isinstance(options, dict) and (
+            options.get("portfolioMargin") is True
+            or str(options.get("defaultType", "")).lower() == "portfolio"
+        ):
+            raise ValueError(
+                "ccxt_config.options: portfolio margin accounts are not covered (the venue nets "
+                "margin across the whole book by its own model; riskguard would be guessing)"
+            )
         return self
 
 

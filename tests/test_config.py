@@ -106,3 +106,22 @@ def test_unreadable_and_malformed_files_are_one_line_errors(
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"riskguard validate: {bad}: not valid YAML at line")
     assert "cannot read" in err[1]
+
+
+@pytest.mark.parametrize(
+    "ccxt_config",
+    ["{options: {portfolioMargin: true}}", "{options: {defaultType: portfolio}}"],
+    ids=["binance-pm", "default-type"],
+)
+def test_a_portfolio_margin_account_is_refused_rather_than_guessed(
+    tmp_path: Path, ccxt_config: str
+) -> None:
+    # Portfolio margin nets risk across the whole book by the venue's own model: not covered.
+    text = VALID.replace(
+        "- {id: main}\n", f"- {{id: pm, exchange: binance, ccxt_config: {ccxt_config}}}\n", 1
+    )
+
+    with pytest.raises(
+        ConfigError, match=r"accounts\[0\].*portfolio margin accounts are not covered"
+    ):
+        load_config(_write(tmp_path, text))

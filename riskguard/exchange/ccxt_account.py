@@ -250,6 +250,12 @@ def snapshot_from_ccxt(
         market = markets.get(symbol)
         if market is None:
             raise InputError(f"{symbol}: position in a market that was not loaded")
+        is_option = market.get("option") or market.get("type") == "option"
+        if is_option and (_num(row.get("contracts")) or 0.0) > 0:
+            raise InputError(
+                f"{symbol}: an options position; options are not covered, so this account is "
+                "not guarded (its risk would be a guess)"
+            )
         symbol_tiers = tiers.get(symbol, ())
         if not symbol_tiers:
             rate = _num(market.get("maintenanceMarginPercentage"))

@@ -94,3 +94,19 @@ def test_a_row_that_stays_unreadable_is_named_with_its_figures(
 ) -> None:
     with pytest.raises(InputError, match=rf"{SYMBOL} long 0.5 contracts: unreadable, {missing}"):
         _snapshot(_row(**fields))
+
+
+def test_an_options_position_is_refused_with_a_clear_message() -> None:
+    option = "BTC/USD:BTC-261225-100000-C"
+    market = {"symbol": option, "settle": "BTC", "option": True, "type": "option", "contract": True}
+
+    with pytest.raises(InputError, match=r"options are not covered"):
+        snapshot_from_ccxt(
+            account="a",
+            venue="deribit",
+            balance={"total": {"BTC": 1.0}},
+            positions=[_row(symbol=option, entryPrice=0.05, markPrice=0.06)],
+            markets={option: market},
+            tiers={option: ()},
+            taken_at=NOW,
+        )
