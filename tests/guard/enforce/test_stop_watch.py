@@ -130,6 +130,30 @@ def test_without_the_placed_order_a_fired_stop_says_its_fill_is_unknown() -> Non
     run(body)
 
 
+def test_a_fired_stop_whose_placed_order_cannot_be_read_is_told_when_it_can() -> None:
+    # Found by make chaos in CI: the stop fired, the read of the order it placed failed (503),
+    # and the guard told "the venue does not say how much it filled" and forgot the stop.
+    async def body(h: BinanceUsdmFakeHarness, port: LiveExchange) -> None:
+        watched: dict[str, WatchedStop] = {}
+        cid = await place_stop(h, port, watched)
+        await h.set_price(85_000.0)
+        h.server.fail_next("/fapi/v1/order", service_unavailable(), method="GET")
+
+        first = await settle(h, port, watched)
+        second = await settle(h, port, watched)
+
+        assert first == []
+        assert cid not in watched
+        [(_, payload, level, _, _)] = second
+        assert (payload["after"], payload["filled"], level) == (
+            "fired",
+            pytest.approx(0.1),
+            Level.ACT,
+        )
+
+    run(body)
+
+
 def test_an_open_stop_is_left_alone_and_a_failed_lookup_is_tried_again() -> None:
     async def body(h: BinanceUsdmFakeHarness, port: LiveExchange) -> None:
         watched: dict[str, WatchedStop] = {}
