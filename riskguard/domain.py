@@ -196,6 +196,11 @@ class AccountSnapshot:
     account: str = "default"
     notes: tuple[str, ...] = field(default=())
     settle: str | None = None
+    account_type: str | None = None
+    """What kind of account the venue says this is (``Bybit unified trading account``, ...)."""
+    sources: tuple[tuple[str, str], ...] = field(default=())
+    """(figure, where it came from) for the wallet and every figure not read from ccxt's own
+    unified fields: ``("BTC/USDT:USDT entry price", "venue raw row")``."""
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.wallet_balance):

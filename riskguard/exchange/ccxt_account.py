@@ -1,11 +1,14 @@
 """Normalise what a ccxt-shaped client returns into an :class:`AccountSnapshot`.
 
 Works for the paper venue and for ccxt exchanges (CCXT_NOTES.md): sizes are
-``contracts x contractSize``; zero rows and rows without a side are dropped; a missing margin
-mode falls back to the account's configured default; the cross wallet comes from the venue's
-``crossWalletBalance`` when it reports one, else from the total less unrealised PnL and isolated
-collateral. Tiers come from ``fetch_leverage_tiers`` (Binance's maintenance amount is in
-``info['cum']``; missing amounts are derived so the margin is continuous).
+``contracts x contractSize``; fields ccxt left empty are filled from the venue's raw row
+(:mod:`~riskguard.exchange.raw_rows`), and rows flat in both are dropped; a margin mode found
+nowhere falls back to the account's configured default, and the snapshot says so; the cross
+wallet comes from the venue's ``crossWalletBalance`` when it reports one, a unified account's
+from its USD collateral value (:mod:`~riskguard.exchange.account_kind`), else from the total less
+unrealised PnL and isolated collateral. Tiers come from ``fetch_leverage_tiers`` (Binance's
+maintenance amount is in ``info['cum']``; missing amounts are derived so the margin is
+continuous).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any, Final
 
 from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
+from riskguard.exchange.account_kind import AccountKind, account_kind
+from riskguard.exchange.raw_rows import fill_row
 from riskguard.risk.margin import with_cumulative_amounts
 
 
@@ -69,6 +74,7 @@ def position_from_ccxt(
     default_mode: MarginMode,
 ) -> Position | None:
     """One ccxt position row as a domain Position, or None for an empty row."""
+    row, _ = fill_row(row)
     contracts = _num(row.get("contracts"))
     side = row.get("side")
     if not contracts or contracts <= 0 or side not in ("long", "short"):
@@ -135,13 +141,29 @@ def raw_entry_price(info: Any) -> float | None:
     return None
 
 
-def row_sources(row: Mapping[str, Any]) -> tuple[str, ...]:
-    """Where an open row's entry and mark came from, where not from ccxt's own fields."""
-    said = []
+def row_sources(
+    row: Mapping[str, Any], default_mode: MarginMode = MarginMode.CROSS
+) -> tuple[tuple[str, str], ...]:
+    """Where an open row's entry, mark, margin mode and isolated margin came from, where not from
+    ccxt's own fields (the fields :func:`~riskguard.exchange.raw_rows.fill_row` fills say
+    their own)."""
+    symbol = row.get("symbol")
+    said: list[tuple[str, str]] = []
     if not _num(row.get("entryPrice")) and raw_entry_price(row.get("info")):
-        said.append(f"{row.get('symbol')}: entry price from the venue's raw row")
+        said.append((f"{symbol} entry price", "venue raw row"))
     if row.get("markSource"):
-        said.append(f"{row.get('symbol')}: mark price from {row.get('markSource')}")
+        said.append((f"{symbol} mark price", str(row.get("markSource"))))
+    mode = row.get("marginMode")
+    if mode not in ("isolated", "cross"):
+        said.append((f"{symbol} margin mode", f"config default ({default_mode.value})"))
+        mode = default_mode.value
+    if mode == "isolated":
+        if _own_margin(row.get("info")) is not None:
+            said.append((f"{symbol} isolated margin", "venue raw row"))
+        elif _num(row.get("collateral")) is not None:
+            said.append((f"{symbol} isolated margin", "ccxt collateral less unrealizedPnl"))
+        else:
+            said.append((f"{symbol} isolated margin", "notional at entry / leverage (estimate)"))
     return tuple(said)
 
 
@@ -240,12 +262,16 @@ def snapshot_from_ccxt(
     settle: str | None = None,
 ) -> AccountSnapshot:
     """The account as the risk core sees it (``total_includes_upnl``: see :func:`cross_wallet`;
-    ``settle``: the account's configured settle currency, see :func:`settle_currency`). Notes say
-    which figures did not come from ccxt's own fields (:func:`row_sources`)."""
+    ``settle``: the account's configured settle currency, see :func:`settle_currency`).
+
+    A unified account (:mod:`~riskguard.exchange.account_kind`) is read in USD from the venue's
+    own collateral value. ``sources`` says where every figure that did not come from ccxt's own
+    unified fields came from (:func:`row_sources`, :func:`~riskguard.exchange.raw_rows.fill_row`);
+    ``notes`` what the reader should know about the reading."""
     domain = []
-    every = list(positions)
-    rows = [r for r in every if (_num(r.get("contracts")) or 0.0) > 0]
-    for row in every:
+    sources: list[tuple[str, str]] = []
+    every = [fill_row(r) for r in positions]
+    for row, filled in every:
         symbol = str(row.get("symbol"))
         market = markets.get(symbol)
         if market is None:
@@ -265,20 +291,42 @@ def snapshot_from_ccxt(
         position = position_from_ccxt(row, market, symbol_tiers, default_mode)
         if position is not None:
             domain.append(position)
+            sources.extend((f"{f.symbol} {f.field}", f.source) for f in filled)
+            sources.extend(row_sources(row, default_mode))
     currency = settle_currency(balance, (p.symbol for p in domain), markets, settle)
-    notes = settle_notes(currency, (p.symbol for p in domain))
-    notes += tuple(n for row in rows for n in row_sources(row))
+    kind = account_kind(balance, currency)
+    if kind.unified and settle is None:
+        wallet = unified_wallet(kind, domain)
+        currency = "USD"
+        notes: tuple[str, ...] = ()
+    else:
+        wallet = cross_wallet(
+            balance, domain, settle=currency, total_includes_upnl=total_includes_upnl
+        )
+        notes = settle_notes(currency, (p.symbol for p in domain))
+    volatile = kind.volatile_collateral_note()
+    if volatile is not None:
+        notes += (volatile,)
+    sources.insert(0, ("wallet", kind.source or f"ccxt total {currency}"))
     return AccountSnapshot(
         venue=venue,
-        wallet_balance=cross_wallet(
-            balance, domain, settle=currency, total_includes_upnl=total_includes_upnl
-        ),
+        wallet_balance=wallet,
         positions=tuple(domain),
         taken_at=taken_at,
         account=account,
         notes=notes,
         settle=currency,
+        account_type=kind.label,
+        sources=tuple(sources),
     )
+
+
+def unified_wallet(kind: AccountKind, positions: Sequence[Position]) -> float:
+    """A unified account's cross wallet in USD: the venue's collateral value less its reported
+    uPnL, less the collateral isolated positions hold (the venue counts it in its total)."""
+    equity = kind.equity or 0.0
+    isolated = sum((p.collateral or 0.0) for p in positions if p.margin_mode is MarginMode.ISOLATED)
+    return equity - (kind.upnl or 0.0) - isolated
 
 
 TOTAL_EXCLUDES_UPNL = frozenset({"bybit"})

@@ -34,6 +34,7 @@ from riskguard.clock import Clock, to_datetime
 from riskguard.config import GuardConfig
 from riskguard.domain import AccountSnapshot, MarginMode, MarketRules, OpenStop, Tier
 from riskguard.errors import ExchangeProblem, InputError, RetryLater, StopAccount
+from riskguard.exchange.account_kind import account_kind, free_collateral
 from riskguard.exchange.ccxt_account import (
     TOTAL_EXCLUDES_UPNL,
     open_stops_from_ccxt,
@@ -651,11 +652,8 @@ def _positive(value: Any) -> float | None:
 
 
 def _free_balance(balance: Mapping[str, Any], snapshot: AccountSnapshot) -> float:
-    free = (balance.get("free") or {}).get(snapshot.settle or "USDT")
-    try:
-        return float(free) if free is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
+    settle = snapshot.settle or "USDT"
+    return free_collateral(balance, account_kind(balance, settle), settle)
 
 
 def _same_move(a: StressMove, b: StressMove) -> bool:

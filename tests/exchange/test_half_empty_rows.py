@@ -76,13 +76,13 @@ def test_a_row_without_entry_reads_from_its_raw_row_and_says_so() -> None:
 
     (position,) = snapshot.positions
     assert position.entry_price == 98_000.0
-    assert snapshot.notes == (f"{SYMBOL}: entry price from the venue's raw row",)
+    assert (f"{SYMBOL} entry price", "venue raw row") in snapshot.sources
 
 
 def test_a_mark_filled_by_the_mark_price_call_is_said() -> None:
     snapshot = _snapshot(_row(entryPrice=99_000.0, markSource="fetch_mark_price"))
 
-    assert snapshot.notes == (f"{SYMBOL}: mark price from fetch_mark_price",)
+    assert (f"{SYMBOL} mark price", "fetch_mark_price") in snapshot.sources
 
 
 @pytest.mark.parametrize(
@@ -110,3 +110,71 @@ def test_an_options_position_is_refused_with_a_clear_message() -> None:
             tiers={option: ()},
             taken_at=NOW,
         )
+
+
+@pytest.mark.parametrize(
+    ("info", "side", "source"),
+    [
+        ({"positionAmt": "-0.5", "positionSide": "BOTH"}, "short", "venue raw positionAmt"),
+        ({"size": "0.5", "side": "Buy"}, "long", "venue raw size"),
+        ({"pos": "-0.5", "posSide": "net"}, "short", "venue raw pos"),
+        ({"position": {"szi": "0.5", "entryPx": "99000"}}, "long", "venue raw position.szi"),
+    ],
+)
+def test_a_row_ccxt_reads_as_flat_is_read_from_its_raw_size_never_dropped(
+    info: dict[str, Any], side: str, source: str
+) -> None:
+    row = _row(contracts=None, side=None, entryPrice=99_000.0, info=info)
+
+    snapshot = _snapshot(row)
+
+    (position,) = snapshot.positions
+    assert (position.size, position.side.value) == (0.5, side)
+    assert (f"{SYMBOL} contracts", source) in snapshot.sources
+
+
+def test_a_row_flat_in_ccxt_and_in_its_raw_row_is_no_position() -> None:
+    snapshot = _snapshot(_row(contracts=0, side=None, entryPrice=1.0, info={"positionAmt": "0"}))
+
+    assert snapshot.positions == ()
+
+
+@pytest.mark.parametrize(
+    ("info", "mode", "source"),
+    [
+        ({"marginType": "isolated", "isolatedWallet": "900"}, "isolated", "venue raw marginType"),
+        ({"mgnMode": "cross"}, "cross", "venue raw mgnMode"),
+        ({"tradeMode": 1, "positionBalance": "900"}, "isolated", "venue raw tradeMode"),
+        ({"position": {"leverage": {"type": "isolated", "value": 5}}}, "isolated", None),
+        ({"isolated": True, "isolatedWallet": "900"}, "isolated", "venue raw isolated"),
+    ],
+)
+def test_margin_mode_and_leverage_missing_in_ccxt_are_read_from_the_raw_row(
+    info: dict[str, Any], mode: str, source: str | None
+) -> None:
+    row = _row(marginMode=None, leverage=None, entryPrice=99_000.0, info=info)
+
+    snapshot = _snapshot(row)
+
+    (position,) = snapshot.positions
+    assert position.margin_mode.value == mode
+    expected = source or "venue raw position.leverage.type"
+    assert (f"{SYMBOL} margin mode", expected) in snapshot.sources
+    if "position" in info:
+        assert position.leverage == 5
+        assert (f"{SYMBOL} leverage", "venue raw position.leverage.value") in snapshot.sources
+
+
+def test_a_margin_mode_found_nowhere_is_the_configured_default_and_said() -> None:
+    snapshot = _snapshot(_row(marginMode=None, entryPrice=99_000.0))
+
+    assert snapshot.positions[0].margin_mode.value == "cross"
+    assert (f"{SYMBOL} margin mode", "config default (cross)") in snapshot.sources
+
+
+def test_isolated_margin_without_any_figure_is_said_to_be_an_estimate() -> None:
+    snapshot = _snapshot(_row(marginMode="isolated", leverage=10, entryPrice=99_000.0))
+
+    assert (f"{SYMBOL} isolated margin", "notional at entry / leverage (estimate)") in (
+        snapshot.sources
+    )
