@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from riskguard.alerts.hysteresis import Condition
@@ -106,10 +107,21 @@ def cycle_conditions(
     findings: Sequence[Finding],
     alerts: Sequence[PlannerAlert],
 ) -> list[Condition]:
-    """The conditions of one cycle's findings and planner alerts for ``account``."""
+    """The conditions of one cycle's findings and planner alerts for ``account``; figures from an
+    approximate venue profile say so in the title (:func:`approximate_title`)."""
     out = [finding_condition(f) for f in findings if f.level >= Level.WARN]
     out.extend(planner_alert_condition(a, data) for a in alerts if a.level >= Level.WARN)
-    return [c for c in out if c.account == account]
+    risk = data.evaluation.risk
+    return [
+        replace(c, title=approximate_title(c.title, risk.venue)) if risk.approximate else c
+        for c in out
+        if c.account == account
+    ]
+
+
+def approximate_title(title: str, profile: str) -> str:
+    """A title whose figures come from an approximate venue profile, saying so."""
+    return f"{title} [approximate: {profile} venue profile]"
 
 
 def dry_run_condition(action: Action) -> Condition:

@@ -74,6 +74,7 @@ def to_json(result: CheckResult) -> dict[str, Any]:
                             (p.symbol, p.side.value)
                         ),
                         "liquidation_price": e.risk.liquidation_price,
+                        "approximate": evaluation.risk.approximate,
                         "distance_pct": _number(
                             None if e.risk.distance is None else e.risk.distance * 100
                         ),
@@ -90,6 +91,10 @@ def to_json(result: CheckResult) -> dict[str, Any]:
                 "actionable": report.actionable,
                 "error": report.error,
                 "settle": None if report.snapshot is None else report.snapshot.settle,
+                "account_type": None if report.snapshot is None else report.snapshot.account_type,
+                "profile": None if evaluation is None else evaluation.risk.venue,
+                "approximate": None if evaluation is None else evaluation.risk.approximate,
+                "sources": {} if report.snapshot is None else dict(report.snapshot.sources),
                 "notes": [] if report.snapshot is None else list(report.snapshot.notes),
                 "wallet_balance": None
                 if report.snapshot is None
@@ -158,15 +163,36 @@ def print_table(result: CheckResult, console: Console) -> None:
                 p["margin_mode"],
                 figure(p["mark_price"], ",.6g"),
                 figure(p["exchange_liquidation_price"], ",.6g"),
-                figure(p["liquidation_price"], ",.6g"),
+                figure(p["liquidation_price"], ",.6g") + ("≈" if p["approximate"] else ""),
                 figure(p["distance_pct"], ".2f"),
                 figure(p["sigma_distance"], ".1f"),
                 figure(p["shortfall"], ",.2f"),
                 rules,
             )
     console.print(table)
+    for line in account_lines(document):
+        console.print(line, highlight=False, markup=False)
     labels = {EXIT_OK: "ok", EXIT_WARN: "warnings", EXIT_ACT: "action needed"}
     console.print(f"result: {labels[result.exit_code]} (exit code {result.exit_code})")
+
+
+def account_lines(document: dict[str, Any]) -> list[str]:
+    """Per account: its type, settle currency and profile (an approximate one said so), the
+    figures not read from ccxt's own fields with their sources, and the snapshot's notes."""
+    lines: list[str] = []
+    for account in document["accounts"]:
+        if account["account_type"] is None:
+            continue
+        profile = account["profile"] or "-"
+        if account["approximate"]:
+            profile += " (approximate profile: liquidation figures marked ≈ are estimates)"
+        lines.append(
+            f"{account['account']}: {account['account_type']}, settle {account['settle']}, "
+            f"venue profile {profile}"
+        )
+        lines.extend(f"  {name}: {source}" for name, source in account["sources"].items())
+        lines.extend(f"  note: {note}" for note in account["notes"])
+    return lines
 
 
 def summarise(reports: Sequence[tuple[GuardAccount, CycleReport]]) -> CheckResult:

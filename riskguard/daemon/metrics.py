@@ -114,6 +114,13 @@ class GuardMetrics:
         self.alert_only = account_gauge(
             "riskguard_account_alert_only", "1 when the guard only alerts for this account."
         )
+        self.profile = Gauge(
+            "riskguard_account_profile",
+            '1 for the venue profile the account\'s figures come from; approximate="true" '
+            "marks an approximate profile (generic), whose figures are estimates.",
+            ("account", "profile", "approximate"),
+            registry=reg,
+        )
         self.cycle_seconds = Histogram(
             "riskguard_cycle_seconds",
             "Duration of one guard cycle.",
@@ -195,6 +202,8 @@ class GuardMetrics:
 
     def _observe_evaluation(self, account: str, evaluation: AccountEvaluation) -> None:
         _set(self.equity, (account,), evaluation.risk.equity)
+        approximate = "true" if evaluation.risk.approximate else "false"
+        self.profile.labels(account, evaluation.risk.venue, approximate).set(1)
         _set(self.potential_shortfall, (account,), evaluation.potential_shortfall)
         current: dict[tuple[str, str], PositionEvaluation] = {}
         for pe in evaluation.positions:
@@ -263,6 +272,7 @@ class GuardMetrics:
     def _account_metrics(self) -> Iterable[Gauge | Counter | Histogram]:
         yield from self._position_gauges
         yield self.equity
+        yield self.profile
         yield self.potential_shortfall
         yield self.data_age
         yield self.actionable

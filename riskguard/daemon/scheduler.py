@@ -518,6 +518,10 @@ def snapshot_payload(report: CycleReport) -> dict[str, Any]:
     return {
         "equity": evaluation.risk.equity,
         "settle": report.snapshot.settle,
+        "account_type": report.snapshot.account_type,
+        "profile": evaluation.risk.venue,
+        "approximate": evaluation.risk.approximate,
+        "sources": dict(report.snapshot.sources),
         "notes": list(report.snapshot.notes),
         "wallet_balance": report.snapshot.wallet_balance,
         "potential_shortfall": evaluation.potential_shortfall,

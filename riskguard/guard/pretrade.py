@@ -64,6 +64,10 @@ class PreTradeVerdict:
     shortfall: float
     account_margin_ratio: float
     objections: tuple[Finding, ...]
+    profile: str = ""
+    """The venue profile the figures come from."""
+    approximate: bool = False
+    """True when that profile is approximate (``generic``): the figures are estimates."""
 
     @property
     def allowed(self) -> bool:
@@ -206,4 +210,6 @@ def pre_trade_check(
         shortfall=item.shortfall if item else evaluation.potential_shortfall,
         account_margin_ratio=evaluation.risk.margin_ratio,
         objections=tuple(objections),
+        profile=evaluation.risk.venue,
+        approximate=evaluation.risk.approximate,
     )
