@@ -37,6 +37,8 @@ class AccountKind:
 
     label: str
     unified: bool = False
+    """The venue margins every position with every collateral asset, in USD: the wallet is its
+    USD collateral value (from ``equity`` less ``upnl``, or the venue's cross wallet)."""
     equity: float | None = None
     upnl: float | None = None
     free: float | None = None
@@ -132,6 +134,7 @@ def _binance(info: Mapping[str, Any]) -> AccountKind | None:
     if multi is True:
         return AccountKind(
             label="Binance multi-assets mode (USD across collateral assets)",
+            unified=True,
             free=_number(info.get("availableBalance")),
             source="venue raw totalCrossWalletBalance (USD across collateral assets)",
             collateral_usd=_collateral(info.get("assets"), "asset", "marginBalance"),

@@ -236,15 +236,16 @@ def settle_currency(
 
 
 def settle_notes(currency: str, symbols: Iterable[str]) -> tuple[str, ...]:
-    """What a snapshot must say about its settle currency: positions that settle in another one
-    (a multi-asset account) are read as if they settled in ``currency``."""
+    """What a snapshot must say about its settle currency: positions that settle in another one,
+    on an account whose answer does not show it as unified (multi-asset), are read as if they
+    settled in ``currency``."""
     others = sorted({s.partition(":")[2] for s in symbols} - {currency, ""})
     if not others:
         return ()
     return (
         f"positions settle in {currency} and {', '.join(others)}: the wallet is read in "
-        f"{currency} and the others' figures are taken as {currency} (multi-asset accounts are "
-        "not yet read as the venue defines them)",
+        f"{currency} and the others' figures are taken as {currency} (the venue's answer does "
+        "not show a unified, multi-asset account, which would be read in USD)",
     )
 
 
@@ -296,7 +297,11 @@ def snapshot_from_ccxt(
     currency = settle_currency(balance, (p.symbol for p in domain), markets, settle)
     kind = account_kind(balance, currency)
     if kind.unified and settle is None:
-        wallet = unified_wallet(kind, domain)
+        wallet = (
+            unified_wallet(kind, domain)
+            if kind.equity is not None
+            else cross_wallet(balance, domain, settle=currency)
+        )
         currency = "USD"
         notes: tuple[str, ...] = ()
     else:

@@ -55,7 +55,8 @@ _SIDE_WORDS: Final = {
 _MODE_FIELDS: Final = (
     (("marginType",), {"cross": "cross", "isolated": "isolated", "crossed": "cross"}),  # Binance
     (("mgnMode",), {"cross": "cross", "isolated": "isolated"}),  # OKX
-    (("tradeMode",), {"0": "cross", "1": "isolated"}),  # Bybit v5 (0 cross, 1 isolated)
+    # Bybit v5: 1 is isolated on classic accounts; 0 is no answer (unified accounts always say 0)
+    (("tradeMode",), {"1": "isolated"}),
     (("position", "leverage", "type"), {"cross": "cross", "isolated": "isolated"}),  # Hyperliquid
     # Binance positionRisk v2 also says it as a boolean
     (("isolated",), {"True": "isolated", "False": "cross", "true": "isolated", "false": "cross"}),

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from riskguard.domain import MarginMode
 from riskguard.errors import InputError
 from riskguard.exchange.ccxt_account import raw_entry_price, snapshot_from_ccxt
 
@@ -178,3 +179,23 @@ def test_isolated_margin_without_any_figure_is_said_to_be_an_estimate() -> None:
     assert (f"{SYMBOL} isolated margin", "notional at entry / leverage (estimate)") in (
         snapshot.sources
     )
+
+
+def test_bybits_trade_mode_0_is_no_answer_and_the_default_holds() -> None:
+    # Bybit unified accounts say tradeMode 0 whatever the position's mode (Bybit v5 docs), so
+    # 0 must not be read as cross: an isolated default stays isolated.
+    row = _row(marginMode=None, entryPrice=99_000.0, info={"tradeMode": 0})
+
+    snapshot = snapshot_from_ccxt(
+        account="a",
+        venue="bybit",
+        balance={"total": {"USDC": 10_000.0}},
+        positions=[row],
+        markets={SYMBOL: MARKET},
+        tiers={},
+        taken_at=NOW,
+        default_mode=MarginMode.ISOLATED,
+    )
+
+    assert snapshot.positions[0].margin_mode is MarginMode.ISOLATED
+    assert (f"{SYMBOL} margin mode", "config default (isolated)") in snapshot.sources

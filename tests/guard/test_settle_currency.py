@@ -89,8 +89,8 @@ def test_a_configured_settle_currency_wins_and_an_unfunded_one_reads_zero() -> N
 
 
 def test_positions_in_two_settle_currencies_are_read_in_the_first_and_said_so() -> None:
-    # Binance multi-assets mode pools USDT and USDC; until such accounts are read as the venue
-    # defines them, the snapshot is not refused (that would blind the guard) but carries a note.
+    # An account whose answer does not show it as unified (those are read in USD, see
+    # test_account_kind.py) is not refused (that would blind the guard) but carries a note.
     symbols = ["BTC/USDT:USDT", "ETH/USDC:USDC"]
 
     assert settle_currency({}, symbols, USDC_MARKETS) == "USDT"
