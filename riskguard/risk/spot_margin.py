@@ -298,6 +298,10 @@ def _coefficients(
         else:
             weight = a.haircut if (rule.haircut_applies and a.net > 0) else 1.0
             requirement = (1.0 + a.maintenance_rate) * (1.0 + fee) - 1.0
+            if a.owed > 0 and requirement <= 0:
+                raise InputError(
+                    f"{a.asset}.maintenance_rate: {rule.name} needs the venue's rate on this loan"
+                )
             coefs[a.asset] = (a.net * weight, a.owed * requirement)
     return coefs
 

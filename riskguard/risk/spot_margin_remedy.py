@@ -90,7 +90,9 @@ def _after_sell(
 ) -> MarginLoanAccount:
     row = _row(account, asset)
     proceeds = amount * row.price * (1.0 - cost)
-    return _with(account, replace(row, held=row.held - amount), _pay(_quote_row(account), proceeds))
+    return _with(
+        account, replace(row, held=max(0.0, row.held - amount)), _pay(_quote_row(account), proceeds)
+    )
 
 
 def _after_buy(
@@ -99,7 +101,7 @@ def _after_buy(
     row = _row(account, asset)
     quote = _quote_row(account)
     spent = amount * row.price * (1.0 + cost)
-    return _with(account, _pay(row, amount), replace(quote, held=quote.held - spent))
+    return _with(account, _pay(row, amount), replace(quote, held=max(0.0, quote.held - spent)))
 
 
 def _breakpoints(row: MarginAsset, quote: MarginAsset, per_unit: float, sell: bool) -> list[float]:
