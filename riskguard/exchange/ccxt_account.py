@@ -171,6 +171,7 @@ _OWN_MARGIN_FIELDS: Final = (
     ("isolatedWallet", None),  # Binance positionRisk: the wallet alone (isolatedMargin adds uPnL)
     ("positionBalance", None),  # Bybit v5 position/list
     ("margin", ("mgnMode", "isolated")),  # OKX positions, isolated rows only
+    ("posMargin", ("crossMode", False)),  # KuCoin Futures classic positions (ccxt adds uPnL)
 )
 
 

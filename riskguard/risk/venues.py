@@ -16,6 +16,14 @@ part of the threshold, and where the rate comes from. Sources: RISK_MATH.md and 
 - okx, gate: linear. Liquidation threshold includes the taker fee to close; MM on the mark value.
   OKX position tiers are counted in contracts: give them as size tiers (base units).
 - hyperliquid: MM = position value at mark / (2 x max leverage), or its margin table as tiers.
+- mexc: USDT-M linear. Isolated MM on the position value at the average open price (MEXC's
+  worked example); liquidation when margin + uPnL reaches MM plus the fee to close; tiers from the
+  contract's risk limit, bounded in contracts. Cross assumed on the mark (fair price) value.
+  Labelled approximate: MEXC publishes neither the cross basis nor the liquidation fee.
+- kucoin (ccxt kucoinfutures): USDT-M linear. Isolated MM on the value at the average entry price
+  (KuCoin's formula); cross risk rate on the mark value plus the expected closing fee, so the
+  taker fee is in the threshold for both (isolated: a taker fee nearer the entry than KuCoin's own
+  formula, which its recorded rows also lie nearer to).
 - generic: any other ccxt venue, from ccxt's maintenanceMarginPercentage with the Binance-style
   formula. Labelled approximate.
 """
@@ -126,8 +134,29 @@ GENERIC = VenueProfile(
     summary="Any ccxt venue from maintenanceMarginPercentage (approximate)",
 )
 
+MEXC = VenueProfile(
+    name="mexc",
+    isolated_basis=MarginBasis.ENTRY,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=True,
+    mmr_from_max_leverage=False,
+    approximate=True,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="MEXC USDT-M: isolated MM on open value, cross on mark (assumed), plus fee to close",
+)
+KUCOIN = VenueProfile(
+    name="kucoin",
+    isolated_basis=MarginBasis.ENTRY,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=True,
+    mmr_from_max_leverage=False,
+    approximate=False,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="KuCoin Futures USDT-M: isolated MM on entry value, cross on mark, plus fee to close",
+)
+
 PROFILES: dict[str, VenueProfile] = {
-    p.name: p for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, GENERIC)
+    p.name: p for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, MEXC, KUCOIN, GENERIC)
 }
 
 # ccxt exchange ids that share a profile with the venue they belong to.
@@ -136,6 +165,7 @@ _ALIASES: dict[str, str] = {
     "gateio": "gate",
     "okxus": "okx",
     "myokx": "okx",
+    "kucoinfutures": "kucoin",
 }
 
 

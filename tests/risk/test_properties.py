@@ -48,10 +48,16 @@ from riskguard.risk import (
     touch_probability,
     with_cumulative_amounts,
 )
+from riskguard.risk.venues import MarginBasis
 
 VENUES = tuple(sorted(PROFILES))
-MARK_BASIS_VENUES = tuple(v for v in VENUES if v != "bybit")
-FEE_IN_THRESHOLD = frozenset({"okx", "gate"})
+MARK_BASIS_VENUES = tuple(
+    v
+    for v in VENUES
+    if PROFILES[v].isolated_basis is MarginBasis.MARK
+    and PROFILES[v].cross_basis is MarginBasis.MARK
+)
+FEE_IN_THRESHOLD = frozenset(v for v in VENUES if PROFILES[v].fee_in_threshold)
 TAKEN_AT = datetime(2025, 1, 1, tzinfo=UTC)
 INF = math.inf
 
@@ -73,9 +79,11 @@ def margin_tiers(position: Position) -> tuple[Tier, ...]:
 
 
 def threshold(venue: str, position: Position, size: float, price: float) -> float:
-    """Maintenance margin (+ fee to close on OKX and Gate) of ``size`` marked at ``price``."""
+    """Maintenance margin (+ fee to close where the profile has it) of ``size`` at ``price``."""
     isolated = position.margin_mode is MarginMode.ISOLATED
-    charged = position.entry_price if venue == "bybit" and isolated else price
+    charged = (
+        position.entry_price if PROFILES[venue].basis(isolated) is MarginBasis.ENTRY else price
+    )
     tiers = margin_tiers(position)
     selector = size if tiers[0].unit is TierUnit.SIZE else size * charged
     tier = tiers[0]
