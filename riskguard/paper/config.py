@@ -342,20 +342,28 @@ class PaperSetup:
 
 
 def _bars(market: MarketIn, base_dir: Path, start_ms: int) -> Bars:
-    feed = market.feed
+    return feed_bars(market.feed, market.symbol, base_dir, start_ms)
+
+
+def feed_bars(
+    feed: CsvFeedIn | GbmFeedIn | JumpFeedIn, symbol: str, base_dir: Path, start_ms: int
+) -> Bars:
+    """The price series a feed section describes: a CSV read (relative to ``base_dir``) or a
+    synthetic path (starting at ``start_ms`` unless it says when). Shared by the spot margin
+    venue's config (:mod:`riskguard.paper.spot_margin.config`)."""
     if isinstance(feed, CsvFeedIn):
         path = Path(feed.csv)
         if not path.is_absolute():
             path = base_dir / path
-        bars = read_price_csv(path, market.symbol)
+        bars = read_price_csv(path, symbol)
         for note in bars.gap_notes:
             # accepted, never silently: the venue holds the last price across the missing bars
-            _LOG.warning("price file has a gap", symbol=market.symbol, gap=note)
+            _LOG.warning("price file has a gap", symbol=symbol, gap=note)
         return bars
     if isinstance(feed, GbmFeedIn):
         g: GbmIn = feed.gbm
         return gbm_bars(
-            market.symbol,
+            symbol,
             start_price=g.start_price,
             daily_volatility=g.daily_volatility_pct / 100,
             start_ms=_ms(g.start) if g.start else start_ms,
@@ -366,7 +374,7 @@ def _bars(market: MarketIn, base_dir: Path, start_ms: int) -> Bars:
         )
     j = feed.jump_diffusion
     return jump_diffusion_bars(
-        market.symbol,
+        symbol,
         start_price=j.start_price,
         daily_volatility=j.daily_volatility_pct / 100,
         start_ms=_ms(j.start) if j.start else start_ms,
