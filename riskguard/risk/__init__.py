@@ -77,7 +77,13 @@ from riskguard.risk.spot_margin import (
     shortfall_scenarios,
     with_levels,
 )
-from riskguard.risk.spot_margin_remedy import RemedySize, buy_to_repay, sell_to_repay
+from riskguard.risk.spot_margin_remedy import (
+    RemedySize,
+    after_buy_to_repay,
+    after_sell_to_repay,
+    buy_to_repay,
+    sell_to_repay,
+)
 from riskguard.risk.venues import (
     PROFILES,
     MarginBasis,
@@ -120,6 +126,8 @@ __all__ = [
     "StressResult",
     "ThresholdMove",
     "VenueProfile",
+    "after_buy_to_repay",
+    "after_sell_to_repay",
     "assess",
     "assess_account",
     "assess_isolated",

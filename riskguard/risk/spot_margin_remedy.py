@@ -85,9 +85,11 @@ def _check_inputs(rule: MarginVenueRule, target_level: float, cost_rate: float) 
     return rule.to_health(target_level)
 
 
-def _after_sell(
+def after_sell_to_repay(
     account: MarginLoanAccount, asset: str, amount: float, cost: float
 ) -> MarginLoanAccount:
+    """The account after selling ``amount`` of ``asset``, the proceeds less ``cost`` (a rate)
+    repaying the quote loan, interest first."""
     row = _row(account, asset)
     proceeds = amount * row.price * (1.0 - cost)
     return _with(
@@ -95,9 +97,11 @@ def _after_sell(
     )
 
 
-def _after_buy(
+def after_buy_to_repay(
     account: MarginLoanAccount, asset: str, amount: float, cost: float
 ) -> MarginLoanAccount:
+    """The account after buying back ``amount`` of a borrowed ``asset`` with held quote (plus
+    ``cost``, a rate), repaying that asset's loan, interest first."""
     row = _row(account, asset)
     quote = _quote_row(account)
     spent = amount * row.price * (1.0 + cost)
@@ -125,7 +129,7 @@ def _size(
     target = _check_inputs(rule, target_level, cost_rate)
     row = _row(account, asset)
     quote = _quote_row(account)
-    after = _after_sell if sell else _after_buy
+    after = after_sell_to_repay if sell else after_buy_to_repay
     if sell:
         per_unit = row.price * (1.0 - cost_rate)
         caps = {"held": row.held, "quote owed": quote.owed / per_unit if per_unit > 0 else 0.0}
