@@ -16,6 +16,12 @@ part of the threshold, and where the rate comes from. Sources: RISK_MATH.md and 
 - okx, gate: linear. Liquidation threshold includes the taker fee to close; MM on the mark value.
   OKX position tiers are counted in contracts: give them as size tiers (base units).
 - hyperliquid: MM = position value at mark / (2 x max leverage), or its margin table as tiers.
+- deribit: standard margin, one cross account per currency. MM on the mark value at a rate that
+  grows with the position's size (base + slope x size in coin: not a tier table, so the rate is
+  taken as given for the current size); liquidation is incremental, not all at once. Approximate.
+- phemex: USDT-M. Isolated: liquidation where IM + uPnL falls to MM charged on the open (entry)
+  value, IM = open value / leverage, as Bybit; checked on a recorded isolated position. Cross:
+  MM on the mark value (not checked on a recorded price).
 - generic: any other ccxt venue, from ccxt's maintenanceMarginPercentage with the Binance-style
   formula. Labelled approximate.
 """
@@ -126,8 +132,30 @@ GENERIC = VenueProfile(
     summary="Any ccxt venue from maintenanceMarginPercentage (approximate)",
 )
 
+DERIBIT = VenueProfile(
+    name="deribit",
+    isolated_basis=MarginBasis.MARK,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=False,
+    mmr_from_max_leverage=False,
+    approximate=True,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="Deribit standard margin: cross per currency, MM on mark value, size-dependent rate "
+    "(approximate)",
+)
+PHEMEX = VenueProfile(
+    name="phemex",
+    isolated_basis=MarginBasis.ENTRY,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=False,
+    mmr_from_max_leverage=False,
+    approximate=False,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="Phemex USDT-M: isolated MM on the open (entry) value, cross on mark value",
+)
+
 PROFILES: dict[str, VenueProfile] = {
-    p.name: p for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, GENERIC)
+    p.name: p for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, GENERIC, DERIBIT, PHEMEX)
 }
 
 # ccxt exchange ids that share a profile with the venue they belong to.

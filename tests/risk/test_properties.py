@@ -31,6 +31,7 @@ from riskguard.risk import (
     EquityFloor,
     EwmaVolatility,
     Leg,
+    MarginBasis,
     ReduceMarginPolicy,
     assess_account,
     assess_isolated,
@@ -50,7 +51,7 @@ from riskguard.risk import (
 )
 
 VENUES = tuple(sorted(PROFILES))
-MARK_BASIS_VENUES = tuple(v for v in VENUES if v != "bybit")
+MARK_BASIS_VENUES = tuple(v for v in VENUES if PROFILES[v].isolated_basis is MarginBasis.MARK)
 FEE_IN_THRESHOLD = frozenset({"okx", "gate"})
 TAKEN_AT = datetime(2025, 1, 1, tzinfo=UTC)
 INF = math.inf
@@ -75,7 +76,8 @@ def margin_tiers(position: Position) -> tuple[Tier, ...]:
 def threshold(venue: str, position: Position, size: float, price: float) -> float:
     """Maintenance margin (+ fee to close on OKX and Gate) of ``size`` marked at ``price``."""
     isolated = position.margin_mode is MarginMode.ISOLATED
-    charged = position.entry_price if venue == "bybit" and isolated else price
+    entry_basis = PROFILES[venue].isolated_basis is MarginBasis.ENTRY
+    charged = position.entry_price if entry_basis and isolated else price
     tiers = margin_tiers(position)
     selector = size if tiers[0].unit is TierUnit.SIZE else size * charged
     tier = tiers[0]

@@ -22,6 +22,7 @@ from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, 
 from riskguard.errors import InputError
 from riskguard.risk import (
     PROFILES,
+    MarginBasis,
     assess_account,
     assess_isolated,
     get_profile,
@@ -501,7 +502,7 @@ def test_generic_isolated_uses_the_binance_formula_and_is_marked_approximate(
 def test_exact_profiles_are_not_marked_approximate() -> None:
     exact = sorted(name for name, profile in PROFILES.items() if not profile.approximate)
 
-    assert exact == ["binance", "bybit", "gate", "hyperliquid", "okx"]
+    assert exact == ["binance", "bybit", "gate", "hyperliquid", "okx", "phemex"]
 
 
 # --- Every venue, both sides, isolated and cross: closed form and a bisection oracle ----------
@@ -517,10 +518,15 @@ def _flat_terms(venue: str) -> tuple[float, float, float]:
     return RATE, AMOUNT, FEE if venue in FEE_IN_THRESHOLD else 0.0
 
 
+def _entry_basis(venue: str) -> bool:
+    """Bybit and Phemex charge isolated MM on the entry value."""
+    return PROFILES[venue].isolated_basis is MarginBasis.ENTRY
+
+
 def _threshold(venue: str, mode: MarginMode, q: float, entry: float, price: float) -> float:
     """First principles: MM on the charged value (+ the fee to close on OKX and Gate)."""
     rate, amount, fee = _flat_terms(venue)
-    charged = entry if venue == "bybit" and mode is MarginMode.ISOLATED else price
+    charged = entry if _entry_basis(venue) and mode is MarginMode.ISOLATED else price
     return q * charged * rate - amount + q * price * fee
 
 
@@ -540,7 +546,7 @@ def _closed_form(venue: str, mode: MarginMode, side: Side, q: float, e: float, c
     """Hand algebra of equity = threshold for the flat table (rate, cum a, fee f)."""
     s = side.sign
     rate, a, fee = _flat_terms(venue)
-    if venue == "bybit" and mode is MarginMode.ISOLATED:
+    if _entry_basis(venue) and mode is MarginMode.ISOLATED:
         # c + s*q*(P - E) = q*E*rate - a  ->  P = E - s*(c - q*E*rate + a)/q
         return e - s * (c - q * e * rate + a) / q
     # c + s*q*(P - E) = q*P*(rate + f) - a  ->  P = (s*q*E - c - a) / (q*(s - rate - f))
@@ -593,7 +599,9 @@ def test_flat_rate_position_matches_closed_form_and_bisection_oracle(
 # --- No liquidation price, and positions already past it ---------------------------------------
 
 
-@pytest.mark.parametrize("venue", sorted(set(PROFILES) - {"bybit"}))
+@pytest.mark.parametrize(
+    "venue", sorted(v for v in PROFILES if PROFILES[v].isolated_basis is MarginBasis.MARK)
+)
 def test_fully_collateralised_isolated_long_has_no_liquidation_price(venue: str) -> None:
     # 100,000 behind 1 BTC at 100,000 (1x): equity P stays above the threshold P * (rate + fee).
     position = _position(
@@ -810,9 +818,9 @@ def test_get_profile_rejects_unknown_venues_and_suggests_generic(name: str) -> N
 
 
 def test_assess_account_with_unknown_venue_raises_input_error() -> None:
-    snapshot = _account("deribit", 1_000.0)
+    snapshot = _account("nosuchvenue", 1_000.0)
 
-    with pytest.raises(InputError, match="deribit"):
+    with pytest.raises(InputError, match="nosuchvenue"):
         assess_account(snapshot)
 
 
