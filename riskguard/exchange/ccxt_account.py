@@ -149,6 +149,7 @@ _OWN_MARGIN_FIELDS: Final = (
     ("isolatedWallet", None),  # Binance positionRisk: the wallet alone (isolatedMargin adds uPnL)
     ("positionBalance", None),  # Bybit v5 position/list
     ("margin", ("mgnMode", "isolated")),  # OKX positions, isolated rows only
+    ("positionMarginRv", ("crossMargin", False)),  # Phemex USDT-M positions, isolated rows only
 )
 
 
@@ -281,9 +282,10 @@ def snapshot_from_ccxt(
     )
 
 
-TOTAL_EXCLUDES_UPNL = frozenset({"bybit"})
+TOTAL_EXCLUDES_UPNL = frozenset({"bybit", "phemex"})
 """ccxt ids whose ``fetch_balance`` total is the wallet without unrealised PnL (Bybit unified:
-walletBalance); elsewhere it includes it (Binance marginBalance, OKX eq). CCXT_NOTES.md."""
+walletBalance; Phemex USDT-M: accountBalanceRv); elsewhere it includes it (Binance
+marginBalance, OKX eq). CCXT_NOTES.md."""
 
 
 def settlement_pnl(position: Position) -> float:
