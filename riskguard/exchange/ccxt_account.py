@@ -172,6 +172,7 @@ _OWN_MARGIN_FIELDS: Final = (
     ("positionBalance", None),  # Bybit v5 position/list
     ("margin", ("mgnMode", "isolated")),  # OKX positions, isolated rows only
     ("posMargin", ("crossMode", False)),  # KuCoin Futures classic positions (ccxt adds uPnL)
+    ("positionMarginRv", ("crossMargin", False)),  # Phemex USDT-M positions, isolated rows only
 )
 
 
@@ -335,9 +336,10 @@ def unified_wallet(kind: AccountKind, positions: Sequence[Position]) -> float:
     return equity - (kind.upnl or 0.0) - isolated
 
 
-TOTAL_EXCLUDES_UPNL = frozenset({"bybit"})
+TOTAL_EXCLUDES_UPNL = frozenset({"bybit", "phemex"})
 """ccxt ids whose ``fetch_balance`` total is the wallet without unrealised PnL (Bybit unified:
-walletBalance); elsewhere it includes it (Binance marginBalance, OKX eq). CCXT_NOTES.md."""
+walletBalance; Phemex USDT-M: accountBalanceRv); elsewhere it includes it (Binance
+marginBalance, OKX eq). CCXT_NOTES.md."""
 
 
 def settlement_pnl(position: Position) -> float:

@@ -24,6 +24,12 @@ part of the threshold, and where the rate comes from. Sources: RISK_MATH.md and 
   (KuCoin's formula); cross risk rate on the mark value plus the expected closing fee, so the
   taker fee is in the threshold for both (isolated: a taker fee nearer the entry than KuCoin's own
   formula, which its recorded rows also lie nearer to).
+- deribit: standard margin, one cross account per currency. MM on the mark value at a rate that
+  grows with the position's size (base + slope x size in coin: not a tier table, so the rate is
+  taken as given for the current size); liquidation is incremental, not all at once. Approximate.
+- phemex: USDT-M. Isolated: liquidation where IM + uPnL falls to MM charged on the open (entry)
+  value, IM = open value / leverage, as Bybit; checked on a recorded isolated position. Cross:
+  MM on the mark value (not checked on a recorded price).
 - generic: any other ccxt venue, from ccxt's maintenanceMarginPercentage with the Binance-style
   formula. Labelled approximate.
 """
@@ -155,8 +161,31 @@ KUCOIN = VenueProfile(
     summary="KuCoin Futures USDT-M: isolated MM on entry value, cross on mark, plus fee to close",
 )
 
+DERIBIT = VenueProfile(
+    name="deribit",
+    isolated_basis=MarginBasis.MARK,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=False,
+    mmr_from_max_leverage=False,
+    approximate=True,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="Deribit standard margin: cross per currency, MM on mark value, size-dependent rate "
+    "(approximate)",
+)
+PHEMEX = VenueProfile(
+    name="phemex",
+    isolated_basis=MarginBasis.ENTRY,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=False,
+    mmr_from_max_leverage=False,
+    approximate=False,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="Phemex USDT-M: isolated MM on the open (entry) value, cross on mark value",
+)
+
 PROFILES: dict[str, VenueProfile] = {
-    p.name: p for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, MEXC, KUCOIN, GENERIC)
+    p.name: p
+    for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, MEXC, KUCOIN, DERIBIT, PHEMEX, GENERIC)
 }
 
 # ccxt exchange ids that share a profile with the venue they belong to.

@@ -502,7 +502,7 @@ def test_generic_isolated_uses_the_binance_formula_and_is_marked_approximate(
 def test_exact_profiles_are_not_marked_approximate() -> None:
     exact = sorted(name for name, profile in PROFILES.items() if not profile.approximate)
 
-    assert exact == ["binance", "bybit", "gate", "hyperliquid", "kucoin", "okx"]
+    assert exact == ["binance", "bybit", "gate", "hyperliquid", "kucoin", "okx", "phemex"]
 
 
 # --- Every venue, both sides, isolated and cross: closed form and a bisection oracle ----------
@@ -818,9 +818,9 @@ def test_get_profile_rejects_unknown_venues_and_suggests_generic(name: str) -> N
 
 
 def test_assess_account_with_unknown_venue_raises_input_error() -> None:
-    snapshot = _account("deribit", 1_000.0)
+    snapshot = _account("nosuchvenue", 1_000.0)
 
-    with pytest.raises(InputError, match="deribit"):
+    with pytest.raises(InputError, match="nosuchvenue"):
         assess_account(snapshot)
 
 
