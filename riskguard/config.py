@@ -59,10 +59,19 @@ UNION_TAGS = (*RULE_TYPES, *SINK_TYPES)
 """Discriminator values pydantic puts in error paths; left out of the one-line messages."""
 
 
+SPOT_MARGIN_EXCHANGES = frozenset({"binance", "bybit", "okx", "okxus", "myokx"})
+"""ccxt ids whose spot margin accounts riskguard reads (``riskguard.exchange.margin_account``)."""
+
+
 class AccountConfig(StrictModel):
     """One guarded account."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="account name")
+    kind: Literal["derivatives", "spot_margin"] = Field(
+        "derivatives",
+        description="'derivatives' (perpetuals and futures) or 'spot_margin' (a cross margin "
+        "account with loans: Binance, Bybit unified, OKX; its quote asset is `settle`)",
+    )
     exchange: str = Field("paper", description="'paper' or a ccxt exchange id (binanceusdm, ...)")
     paper_account: str | None = Field(None, description="paper account id (default: id)")
     venue: str | None = Field(
@@ -120,6 +129,11 @@ class AccountConfig(StrictModel):
             raise ValueError(_inline_credentials_problem(list(found.items())))
         if self.exchange != "paper" and self.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange: {self.exchange!r} is not a ccxt exchange id")
+        if self.kind == "spot_margin" and self.exchange.lower() not in SPOT_MARGIN_EXCHANGES:
+            raise ValueError(
+                f"kind: spot_margin accounts are read on {', '.join(sorted(SPOT_MARGIN_EXCHANGES))}"
+                f", not {self.exchange!r}"
+            )
         options = self.ccxt_config.get("options")
         if isinstance(options, dict) and (
             options.get("portfolioMargin") is True
@@ -166,6 +180,43 @@ def _bad_number(value: Any, path: str) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+class SpotMarginConfig(StrictModel):
+    """The spot margin rule: how far every coin's price may move before the venue's liquidation
+    level, and the repayment that restores a safe distance (``kind: spot_margin`` accounts)."""
+
+    warn_distance_pct: Annotated[float, Field(gt=0, lt=100)] = Field(
+        25.0, description="warn when a common move of every coin this small liquidates, percent"
+    )
+    act_distance_pct: Annotated[float, Field(gt=0, lt=100)] = Field(
+        15.0, description="repay when a move this small liquidates, percent"
+    )
+    target_distance_pct: Annotated[float, Field(gt=0, lt=100)] = Field(
+        30.0, description="repay until this move is needed to liquidate, percent"
+    )
+    gap_pct: Annotated[float, Field(gt=0, lt=100)] = Field(
+        30.0, description="a gap of this size leaving a debt past the assets is critical: repay"
+    )
+    cost_rate_pct: Annotated[float, Field(ge=0, lt=10)] = Field(
+        0.2, description="fee and slippage assumed on a repaying trade, percent of its value"
+    )
+    max_price_age_s: Annotated[float, Field(gt=0, le=3_600)] = Field(
+        30.0, description="a ticker older than this is stale: alert, do not act"
+    )
+    level_tolerance_pct: Annotated[float, Field(gt=0, le=100)] = Field(
+        2.0,
+        description="alert and do not act when our margin level and the venue's differ by more "
+        "than this, percent",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.act_distance_pct > self.warn_distance_pct:
+            raise ValueError("act_distance_pct: must be at most warn_distance_pct")
+        if self.target_distance_pct <= self.act_distance_pct:
+            raise ValueError("target_distance_pct: must be above act_distance_pct")
+        return self
 
 
 class GuardConfig(StrictModel):
@@ -222,6 +273,9 @@ class GuardConfig(StrictModel):
         1.0,
         description="warn when the exchange's liquidation price and ours differ by more than "
         "this, in percent of the mark",
+    )
+    spot_margin: SpotMarginConfig = Field(
+        default_factory=SpotMarginConfig, description="the rule of spot_margin accounts"
     )
 
 

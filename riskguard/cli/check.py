@@ -19,6 +19,7 @@ from rich.table import Table
 
 from riskguard.guard.cycle import CycleReport, GuardAccount
 from riskguard.guard.rules.base import Level
+from riskguard.guard.spot_margin.cycle import MarginCycleReport
 
 EXIT_OK = 0
 EXIT_WARN = 1
@@ -30,6 +31,8 @@ class CheckResult:
     """What one check found: the report of each account and the exit code."""
 
     reports: tuple[tuple[GuardAccount, CycleReport], ...]
+    margin: tuple[MarginCycleReport, ...] = ()
+    """The reports of ``kind: spot_margin`` accounts."""
 
     @property
     def exit_code(self) -> int:
@@ -39,6 +42,10 @@ class CheckResult:
             if not report.actionable:
                 return EXIT_ACT
             worst = max([worst, *(f.level for f in report.findings)])
+        for margin in self.margin:
+            if not margin.actionable or margin.verdict is None:
+                return EXIT_ACT
+            worst = max(worst, margin.verdict.level)
         if worst >= Level.ACT:
             return EXIT_ACT
         return EXIT_WARN if worst >= Level.WARN else EXIT_OK
@@ -120,7 +127,33 @@ def to_json(result: CheckResult) -> dict[str, Any]:
                 ],
             }
         )
-    return {"exit_code": result.exit_code, "accounts": accounts}
+    return {
+        "exit_code": result.exit_code,
+        "accounts": accounts,
+        "spot_margin_accounts": [margin_json(m) for m in result.margin],
+    }
+
+
+def margin_json(report: MarginCycleReport) -> dict[str, Any]:
+    """A spot margin account's check: its verdict's figures and the repayment it would make."""
+    verdict = report.verdict
+    remedy = verdict.remedy if verdict is not None else None
+    return {
+        "account": report.account,
+        "actionable": report.actionable,
+        "error": report.error,
+        "level": None if verdict is None else verdict.level.name,
+        "message": None if verdict is None else verdict.message,
+        "figures": {} if verdict is None else verdict.figures(),
+        "planned": None
+        if remedy is None or verdict is None or verdict.level < Level.ACT
+        else {
+            "side": remedy.side,
+            "asset": remedy.asset,
+            "amount": remedy.amount,
+            "distance_after_pct": remedy.distance_after_pct,
+        },
+    }
 
 
 def figure(value: float | None, spec: str) -> str:
@@ -172,6 +205,13 @@ def print_table(result: CheckResult, console: Console) -> None:
     console.print(table)
     for line in account_lines(document):
         console.print(line, highlight=False, markup=False)
+    for margin in document["spot_margin_accounts"]:
+        said = margin["message"] if margin["actionable"] else f"no fresh data: {margin['error']}"
+        line = f"{margin['account']} (spot margin): {margin['level'] or '-'}: {said}"
+        if margin["planned"] is not None:
+            plan = margin["planned"]
+            line += f"; would {plan['side']} {plan['amount']:.6g} {plan['asset']} to repay"
+        console.print(line, highlight=False, markup=False)
     labels = {EXIT_OK: "ok", EXIT_WARN: "warnings", EXIT_ACT: "action needed"}
     console.print(f"result: {labels[result.exit_code]} (exit code {result.exit_code})")
 
@@ -195,6 +235,9 @@ def account_lines(document: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summarise(reports: Sequence[tuple[GuardAccount, CycleReport]]) -> CheckResult:
+def summarise(
+    reports: Sequence[tuple[GuardAccount, CycleReport]],
+    margin: Sequence[MarginCycleReport] = (),
+) -> CheckResult:
     """Bundle the reports of one check."""
-    return CheckResult(tuple(reports))
+    return CheckResult(tuple(reports), tuple(margin))

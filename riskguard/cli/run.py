@@ -111,19 +111,26 @@ def run_check(config_path: str | Path, *, as_json: bool) -> int:
     )
     for acct in runtime.accounts:
         acct.alert_only = True
+    for margin in runtime.margin_accounts:
+        margin.alert_only = True
+    margin_guard = runtime.margin_guard
 
-    async def one_cycle() -> list[Any]:
+    async def one_cycle() -> tuple[list[Any], list[Any]]:
         try:
-            return list(
-                await asyncio.gather(
-                    *(runtime.guards[a.account].cycle(a) for a in runtime.accounts)
-                )
+            reports = await asyncio.gather(
+                *(runtime.guards[a.account].cycle(a) for a in runtime.accounts)
             )
+            margins = []
+            if margin_guard is not None:
+                margins = await asyncio.gather(
+                    *(margin_guard.cycle(m) for m in runtime.margin_accounts)
+                )
+            return list(reports), list(margins)
         finally:
             await runtime.aclose()
 
-    reports = asyncio.run(one_cycle())
-    result = summarise(list(zip(runtime.accounts, reports, strict=True)))
+    reports, margins = asyncio.run(one_cycle())
+    result = summarise(list(zip(runtime.accounts, reports, strict=True)), margins)
     if as_json:
         sys.stdout.write(finite_json(to_json(result)) + "\n")
     else:

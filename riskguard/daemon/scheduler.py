@@ -56,6 +56,7 @@ from riskguard.errors import StopAccount
 from riskguard.guard.cycle import CycleReport, GuardAccount
 from riskguard.guard.enforce.executor import AlertFn
 from riskguard.guard.rules.base import Level
+from riskguard.guard.spot_margin.cycle import MarginAccount, MarginCycleReport
 from riskguard.observability.logs import redact
 
 _LOG = structlog.get_logger("riskguard.daemon")
@@ -83,6 +84,16 @@ class AccountRun:
     last_snapshot_ms: int | None = None
 
 
+@dataclass
+class MarginRun:
+    """The daemon's bookkeeping for one spot margin account."""
+
+    acct: MarginAccount
+    interval_s: float
+    last_report: MarginCycleReport | None = None
+    cycles: int = 0
+
+
 class Daemon:
     """Schedules guard cycles for a :class:`~riskguard.daemon.wiring.Runtime` and stops cleanly."""
 
@@ -107,6 +118,7 @@ class Daemon:
             a.account: AccountRun(a, poll / runtime.speeds.get(a.account, 1.0))
             for a in runtime.accounts
         }
+        self.margin_runs = {m.account: MarginRun(m, poll) for m in runtime.margin_accounts}
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[Any]] = set()
         self._scheduler: AsyncIOScheduler | None = None
@@ -150,7 +162,10 @@ class Daemon:
         Raises :class:`JournalWriteError` when the journal could not be trusted."""
         try:
             await self.start()
-            await asyncio.gather(*(self._cycle(run) for run in self.runs.values()))
+            await asyncio.gather(
+                *(self._cycle(run) for run in self.runs.values()),
+                *(self._margin_cycle(run) for run in self.margin_runs.values()),
+            )
         except JournalWriteError as exc:
             self._journal_failed(exc)
         finally:
@@ -187,6 +202,19 @@ class Daemon:
                 seconds=run.interval_s,
                 # Spread first runs over one interval so accounts do not poll in lockstep.
                 next_run_time=now + timedelta(seconds=run.interval_s * i / len(self.runs)),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, math.ceil(daemon_cfg.misfire_grace_s)),
+            )
+        for i, margin in enumerate(self.margin_runs.values()):
+            scheduler.add_job(
+                self._margin_job,
+                "interval",
+                args=[margin],
+                id=f"margin:{margin.acct.account}",
+                seconds=margin.interval_s,
+                next_run_time=now
+                + timedelta(seconds=margin.interval_s * i / len(self.margin_runs)),
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=max(1, math.ceil(daemon_cfg.misfire_grace_s)),
@@ -242,7 +270,12 @@ class Daemon:
                     "stop",
                     "*",
                     int(time.time() * 1000),
-                    {"cycles": {a: r.cycles for a, r in self.runs.items()}},
+                    {
+                        "cycles": {
+                            **{a: r.cycles for a, r in self.runs.items()},
+                            **{a: r.cycles for a, r in self.margin_runs.items()},
+                        }
+                    },
                 )
             except JournalWriteError as exc:
                 self._journal_failed(exc)
@@ -370,6 +403,41 @@ class Daemon:
                 self.metrics.count_api_error(acct.account, report.error_class, report.error_action)
         if self.on_cycle is not None:
             self.on_cycle(run)
+
+    async def _margin_job(self, run: MarginRun) -> None:
+        """The scheduled job of a spot margin account (shielded like :meth:`_cycle_job`)."""
+        if self._stop.is_set() or self.journal_error is not None:
+            return
+        task = asyncio.create_task(self._margin_cycle(run), name=f"margin:{run.acct.account}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+
+    async def _margin_cycle(self, run: MarginRun) -> None:
+        guard = self.runtime.margin_guard
+        if guard is None:
+            return
+        acct = run.acct
+        try:
+            report = await guard.cycle(acct)
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
+            return
+        except Exception as exc:  # one account's bug must not stop the others
+            message = redact(
+                f"{acct.account}: the margin cycle failed: {type(exc).__name__}: {exc}"
+            )
+            self.runtime.journal.append(
+                "cycle_error", acct.account, guard.clock.now_ms(), {"error": message}
+            )
+            _LOG.exception("cycle_error", account=acct.account)
+            self.alert(Level.CRITICAL, message, {"account": acct.account})
+            return
+        run.cycles += 1
+        run.last_report = report
+        if self.metrics is not None:
+            self.metrics.actionable.labels(acct.account).set(1 if report.actionable else 0)
 
     def _stop_account(self, run: AccountRun, reason: str) -> None:
         acct = run.acct

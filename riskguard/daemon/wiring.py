@@ -34,7 +34,7 @@ from riskguard.alerts.factory import build_sinks, make_http_client, needs_http
 from riskguard.alerts.from_guard import ConditionFn
 from riskguard.alerts.outbox import MemoryOutbox, Outbox
 from riskguard.clock import Clock, PacedClock, SystemClock
-from riskguard.config import AccountConfig, RiskguardConfig, load_config
+from riskguard.config import AccountConfig, GuardConfig, RiskguardConfig, load_config
 from riskguard.daemon.journal import SqliteJournal
 from riskguard.domain import MarginMode
 from riskguard.errors import ConfigError, InputError
@@ -47,6 +47,8 @@ from riskguard.guard.enforce.executor import AlertFn
 from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.rules.base import Level
 from riskguard.guard.rules.registry import build_rules, default_rule_configs
+from riskguard.guard.spot_margin.cycle import MarginAccount, MarginGuard
+from riskguard.guard.spot_margin.judge import MarginSettings
 from riskguard.observability.logs import register_secret
 from riskguard.paper.config import PaperSetup, build_paper
 from riskguard.risk.venues import get_profile
@@ -78,11 +80,15 @@ class Runtime:
     """What the operator must read at start (alert-only accounts, risky keys)."""
     http: httpx.AsyncClient | None = None
     """The one HTTP client of every alert sink (``None`` when no sink talks HTTP)."""
+    margin_accounts: list[MarginAccount] = field(default_factory=list)
+    """The ``kind: spot_margin`` accounts, run by :attr:`margin_guard`."""
+    margin_guard: MarginGuard | None = None
 
     async def aclose(self) -> None:
         """Close every exchange client and the alerts' HTTP client."""
-        for acct in self.accounts:
-            close = getattr(acct.port, "close", None)
+        ports = [a.port for a in self.accounts] + [m.exchange for m in self.margin_accounts]
+        for port in ports:
+            close = getattr(port, "close", None)
             if close is not None:
                 await close()
         if self.http is not None:
@@ -203,7 +209,26 @@ def build_runtime(
 
     live_guard = guard_for(system_clock)
     paper_guard = guard_for(paper.clock) if paper is not None else None
+    margin_accounts: list[MarginAccount] = []
+    margin_guard = margin_guard_for(
+        config.guard, journal, system_clock, event, center.record if alert is None else None
+    )
     for index, account in enumerate(config.accounts):
+        if account.kind == "spot_margin":
+            credentials = load_credentials(index, account, environ=environ, secrets_file=secrets)
+            for secret in credentials.secrets():
+                register_secret(secret)
+            margin = MarginAccount(
+                account.id,
+                LiveExchange(client_factory(account, credentials.ccxt_kwargs())),
+                venue=account.exchange,
+                exchange_id=account.exchange,
+                quote=account.settle or "USDT",
+                alert_only=account.alert_only or config.guard.dry_run,
+            )
+            margin_guard.recover(margin)
+            margin_accounts.append(margin)
+            continue
         if account.exchange == "paper":
             if paper is None or paper_guard is None:
                 raise ConfigError(f"accounts[{index}].exchange: 'paper' needs a paper: section")
@@ -254,11 +279,49 @@ def build_runtime(
         dispatcher,
         paper,
         http=http,
+        margin_accounts=margin_accounts,
+        margin_guard=margin_guard if margin_accounts else None,
     )
     for acct in accounts:
         if acct.alert_only:
             runtime.notices.append(f"{acct.account}: alert-only (config): the guard will not act")
+    for margin in margin_accounts:
+        if margin.alert_only:
+            runtime.notices.append(f"{margin.account}: alert-only: the guard will not repay")
+        if margin.pending:
+            runtime.notices.append(
+                f"{margin.account}: {len(margin.pending)} repaying order(s) of the previous run "
+                "never settled: looked up before anything is sent"
+            )
     return runtime
+
+
+def margin_guard_for(
+    guard: GuardConfig,
+    journal: Journal,
+    clock: Clock,
+    alert: AlertFn,
+    record: Callable[..., None] | None,
+) -> MarginGuard:
+    """The guard of ``kind: spot_margin`` accounts, with the config's spot margin rule."""
+    rule = guard.spot_margin
+    settings = MarginSettings(
+        warn_distance_pct=rule.warn_distance_pct,
+        act_distance_pct=rule.act_distance_pct,
+        target_distance_pct=rule.target_distance_pct,
+        gap_pct=rule.gap_pct,
+        cost_rate=rule.cost_rate_pct / 100.0,
+    )
+    return MarginGuard(
+        settings,
+        journal=journal,
+        clock=clock,
+        alert=alert,
+        record=record,
+        client_id_prefix=guard.client_id_prefix,
+        max_price_age_s=rule.max_price_age_s,
+        level_tolerance=rule.level_tolerance_pct / 100.0,
+    )
 
 
 def _saved_state(journal: Journal, account: str) -> Mapping[str, Any] | None:

@@ -174,3 +174,36 @@ def test_a_pre_trade_verdict_from_an_approximate_profile_says_so() -> None:
     )
 
     assert (verdict.profile, verdict.approximate) == ("generic", True)
+
+
+def test_check_reports_a_spot_margin_account_and_the_repayment_it_would_make() -> None:
+    from riskguard.clock import VirtualClock
+    from riskguard.guard.spot_margin.cycle import MarginAccount, MarginGuard
+    from riskguard.guard.spot_margin.judge import MarginSettings
+    from riskguard.paper.spot_margin.client import SpotMarginExchange
+    from tests.paper.spot_margin.kit import T0, venue
+
+    v = venue([100.0] * 5)
+    v.add_account("m", {"BTC": 30.0}, {"USDT": 2_600.0})  # level 1.154
+    clock = VirtualClock(v.now_ms)
+    clock.subscribe(v.advance_to)
+    clock.advance_to(T0 + 60_000)
+    guard = MarginGuard(
+        MarginSettings(gap_pct=10), journal=MemoryJournal(), clock=clock, alert=lambda *_: None
+    )
+    acct = MarginAccount("m", SpotMarginExchange(v, "m", clock=clock), "binance", alert_only=True)
+    report = asyncio.run(guard.cycle(acct))
+    out = io.StringIO()
+
+    result = summarise([], [report])
+    print_table(result, Console(file=out, width=200))
+
+    (margin,) = to_json(result)["spot_margin_accounts"]
+    assert (margin["level"], margin["planned"]["side"], margin["planned"]["asset"]) == (
+        "ACT",
+        "sell",
+        "BTC",
+    )
+    assert result.exit_code == 2
+    assert "m (spot margin): ACT" in out.getvalue()
+    assert "would sell" in out.getvalue()

@@ -129,6 +129,21 @@ class MarginGuard:
         self.level_tolerance = level_tolerance
         self.pauses_s = pauses_s
 
+    def recover(self, acct: MarginAccount) -> int:
+        """Orders the journal shows intended but never settled (sent, found or failed) become
+        pending: the next cycle looks them up by client id before anything else is sent.
+        Returns how many."""
+        settled = {
+            str(e.payload.get("client_id"))
+            for kind in ("order_sent", "order_found", "order_failed")
+            for e in self.journal.entries(kind, acct.account)
+        }
+        for entry in self.journal.entries("order_intent", acct.account):
+            cid = str(entry.payload.get("client_id"))
+            if cid not in settled:
+                acct.pending[cid] = str(entry.payload.get("symbol"))
+        return len(acct.pending)
+
     async def cycle(self, acct: MarginAccount) -> MarginCycleReport:
         """One read-judge-act pass over ``acct``."""
         now = self.clock.now_ms()

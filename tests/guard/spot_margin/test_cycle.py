@@ -221,3 +221,21 @@ def test_a_calm_account_is_left_alone_and_journalled_once() -> None:
     assert client.orders == []
     assert len(_journal(guard).entries("margin_finding")) == 1
     assert alerts == []
+
+
+def test_after_a_restart_an_intended_order_never_settled_is_looked_up_before_any_send() -> None:
+    v, clock, client, acct, guard, _alerts = _setup(2_600.0)
+    client.lost_sends = 1
+    client.failing_lookups = 3
+    _run(guard, acct, clock, 1)  # the send is lost, the lookups fail: unknown
+    restarted = MarginAccount("acct", client, venue="binance")  # a new process: no memory
+
+    recovered = guard.recover(restarted)
+    (report,) = _run(guard, restarted, clock, 1)
+
+    assert recovered == 1
+    assert not restarted.pending  # the lookup worked: the venue does not have it
+    assert _journal(guard).entries("order_failed")
+    assert len(client.orders) == 2  # known not to exist, so the guard may repay again
+    assert report.placement is not None
+    assert v.margin_level("acct") > 1.3
