@@ -16,6 +16,8 @@ it is. The research behind each figure is in ``docs/venue_rules.md``.
 - **okx**: a position in its 3rd maintenance tier or above (index 2) is first reduced by two
   tiers, frozen, and re-checked after 60 s of venue time; tiers 1 to 2 are liquidated in full.
 - **bybit**, **gate**, **generic**: full liquidation, the insurance fund pays past bankruptcy.
+- **bitget**, **bingx**: the same defaults (BingX says a liquidation may first reduce the position,
+  but publishes no tier rule for it, so the paper venue closes the full size).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ RULES: dict[str, VenueRules] = {
         OKX_RULES,
         VenueRules(name="bybit"),
         VenueRules(name="gate"),
+        VenueRules(name="bitget"),
+        VenueRules(name="bingx"),
         VenueRules(name="generic"),
     )
 }
@@ -93,6 +97,6 @@ RULES: dict[str, VenueRules] = {
 def rules_for(profile_name: str) -> VenueRules:
     """The rules of the venue profile named ``profile_name``; full liquidation, the insurance
     fund paying past bankruptcy and no price band for a profile without rules of its own
-    (bybit, gate, generic)."""
+    (bybit, gate, bitget, bingx, generic)."""
     rules = RULES.get(profile_name)
     return rules if rules is not None else VenueRules(name=profile_name)

@@ -16,6 +16,11 @@ part of the threshold, and where the rate comes from. Sources: RISK_MATH.md and 
 - okx, gate: linear. Liquidation threshold includes the taker fee to close; MM on the mark value.
   OKX position tiers are counted in contracts: give them as size tiers (base units).
 - hyperliquid: MM = position value at mark / (2 x max leverage), or its margin table as tiers.
+- bitget: USDT-M linear (classic account). MM = mark value x tier rate - offset, plus the taker
+  fee to close (Bitget's estimated liquidation price); tiers from its position-tier endpoint.
+- bingx: USDT-M perpetual. MM = notional x tier rate - maintenance amount, plus the taker fee to
+  close; tiers (with their amounts) from its maintMarginRatio endpoint. BingX also checks the last
+  price before liquidating (dual price): the mark-only figure here is the earlier, safe one.
 - generic: any other ccxt venue, from ccxt's maintenanceMarginPercentage with the Binance-style
   formula. Labelled approximate.
 """
@@ -125,9 +130,29 @@ GENERIC = VenueProfile(
     reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
     summary="Any ccxt venue from maintenanceMarginPercentage (approximate)",
 )
+BITGET = VenueProfile(
+    name="bitget",
+    isolated_basis=MarginBasis.MARK,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=True,
+    mmr_from_max_leverage=False,
+    approximate=False,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="Bitget USDT-M linear: MM on mark value less tier offset, plus taker fee to close",
+)
+BINGX = VenueProfile(
+    name="bingx",
+    isolated_basis=MarginBasis.MARK,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=True,
+    mmr_from_max_leverage=False,
+    approximate=False,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="BingX USDT-M perpetual: MM on notional less maintenance amount, plus taker fee",
+)
 
 PROFILES: dict[str, VenueProfile] = {
-    p.name: p for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, GENERIC)
+    p.name: p for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, BITGET, BINGX, GENERIC)
 }
 
 # ccxt exchange ids that share a profile with the venue they belong to.

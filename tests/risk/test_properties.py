@@ -51,7 +51,7 @@ from riskguard.risk import (
 
 VENUES = tuple(sorted(PROFILES))
 MARK_BASIS_VENUES = tuple(v for v in VENUES if v != "bybit")
-FEE_IN_THRESHOLD = frozenset({"okx", "gate"})
+FEE_IN_THRESHOLD = frozenset(v for v in VENUES if PROFILES[v].fee_in_threshold)
 TAKEN_AT = datetime(2025, 1, 1, tzinfo=UTC)
 INF = math.inf
 

@@ -501,12 +501,12 @@ def test_generic_isolated_uses_the_binance_formula_and_is_marked_approximate(
 def test_exact_profiles_are_not_marked_approximate() -> None:
     exact = sorted(name for name, profile in PROFILES.items() if not profile.approximate)
 
-    assert exact == ["binance", "bybit", "gate", "hyperliquid", "okx"]
+    assert exact == ["binance", "bingx", "bitget", "bybit", "gate", "hyperliquid", "okx"]
 
 
 # --- Every venue, both sides, isolated and cross: closed form and a bisection oracle ----------
 
-FEE_IN_THRESHOLD = {"okx", "gate"}
+FEE_IN_THRESHOLD = {name for name, profile in PROFILES.items() if profile.fee_in_threshold}
 RATE, AMOUNT, FEE, HL_MAX_LEVERAGE = 0.006, 20.0, 0.0004, 40.0
 
 
