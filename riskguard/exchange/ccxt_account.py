@@ -117,6 +117,7 @@ _ENTRY_FIELDS: Final = (
     ("avgPrice",),  # Bybit v5 position/list
     ("avgPx",),  # OKX positions
     ("position", "entryPx"),  # Hyperliquid clearinghouseState assetPositions[].position
+    ("openPriceAvg",),  # Bitget classic (v2) all-position; its UTA (v3) rows use avgPrice
 )
 """Where venues keep a position's entry price in their raw rows, for rows ccxt left without one."""
 
@@ -149,6 +150,7 @@ _OWN_MARGIN_FIELDS: Final = (
     ("isolatedWallet", None),  # Binance positionRisk: the wallet alone (isolatedMargin adds uPnL)
     ("positionBalance", None),  # Bybit v5 position/list
     ("margin", ("mgnMode", "isolated")),  # OKX positions, isolated rows only
+    ("marginSize", ("marginMode", "isolated")),  # Bitget classic (v2); UTA has positionBalance
 )
 
 
