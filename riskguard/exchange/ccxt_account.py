@@ -283,9 +283,10 @@ def snapshot_from_ccxt(
     )
 
 
-TOTAL_EXCLUDES_UPNL = frozenset({"bybit"})
+TOTAL_EXCLUDES_UPNL = frozenset({"bybit", "bingx"})
 """ccxt ids whose ``fetch_balance`` total is the wallet without unrealised PnL (Bybit unified:
-walletBalance); elsewhere it includes it (Binance marginBalance, OKX eq). CCXT_NOTES.md."""
+walletBalance; BingX swap: availableMargin + usedMargin, its balance); elsewhere it includes it
+(Binance marginBalance, OKX eq, Bitget equity). CCXT_NOTES.md."""
 
 
 def settlement_pnl(position: Position) -> float:
