@@ -51,7 +51,7 @@ from riskguard.guard.spot_margin.cycle import MarginAccount, MarginGuard
 from riskguard.guard.spot_margin.judge import MarginSettings
 from riskguard.observability.logs import register_secret
 from riskguard.paper.config import PaperSetup, build_paper
-from riskguard.risk.venues import get_profile
+from riskguard.risk.venues import PROFILES, get_profile
 
 _LOG = structlog.get_logger("riskguard.wiring")
 _CCXT_LOG = structlog.get_logger("ccxt")
@@ -110,8 +110,8 @@ def venue_for(index: int, account: AccountConfig) -> str:
         field_name = "venue" if account.venue else "exchange"
         raise ConfigError(
             f"accounts[{index}].{field_name}: riskguard has no margin profile for {name!r}; "
-            "set venue: to one of binance, bybit, okx, gate, hyperliquid, or generic "
-            "(approximate)"
+            f"set venue: to one of {', '.join(n for n in sorted(PROFILES) if n != 'generic')}, "
+            "or generic (approximate)"
         ) from None
     return name
 

@@ -123,6 +123,7 @@ _ENTRY_FIELDS: Final = (
     ("avgPrice",),  # Bybit v5 position/list
     ("avgPx",),  # OKX positions
     ("position", "entryPx"),  # Hyperliquid clearinghouseState assetPositions[].position
+    ("openPriceAvg",),  # Bitget classic (v2) all-position; its UTA (v3) rows use avgPrice
 )
 """Where venues keep a position's entry price in their raw rows, for rows ccxt left without one."""
 
@@ -173,6 +174,7 @@ _OWN_MARGIN_FIELDS: Final = (
     ("margin", ("mgnMode", "isolated")),  # OKX positions, isolated rows only
     ("posMargin", ("crossMode", False)),  # KuCoin Futures classic positions (ccxt adds uPnL)
     ("positionMarginRv", ("crossMargin", False)),  # Phemex USDT-M positions, isolated rows only
+    ("marginSize", ("marginMode", "isolated")),  # Bitget classic (v2); UTA has positionBalance
 )
 
 
@@ -336,10 +338,11 @@ def unified_wallet(kind: AccountKind, positions: Sequence[Position]) -> float:
     return equity - (kind.upnl or 0.0) - isolated
 
 
-TOTAL_EXCLUDES_UPNL = frozenset({"bybit", "phemex"})
+TOTAL_EXCLUDES_UPNL = frozenset({"bybit", "phemex", "bingx"})
 """ccxt ids whose ``fetch_balance`` total is the wallet without unrealised PnL (Bybit unified:
-walletBalance; Phemex USDT-M: accountBalanceRv); elsewhere it includes it (Binance
-marginBalance, OKX eq). CCXT_NOTES.md."""
+walletBalance; Phemex USDT-M: accountBalanceRv; BingX swap: availableMargin + usedMargin, its
+balance); elsewhere it includes it (Binance marginBalance, OKX eq, Bitget equity).
+CCXT_NOTES.md."""
 
 
 def settlement_pnl(position: Position) -> float:

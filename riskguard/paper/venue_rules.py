@@ -19,6 +19,8 @@ it is. The research behind each figure is in ``docs/venue_rules.md``.
 - **mexc**, **kucoin**: the same here. Both publish a tier-lowering partial liquidation (MEXC above
   the first risk tier; KuCoin for cross positions above 600,000 USDT) without the figures to model
   it, so the paper venue closes the full size.
+- **bitget**, **bingx**: the same defaults (BingX says a liquidation may first reduce the position,
+  but publishes no tier rule for it, so the paper venue closes the full size).
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ RULES: dict[str, VenueRules] = {
         VenueRules(name="gate"),
         VenueRules(name="mexc"),
         VenueRules(name="kucoin"),
+        VenueRules(name="bitget"),
+        VenueRules(name="bingx"),
         VenueRules(name="generic"),
     )
 }
@@ -98,6 +102,6 @@ RULES: dict[str, VenueRules] = {
 def rules_for(profile_name: str) -> VenueRules:
     """The rules of the venue profile named ``profile_name``; full liquidation, the insurance
     fund paying past bankruptcy and no price band for a profile without rules of its own
-    (bybit, gate, mexc, kucoin, generic)."""
+    (bybit, gate, mexc, kucoin, bitget, bingx, generic)."""
     rules = RULES.get(profile_name)
     return rules if rules is not None else VenueRules(name=profile_name)

@@ -30,6 +30,11 @@ part of the threshold, and where the rate comes from. Sources: RISK_MATH.md and 
 - phemex: USDT-M. Isolated: liquidation where IM + uPnL falls to MM charged on the open (entry)
   value, IM = open value / leverage, as Bybit; checked on a recorded isolated position. Cross:
   MM on the mark value (not checked on a recorded price).
+- bitget: USDT-M linear (classic account). MM = mark value x tier rate - offset, plus the taker
+  fee to close (Bitget's estimated liquidation price); tiers from its position-tier endpoint.
+- bingx: USDT-M perpetual. MM = notional x tier rate - maintenance amount, plus the taker fee to
+  close; tiers (with their amounts) from its maintMarginRatio endpoint. BingX also checks the last
+  price before liquidating (dual price): the mark-only figure here is the earlier, safe one.
 - generic: any other ccxt venue, from ccxt's maintenanceMarginPercentage with the Binance-style
   formula. Labelled approximate.
 """
@@ -139,6 +144,26 @@ GENERIC = VenueProfile(
     reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
     summary="Any ccxt venue from maintenanceMarginPercentage (approximate)",
 )
+BITGET = VenueProfile(
+    name="bitget",
+    isolated_basis=MarginBasis.MARK,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=True,
+    mmr_from_max_leverage=False,
+    approximate=False,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="Bitget USDT-M linear: MM on mark value less tier offset, plus taker fee to close",
+)
+BINGX = VenueProfile(
+    name="bingx",
+    isolated_basis=MarginBasis.MARK,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=True,
+    mmr_from_max_leverage=False,
+    approximate=False,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="BingX USDT-M perpetual: MM on notional less maintenance amount, plus taker fee",
+)
 
 MEXC = VenueProfile(
     name="mexc",
@@ -185,7 +210,20 @@ PHEMEX = VenueProfile(
 
 PROFILES: dict[str, VenueProfile] = {
     p.name: p
-    for p in (BINANCE, BYBIT, OKX, GATE, HYPERLIQUID, MEXC, KUCOIN, DERIBIT, PHEMEX, GENERIC)
+    for p in (
+        BINANCE,
+        BYBIT,
+        OKX,
+        GATE,
+        HYPERLIQUID,
+        MEXC,
+        KUCOIN,
+        DERIBIT,
+        PHEMEX,
+        BITGET,
+        BINGX,
+        GENERIC,
+    )
 }
 
 # ccxt exchange ids that share a profile with the venue they belong to.

@@ -502,7 +502,17 @@ def test_generic_isolated_uses_the_binance_formula_and_is_marked_approximate(
 def test_exact_profiles_are_not_marked_approximate() -> None:
     exact = sorted(name for name, profile in PROFILES.items() if not profile.approximate)
 
-    assert exact == ["binance", "bybit", "gate", "hyperliquid", "kucoin", "okx", "phemex"]
+    assert exact == [
+        "binance",
+        "bingx",
+        "bitget",
+        "bybit",
+        "gate",
+        "hyperliquid",
+        "kucoin",
+        "okx",
+        "phemex",
+    ]
 
 
 # --- Every venue, both sides, isolated and cross: closed form and a bisection oracle ----------
