@@ -43,7 +43,8 @@ def _venue_now(borrowed_usdt: float) -> tuple[SpotMarginVenue, PacedClock]:
         [market], {"BTC/USDT": bars([100.0] * 30, start_ms=start)}, MarginRules()
     )
     venue.add_account("margin", {"BTC": 30.0}, {"USDT": borrowed_usdt})
-    return venue, PacedClock(venue.now_ms, 1.0)
+    # The venue's time is the wall time (the guard reads tickers against its own clock).
+    return venue, PacedClock(int(time.time() * 1000), 1.0)
 
 
 def _config(tmp_path: Path, journal: Path) -> Path:

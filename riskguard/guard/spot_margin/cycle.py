@@ -36,6 +36,7 @@ from riskguard.guard.enforce.quirks import quirks_for
 from riskguard.guard.enforce.stop_watch import teller
 from riskguard.guard.rules.base import Level
 from riskguard.guard.spot_margin.judge import MarginSettings, MarginVerdict, Remedy, judge
+from riskguard.guard.spot_margin.observed_tail import ObservedTail, widened
 from riskguard.risk import MarginLoanAccount
 
 AlertFn = Callable[[Level, str, Mapping[str, Any]], None]
@@ -89,6 +90,8 @@ class MarginAccount:
     """Client id -> symbol of orders whose fate is unknown."""
     last_level: Level | None = None
     last_reading: MarginAccountReading | None = None
+    tails: dict[str, ObservedTail] = field(default_factory=dict)
+    """Per coin, the fastest move the guard has seen (:mod:`.observed_tail`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,8 @@ class MarginGuard:
         max_price_age_s: float = 30.0,
         level_tolerance: float = 0.02,
         pauses_s: tuple[float, ...] = LOOKUP_PAUSES_S,
+        tail_horizon_s: float = 120.0,
+        tail_scale: float = 1.5,
     ) -> None:
         self.settings = settings
         self.journal = journal
@@ -128,6 +133,8 @@ class MarginGuard:
         self.max_price_age_s = max_price_age_s
         self.level_tolerance = level_tolerance
         self.pauses_s = pauses_s
+        self.tail_horizon_s = tail_horizon_s
+        self.tail_scale = tail_scale
 
     def recover(self, acct: MarginAccount) -> int:
         """Orders the journal shows intended but never settled (sent, found or failed) become
@@ -157,7 +164,8 @@ class MarginGuard:
         except (ccxt.BaseError, InputError, UnsupportedError, _StaleError) as exc:
             return self._stale(acct, now, short_text(exc) if isinstance(exc, ccxt.BaseError)
                                else str(exc))  # fmt: skip
-        verdict = judge(reading.account, reading.rule, self.settings)
+        tail = self._observe(acct, now, prices)
+        verdict = judge(reading.account, reading.rule, widened(self.settings, tail))
         disagreement = _disagreement(verdict.margin_level, reading.venue_level)
         if disagreement is not None and disagreement > self.level_tolerance:
             return self._stale(
@@ -204,6 +212,18 @@ class MarginGuard:
                 raise _StaleError(f"{symbol}: the price is stale ({age} old)")
             prices[coin] = price
         return prices
+
+    def _observe(self, acct: MarginAccount, now: int, prices: Mapping[str, float]) -> float:
+        """Add this cycle's prices to each coin's window; the largest tail of them all."""
+        largest = 0.0
+        for coin, price in prices.items():
+            if coin == acct.quote:
+                continue
+            tail = acct.tails.setdefault(
+                coin, ObservedTail(horizon_s=self.tail_horizon_s, scale=self.tail_scale)
+            )
+            largest = max(largest, tail.observe(now, price))
+        return largest
 
     def _stale(self, acct: MarginAccount, now: int, reason: str) -> MarginCycleReport:
         message = f"{acct.account}: no usable margin data ({reason}); the guard is not acting"
