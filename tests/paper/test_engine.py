@@ -27,6 +27,7 @@ from riskguard.paper.feeds import Bars
 from riskguard.paper.market import PaperMarket, SlippageModel
 from riskguard.risk import (
     PROFILES,
+    MarginBasis,
     assess_account,
     get_profile,
     schedule_for,
@@ -187,8 +188,9 @@ TIER_CASES = [
     (profile, mode)
     for profile in sorted(PROFILES)
     for mode in MarginMode
-    # Bybit charges an isolated position on its entry value: its tier never moves with the mark.
-    if not (profile == "bybit" and mode is MarginMode.ISOLATED)
+    # Bybit (isolated) and BitMEX charge a position on its entry value: its tier never moves with
+    # the mark.
+    if PROFILES[profile].basis(mode is MarginMode.ISOLATED) is MarginBasis.MARK
 ]
 
 

@@ -22,6 +22,7 @@ from riskguard.domain import AccountSnapshot, MarginMode, Position, Side, Tier, 
 from riskguard.errors import InputError
 from riskguard.risk import (
     PROFILES,
+    MarginBasis,
     assess_account,
     assess_isolated,
     get_profile,
@@ -506,7 +507,7 @@ def test_exact_profiles_are_not_marked_approximate() -> None:
 
 # --- Every venue, both sides, isolated and cross: closed form and a bisection oracle ----------
 
-FEE_IN_THRESHOLD = {"okx", "gate"}
+FEE_IN_THRESHOLD = {name for name, profile in PROFILES.items() if profile.fee_in_threshold}
 RATE, AMOUNT, FEE, HL_MAX_LEVERAGE = 0.006, 20.0, 0.0004, 40.0
 
 
@@ -520,8 +521,13 @@ def _flat_terms(venue: str) -> tuple[float, float, float]:
 def _threshold(venue: str, mode: MarginMode, q: float, entry: float, price: float) -> float:
     """First principles: MM on the charged value (+ the fee to close on OKX and Gate)."""
     rate, amount, fee = _flat_terms(venue)
-    charged = entry if venue == "bybit" and mode is MarginMode.ISOLATED else price
+    charged = entry if _entry_basis(venue, mode) else price
     return q * charged * rate - amount + q * price * fee
+
+
+def _entry_basis(venue: str, mode: MarginMode) -> bool:
+    """The profile charges MM on the entry value (Bybit isolated, BitMEX) in this mode."""
+    return PROFILES[venue].basis(mode is MarginMode.ISOLATED) is MarginBasis.ENTRY
 
 
 def _bisect(f: Callable[[float], float], lo: float, hi: float) -> float:
@@ -540,9 +546,9 @@ def _closed_form(venue: str, mode: MarginMode, side: Side, q: float, e: float, c
     """Hand algebra of equity = threshold for the flat table (rate, cum a, fee f)."""
     s = side.sign
     rate, a, fee = _flat_terms(venue)
-    if venue == "bybit" and mode is MarginMode.ISOLATED:
-        # c + s*q*(P - E) = q*E*rate - a  ->  P = E - s*(c - q*E*rate + a)/q
-        return e - s * (c - q * e * rate + a) / q
+    if _entry_basis(venue, mode):
+        # c + s*q*(P - E) = q*E*rate - a + q*P*f  ->  P = (s*q*E + q*E*rate - a - c) / (q*(s - f))
+        return (s * q * e + q * e * rate - a - c) / (q * (s - fee))
     # c + s*q*(P - E) = q*P*(rate + f) - a  ->  P = (s*q*E - c - a) / (q*(s - rate - f))
     return (s * q * e - c - a) / (q * (s - rate - fee))
 
@@ -593,7 +599,9 @@ def test_flat_rate_position_matches_closed_form_and_bisection_oracle(
 # --- No liquidation price, and positions already past it ---------------------------------------
 
 
-@pytest.mark.parametrize("venue", sorted(set(PROFILES) - {"bybit"}))
+@pytest.mark.parametrize(
+    "venue", sorted(v for v, p in PROFILES.items() if p.isolated_basis is MarginBasis.MARK)
+)
 def test_fully_collateralised_isolated_long_has_no_liquidation_price(venue: str) -> None:
     # 100,000 behind 1 BTC at 100,000 (1x): equity P stays above the threshold P * (rate + fee).
     position = _position(
