@@ -15,7 +15,10 @@ it is. The research behind each figure is in ``docs/venue_rules.md``.
   bankruptcy (ADL in reality: there is no insurance fund), so the user ends at exactly 0.
 - **okx**: a position in its 3rd maintenance tier or above (index 2) is first reduced by two
   tiers, frozen, and re-checked after 60 s of venue time; tiers 1 to 2 are liquidated in full.
-- **bybit**, **gate**, **generic**: full liquidation, the insurance fund pays past bankruptcy.
+- **bybit**, **gate**, **generic**, **bitmex**: full liquidation, the insurance fund pays past
+  bankruptcy (BitMEX: then ADL; its partial liquidation down the risk limits is not modelled).
+- **krakenfutures**: full liquidation; past bankruptcy Kraken's Equity Protection Process
+  assigns the position to other traders and then unwinds it, with no insurance fund: ``adl``.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ RULES: dict[str, VenueRules] = {
         VenueRules(name="bybit"),
         VenueRules(name="gate"),
         VenueRules(name="generic"),
+        VenueRules(name="bitmex"),
+        VenueRules(name="krakenfutures", shortfall_payer="adl"),
     )
 }
 
