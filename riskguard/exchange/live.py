@@ -41,8 +41,9 @@ _LOG = structlog.get_logger("riskguard.exchange")
 LEVERAGE_MAX_AGE_S = 60.0
 """How long leverage settings read by ``fetch_leverages`` are used to fill position rows."""
 
-TIER_BOUNDS_IN_CONTRACTS = frozenset({"okx", "mexc"})
-"""ccxt ids whose leverage tiers bound the position in contracts, not in notional (CCXT_NOTES)."""
+TIER_BOUNDS_IN_CONTRACTS = frozenset({"okx", "mexc", "krakenfutures"})
+"""ccxt ids whose leverage tiers bound the position in contracts, not in notional (CCXT_NOTES;
+Kraken Futures: ccxt copies the ``marginLevels`` size bounds into its notional fields)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,15 @@ it is. The research behind each figure is in ``docs/venue_rules.md``.
   bankruptcy (ADL in reality: there is no insurance fund), so the user ends at exactly 0.
 - **okx**: a position in its 3rd maintenance tier or above (index 2) is first reduced by two
   tiers, frozen, and re-checked after 60 s of venue time; tiers 1 to 2 are liquidated in full.
-- **bybit**, **gate**, **generic**: full liquidation, the insurance fund pays past bankruptcy.
 - **mexc**, **kucoin**: the same here. Both publish a tier-lowering partial liquidation (MEXC above
   the first risk tier; KuCoin for cross positions above 600,000 USDT) without the figures to model
   it, so the paper venue closes the full size.
 - **bitget**, **bingx**: the same defaults (BingX says a liquidation may first reduce the position,
   but publishes no tier rule for it, so the paper venue closes the full size).
+- **bybit**, **gate**, **generic**, **bitmex**: full liquidation, the insurance fund pays past
+  bankruptcy (BitMEX: then ADL; its partial liquidation down the risk limits is not modelled).
+- **krakenfutures**: full liquidation; past bankruptcy Kraken's Equity Protection Process
+  assigns the position to other traders and then unwinds it, with no insurance fund: ``adl``.
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ RULES: dict[str, VenueRules] = {
         VenueRules(name="bitget"),
         VenueRules(name="bingx"),
         VenueRules(name="generic"),
+        VenueRules(name="bitmex"),
+        VenueRules(name="krakenfutures", shortfall_payer="adl"),
     )
 }
 
@@ -102,6 +107,6 @@ RULES: dict[str, VenueRules] = {
 def rules_for(profile_name: str) -> VenueRules:
     """The rules of the venue profile named ``profile_name``; full liquidation, the insurance
     fund paying past bankruptcy and no price band for a profile without rules of its own
-    (bybit, gate, mexc, kucoin, bitget, bingx, generic)."""
+    (bybit, gate, mexc, kucoin, bitget, bingx, bitmex, generic)."""
     rules = RULES.get(profile_name)
     return rules if rules is not None else VenueRules(name=profile_name)

@@ -37,6 +37,13 @@ part of the threshold, and where the rate comes from. Sources: RISK_MATH.md and 
   price before liquidating (dual price): the mark-only figure here is the earlier, safe one.
 - generic: any other ccxt venue, from ccxt's maintenanceMarginPercentage with the Binance-style
   formula. Labelled approximate.
+- krakenfutures: Kraken Futures (multi-collateral linear PF_ and inverse PI_). MM = value at mark
+  x the margin level's rate, levels bounded in contracts / base units (give them as size tiers);
+  no fee term (Kraken's EPP worked example). Approximate: cross margin netting of long and short
+  legs of one underlying (max, not sum) and collateral haircuts are not modelled.
+- bitmex: BitMEX. MM = position cost (entry value) x maintMarginReq, plus the taker fee to close;
+  the risk limit the user chose fixes the rate (one tier). Approximate: BitMEX also adds the next
+  funding payment to the maintenance margin, and charges the fee on the entry value.
 """
 
 from __future__ import annotations
@@ -208,6 +215,27 @@ PHEMEX = VenueProfile(
     summary="Phemex USDT-M: isolated MM on the open (entry) value, cross on mark value",
 )
 
+KRAKENFUTURES = VenueProfile(
+    name="krakenfutures",
+    isolated_basis=MarginBasis.MARK,
+    cross_basis=MarginBasis.MARK,
+    fee_in_threshold=False,
+    mmr_from_max_leverage=False,
+    approximate=True,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="Kraken Futures: MM on mark value, levels by size; netting and haircuts not modelled",
+)
+BITMEX = VenueProfile(
+    name="bitmex",
+    isolated_basis=MarginBasis.ENTRY,
+    cross_basis=MarginBasis.ENTRY,
+    fee_in_threshold=True,
+    mmr_from_max_leverage=False,
+    approximate=True,
+    reduce_margin_policy=ReduceMarginPolicy.PROPORTIONAL,
+    summary="BitMEX: MM on position cost plus taker fee to close; funding term not modelled",
+)
+
 PROFILES: dict[str, VenueProfile] = {
     p.name: p
     for p in (
@@ -222,6 +250,8 @@ PROFILES: dict[str, VenueProfile] = {
         PHEMEX,
         BITGET,
         BINGX,
+        KRAKENFUTURES,
+        BITMEX,
         GENERIC,
     )
 }

@@ -728,9 +728,9 @@ def test_fetch_leverage_tiers_on_a_venue_without_tier_calls_is_empty() -> None:
     assert client.calls == []
 
 
-def test_okx_and_mexc_are_the_venues_whose_tiers_count_contracts() -> None:
+def test_okx_mexc_and_kraken_futures_are_the_venues_whose_tiers_count_contracts() -> None:
     # MEXC: ccxt builds its tiers from the contract detail's volumes (test_recorded_mexc.py).
-    assert frozenset({"okx", "mexc"}) == TIER_BOUNDS_IN_CONTRACTS
+    assert frozenset({"okx", "mexc", "krakenfutures"}) == TIER_BOUNDS_IN_CONTRACTS
 
 
 def test_fetch_leverage_tiers_on_okx_turns_contract_bounds_into_base_units() -> None:

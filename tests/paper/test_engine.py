@@ -188,7 +188,8 @@ TIER_CASES = [
     (profile, mode)
     for profile in sorted(PROFILES)
     for mode in MarginMode
-    # Bybit charges an isolated position on its entry value: its tier never moves with the mark.
+    # Bybit (isolated) and BitMEX charge a position on its entry value: its tier never moves with
+    # the mark.
     if PROFILES[profile].basis(mode is MarginMode.ISOLATED) is MarginBasis.MARK
 ]
 

@@ -528,16 +528,16 @@ def _flat_terms(venue: str) -> tuple[float, float, float]:
     return RATE, AMOUNT, FEE if venue in FEE_IN_THRESHOLD else 0.0
 
 
-def _entry_charged(venue: str, mode: MarginMode) -> bool:
-    """The profile charges this mode's maintenance margin on the entry value (Bybit isolated)."""
-    return PROFILES[venue].basis(mode is MarginMode.ISOLATED) is MarginBasis.ENTRY
-
-
 def _threshold(venue: str, mode: MarginMode, q: float, entry: float, price: float) -> float:
-    """First principles: MM on the charged value (+ the fee to close where the profile has it)."""
+    """First principles: MM on the charged value (+ the fee to close on OKX and Gate)."""
     rate, amount, fee = _flat_terms(venue)
-    charged = entry if _entry_charged(venue, mode) else price
+    charged = entry if _entry_basis(venue, mode) else price
     return q * charged * rate - amount + q * price * fee
+
+
+def _entry_basis(venue: str, mode: MarginMode) -> bool:
+    """The profile charges MM on the entry value (Bybit isolated, BitMEX) in this mode."""
+    return PROFILES[venue].basis(mode is MarginMode.ISOLATED) is MarginBasis.ENTRY
 
 
 def _bisect(f: Callable[[float], float], lo: float, hi: float) -> float:
@@ -556,7 +556,7 @@ def _closed_form(venue: str, mode: MarginMode, side: Side, q: float, e: float, c
     """Hand algebra of equity = threshold for the flat table (rate, cum a, fee f)."""
     s = side.sign
     rate, a, fee = _flat_terms(venue)
-    if _entry_charged(venue, mode):
+    if _entry_basis(venue, mode):
         # c + s*q*(P - E) = q*E*rate - a + q*P*f  ->  P = (s*q*E + q*E*rate - a - c) / (q*(s - f))
         return (s * q * e + q * e * rate - a - c) / (q * (s - fee))
     # c + s*q*(P - E) = q*P*(rate + f) - a  ->  P = (s*q*E - c - a) / (q*(s - rate - f))
@@ -610,7 +610,7 @@ def test_flat_rate_position_matches_closed_form_and_bisection_oracle(
 
 
 @pytest.mark.parametrize(
-    "venue", sorted(v for v in PROFILES if not _entry_charged(v, MarginMode.ISOLATED))
+    "venue", sorted(v for v, p in PROFILES.items() if p.isolated_basis is MarginBasis.MARK)
 )
 def test_fully_collateralised_isolated_long_has_no_liquidation_price(venue: str) -> None:
     # 100,000 behind 1 BTC at 100,000 (1x): equity P stays above the threshold P * (rate + fee).
