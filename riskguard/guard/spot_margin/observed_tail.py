@@ -3,9 +3,10 @@
 A fixed distance to liquidation protects only against moves smaller than it between two
 cycles. A coin whose price can fall 40% in a minute (LUNA in May 2022, altcoin spikes) needs a
 wider one. Each cycle the guard adds the prices it read to a short window per coin
-(``horizon_s``: about what can happen before the next cycle acts); the largest move inside the
-window, scaled by ``scale``, is that coin's tail, and it decays with ``half_life_s`` when calm
-returns. The spot margin rule's act, target and gap distances are widened to at least the
+(``horizon_s``: about what can happen before the next cycle acts, and at least the move since
+the previous cycle); the largest move inside the window, either way (a 20% fall is a 25% rise
+back, which a short fears), scaled by ``scale``, is that coin's tail, and it decays with
+``half_life_s`` when calm returns. The spot margin rule's act, target and gap distances are widened to at least the
 largest tail of the coins the account holds or owes (:func:`widened`).
 
 Pure: prices and times in, values out; the window is the caller's to keep.
@@ -45,7 +46,9 @@ class ObservedTail:
         self.at_ms = time_ms
         self.window.append((time_ms, price))
         horizon_ms = self.horizon_s * 1000.0
-        while self.window and time_ms - self.window[0][0] > horizon_ms:
+        # Keep the last price older than the horizon too: the move since the previous cycle
+        # counts even when cycles are further apart than the horizon.
+        while len(self.window) > 1 and time_ms - self.window[1][0] >= horizon_ms:
             self.window.popleft()
         prices = [p for _, p in self.window]
         high, low = max(prices), min(prices)
