@@ -6,8 +6,8 @@ wider one. Each cycle the guard adds the prices it read to a short window per co
 (``horizon_s``: about what can happen before the next cycle acts, and at least the move since
 the previous cycle); the largest move inside the window, either way (a 20% fall is a 25% rise
 back, which a short fears), scaled by ``scale``, is that coin's tail, and it decays with
-``half_life_s`` when calm returns. The spot margin rule's act, target and gap distances are widened to at least the
-largest tail of the coins the account holds or owes (:func:`widened`).
+``half_life_s`` when calm returns. The spot margin rule's act, target and gap distances are
+widened to at least the largest tail of the coins the account holds or owes (:func:`widened`).
 
 Pure: prices and times in, values out; the window is the caller's to keep.
 """
