@@ -182,7 +182,7 @@ def _bad_number(value: Any, path: str) -> str | None:
     return None
 
 
-class SpotMarginConfig(StrictModel):
+class SpotMarginRuleConfig(StrictModel):
     """The spot margin rule: how far every coin's price may move before the venue's liquidation
     level, and the repayment that restores a safe distance (``kind: spot_margin`` accounts)."""
 
@@ -274,8 +274,8 @@ class GuardConfig(StrictModel):
         description="warn when the exchange's liquidation price and ours differ by more than "
         "this, in percent of the mark",
     )
-    spot_margin: SpotMarginConfig = Field(
-        default_factory=SpotMarginConfig, description="the rule of spot_margin accounts"
+    spot_margin: SpotMarginRuleConfig = Field(
+        default_factory=SpotMarginRuleConfig, description="the rule of spot_margin accounts"
     )
 
 

@@ -85,6 +85,15 @@ def _build_parser() -> argparse.ArgumentParser:
     from riskguard.replay.command import add_parser as add_replay
 
     add_replay(commands)
+    margin = commands.add_parser(
+        "replay-margin",
+        help="dry-run the spot margin guard over a price history, against no guard",
+        description="Replay borrowed spot margin accounts on the paper margin venue in virtual "
+        "time, each once with the guard and once alone; print what each ended with. Exit code 1 "
+        "when a guarded account was liquidated or went below zero.",
+    )
+    margin.add_argument("file", metavar="FILE", help="YAML with a spot_margin: section")
+    margin.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
@@ -176,6 +185,12 @@ def _replay(args: argparse.Namespace) -> int:
     return run_replay(args)
 
 
+def _replay_margin(args: argparse.Namespace) -> int:
+    from riskguard.replay.margin_command import run as run_margin
+
+    return run_margin(args)
+
+
 _COMMANDS = {
     "alert-test": _alert_test,
     "calc": _calc,
@@ -184,6 +199,7 @@ _COMMANDS = {
     "check": _check,
     "journal": _journal,
     "replay": _replay,
+    "replay-margin": _replay_margin,
 }
 
 
