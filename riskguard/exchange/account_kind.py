@@ -156,6 +156,31 @@ def _paper(info: Mapping[str, Any]) -> AccountKind | None:
 _READERS: Final = (_bybit, _okx, _binance, _paper)
 
 
+def portfolio_margin(balance: Mapping[str, Any]) -> str | None:
+    """What shows a balance answer to be a portfolio-margin account's (not covered: the venue
+    nets margin across the whole book by its own model), or None.
+
+    Binance's portfolio-margin (papi) balance is a list of per-asset rows with UM and CM wallets;
+    Deribit says ``portfolio_margining_enabled`` and a ``margin_model`` ending in ``_pm`` in each
+    currency summary. (OKX and Bybit say it only in account-configuration calls; for them the
+    ``ccxt_config`` check at ``validate`` is what refuses it.)
+    """
+    info = balance.get("info")
+    if isinstance(info, list) and any(
+        isinstance(r, Mapping) and ("umWalletBalance" in r or "cmWalletBalance" in r) for r in info
+    ):
+        return "Binance portfolio margin (papi balance)"
+    result = info.get("result", info) if isinstance(info, Mapping) else None
+    summaries: Any = result.get("summaries", [result]) if isinstance(result, Mapping) else []
+    for summary in summaries if isinstance(summaries, list) else []:
+        if not isinstance(summary, Mapping):
+            continue
+        model = str(summary.get("margin_model") or "")
+        if summary.get("portfolio_margining_enabled") is True or model.endswith("_pm"):
+            return f"Deribit portfolio margin (margin_model {model or 'pm'})"
+    return None
+
+
 def account_kind(balance: Mapping[str, Any], settle: str) -> AccountKind:
     """The account's kind from its balance answer; a plain ``<settle>-settled`` account where the
     answer has no sign of a venue-defined account type."""

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from riskguard.domain import AccountSnapshot, MarginMode, OpenStop, Position, Side, Tier, TierUnit
 from riskguard.errors import InputError
-from riskguard.exchange.account_kind import AccountKind, account_kind
+from riskguard.exchange.account_kind import AccountKind, account_kind, portfolio_margin
 from riskguard.exchange.raw_rows import fill_row
 from riskguard.risk.margin import with_cumulative_amounts
 
@@ -273,6 +273,12 @@ def snapshot_from_ccxt(
     own collateral value. ``sources`` says where every figure that did not come from ccxt's own
     unified fields came from (:func:`row_sources`, :func:`~riskguard.exchange.raw_rows.fill_row`);
     ``notes`` what the reader should know about the reading."""
+    refused = portfolio_margin(balance)
+    if refused is not None:
+        raise InputError(
+            f"{refused}: portfolio margin accounts are not covered (the venue nets margin "
+            "across the whole book by its own model), so this account is not guarded"
+        )
     domain = []
     sources: list[tuple[str, str]] = []
     every = [fill_row(r) for r in positions]

@@ -9,12 +9,14 @@ the rest, so the module runs without the shared data too.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from riskguard.exchange.account_kind import account_kind, free_collateral
+from riskguard.errors import InputError
+from riskguard.exchange.account_kind import account_kind, free_collateral, portfolio_margin
 from riskguard.exchange.ccxt_account import snapshot_from_ccxt
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -171,3 +173,36 @@ def test_recorded_okx_multi_currency_account_reads_its_adjusted_equity() -> None
     assert snapshot.wallet_balance == pytest.approx(float(raw["adjEq"]) - float(raw["upl"]))
     assert snapshot.account_type == "OKX multi-currency margin account (USD)"
     assert any("of the collateral is in BTC" in n for n in snapshot.notes)
+
+
+def _deribit_summary(model: str, enabled: bool) -> dict[str, Any]:
+    summary = {"currency": "USDC", "margin_model": model, "portfolio_margining_enabled": enabled}
+    return {"info": {"summaries": [summary]}, "total": {"USDC": 100.0}}
+
+
+@pytest.mark.parametrize(
+    ("balance", "refused"),
+    [
+        (_deribit_summary("cross_pm", True), "Deribit portfolio margin"),
+        (_deribit_summary("segregated_pm", False), "Deribit portfolio margin"),
+        ({"info": [{"asset": "USDT", "umWalletBalance": "1"}]}, "Binance portfolio margin"),
+    ],
+)
+def test_a_portfolio_margin_answer_is_refused_not_guessed(
+    balance: dict[str, Any], refused: str
+) -> None:
+    with pytest.raises(InputError, match=rf"{refused}.*not covered.*not guarded"):
+        _snapshot(balance)
+
+
+def test_the_recorded_deribit_standard_margin_answer_is_not_refused() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "deribit.json"
+    recorded = json.loads(path.read_text(encoding="utf-8"))["methods"]["fetchBalance"][0]
+    balance = {**recorded["parsedResponse"], "info": recorded["httpResponse"]["result"]}
+
+    assert portfolio_margin(balance) is None
+    with_pm = json.loads(json.dumps(balance))
+    with_pm["info"]["summaries"][0]["margin_model"] = "cross_pm"
+    assert portfolio_margin(with_pm) == "Deribit portfolio margin (margin_model cross_pm)"
