@@ -7,14 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from riskguard import __version__
-from riskguard.cli.calc_input import load_snapshot
-from riskguard.cli.calc_report import print_table, to_json
 from riskguard.errors import InputError, RiskguardError
-from riskguard.risk.evaluation import evaluate_account
-from riskguard.validation import finite_json
+
+# Each command imports what it needs when it runs: `riskguard --help` loads no ccxt, pydantic
+# model, numpy, matplotlib or replay engine (issue 17).
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -114,6 +111,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _calc(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from riskguard.cli.calc_input import load_snapshot
+    from riskguard.cli.calc_report import print_table, to_json
+    from riskguard.risk.evaluation import evaluate_account
+    from riskguard.validation import finite_json
+
     text = None
     if args.file == "-":
         try:

@@ -16,17 +16,50 @@ In Python::
     print(result.saved())
 """
 
-from riskguard.replay.result import (
-    AccountResult,
-    Action,
-    PositionResult,
-    ReplayResult,
-    RunResult,
-    Totals,
-)
-from riskguard.replay.runner import replay, run_one
-from riskguard.replay.scenario import Scenario, build_scenario
-from riskguard.replay.spec import OpenSpec, parse_open
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from riskguard.replay.result import (
+        AccountResult,
+        Action,
+        PositionResult,
+        ReplayResult,
+        RunResult,
+        Totals,
+    )
+    from riskguard.replay.runner import replay, run_one
+    from riskguard.replay.scenario import Scenario, build_scenario
+    from riskguard.replay.spec import OpenSpec, parse_open
+
+_WHERE = {
+    "AccountResult": "result",
+    "Action": "result",
+    "PositionResult": "result",
+    "ReplayResult": "result",
+    "RunResult": "result",
+    "Totals": "result",
+    "replay": "runner",
+    "run_one": "runner",
+    "Scenario": "scenario",
+    "build_scenario": "scenario",
+    "OpenSpec": "spec",
+    "parse_open": "spec",
+}
+"""Where each public name lives: imported on first use, so that ``riskguard --help`` and the
+light modules of this package (``spec``) do not load the replay engine."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'riskguard.replay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"riskguard.replay.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AccountResult",

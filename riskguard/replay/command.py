@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
-from riskguard.replay.result import ReplayResult, negative_words
-from riskguard.replay.runner import replay
-from riskguard.replay.scenario import build_scenario
 from riskguard.replay.spec import (
     BASELINES,
     MAX_AMOUNT,
@@ -22,7 +17,11 @@ from riskguard.replay.spec import (
     parse_prices,
     parse_time,
 )
-from riskguard.validation import finite_json
+
+if TYPE_CHECKING:  # the engine is imported when a replay runs, not to print --help
+    from rich.console import Console
+
+    from riskguard.replay.result import ReplayResult
 
 EXIT_OK = 0
 
@@ -73,6 +72,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from riskguard.replay.runner import replay
+    from riskguard.replay.scenario import build_scenario
+    from riskguard.validation import finite_json
+
     """Run the replay the options describe; one-line errors leave as RiskguardError."""
     balance = None
     if args.balance is not None:
@@ -117,6 +122,10 @@ def _money(value: float) -> str:
 
 
 def print_summary(result: ReplayResult, console: Console) -> None:
+    from rich.table import Table
+
+    from riskguard.replay.result import negative_words
+
     """The runs side by side, each position, and what the guard saved.
 
     ``went negative`` says whether an account (per run) or a position went below zero at any

@@ -126,3 +126,21 @@ def test_run_with_a_missing_credential_variable_names_it_in_one_line(
     assert code == 2
     assert err.count("\n") == 1
     assert "accounts[1].api_key_env: environment variable RG_SURELY_UNSET_KEY is not set" in err
+
+
+def test_help_loads_no_exchange_library_model_or_replay_engine() -> None:
+    # `riskguard --help` must be instant (issue 17): the parser imports no command's engine.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from riskguard.cli.main import _build_parser; _build_parser(); "
+        "heavy = ['ccxt', 'pydantic', 'numpy', 'matplotlib', 'riskguard.replay.runner', "
+        "'riskguard.guard.cycle', 'rich.console']; "
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert out.stdout.strip() == ""
