@@ -29,8 +29,9 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# One pytest worker per core (work stealing keeps the long crash replays from idling a core).
 unit: $(VENV)/.dev
-	$(BIN)/python -m pytest --cov --cov-report=term-missing
+	$(BIN)/python -m pytest -n auto --dist worksteal --cov --cov-report=term-missing
 
 test: lint typecheck unit
 

@@ -83,16 +83,28 @@ class RecentBars:
         return self.fetched.get(symbol)
 
     async def _fetch(self, port: Any, symbol: str, now_ms: int) -> tuple[Bar, ...]:
+        """The last ``lookback_bars`` completed bars. Bars fetched before and still inside the
+        window are kept, and only the bars after them are asked for: completed bars do not
+        change, and a refresh then costs a few rows, not a day of them."""
         has = getattr(port, "has", {}) or {}
         fetch = getattr(port, "fetch_ohlcv", None)
         if has.get("fetchOHLCV") is False or fetch is None:
             raise ValueError("the venue has no fetchOHLCV")
         since = now_ms - (self.lookback_bars + 1) * BAR_MS
+        before = self.fetched.get(symbol)
+        kept: tuple[Bar, ...] = ()
+        if before is not None and before.bars and before.bars[-1].time_ms >= since:
+            kept = tuple(b for b in before.bars if b.time_ms >= since)
+            since = kept[-1].time_ms + BAR_MS
+        wanted = max(1, (now_ms - since) // BAR_MS + 1)
         try:
-            rows = await fetch(symbol, TIMEFRAME, since, self.lookback_bars + 1)
+            rows = await fetch(symbol, TIMEFRAME, since, min(wanted, self.lookback_bars + 1))
         except ccxt.BaseError as exc:
             raise translate(exc, "fetch_ohlcv") from exc
-        return parse_ohlcv(symbol, rows, now_ms)[-self.lookback_bars :]
+        new = parse_ohlcv(symbol, rows, now_ms)
+        if kept:
+            new = tuple(b for b in new if b.time_ms > kept[-1].time_ms)
+        return (kept + new)[-self.lookback_bars :]
 
 
 def parse_ohlcv(symbol: str, rows: Sequence[Any], now_ms: int) -> tuple[Bar, ...]:
@@ -108,14 +120,15 @@ def parse_ohlcv(symbol: str, rows: Sequence[Any], now_ms: int) -> tuple[Bar, ...
             raise ValueError(f"{symbol}: an OHLCV row must have time, open, high, low, close")
         try:
             time_ms = int(row[0])
-            o, h, lo, c = (float(v) for v in row[1:5])
+            o, h, lo, c = float(row[1]), float(row[2]), float(row[3]), float(row[4])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{symbol}: OHLCV row {row[0]!r} is not numeric") from exc
         if time_ms + BAR_MS > now_ms:
             continue
-        if not all(math.isfinite(p) and p > 0 for p in (o, h, lo, c)):
+        # (positive and finite: a sum of positive numbers is finite when each of them is)
+        if not (o > 0 and h > 0 and lo > 0 and c > 0 and math.isfinite(o + h + lo + c)):
             raise ValueError(f"{symbol}: OHLCV row {time_ms} has a price that is not positive")
-        if not lo <= min(o, c) <= max(o, c) <= h:
+        if not (lo <= o <= h and lo <= c <= h):
             raise ValueError(f"{symbol}: OHLCV row {time_ms}: high and low do not bound the bar")
         if bars and time_ms <= bars[-1].time_ms:
             raise ValueError(f"{symbol}: OHLCV row {time_ms} is not after the one before it")

@@ -176,10 +176,13 @@ def learned_tail(
 
 
 def _check(symbol: str, bar: Bar) -> None:
-    prices = (bar.open, bar.high, bar.low, bar.close)
-    if not all(math.isfinite(p) and p > 0 for p in prices):
+    o, h, lo, c = bar.open, bar.high, bar.low, bar.close
+    # positive and finite (a sum of positive numbers is finite when each of them is); written
+    # out, not as generators: this runs for every bar of every refresh
+    if not (o > 0 and h > 0 and lo > 0 and c > 0 and math.isfinite(o + h + lo + c)):
+        prices = (o, h, lo, c)
         raise ValueError(f"{symbol} bar at {bar.time_ms}: prices must be positive, got {prices}")
-    if not bar.low <= min(bar.open, bar.close) <= max(bar.open, bar.close) <= bar.high:
+    if not (lo <= o <= h and lo <= c <= h):
         raise ValueError(
             f"{symbol} bar at {bar.time_ms}: low {bar.low:g} and high {bar.high:g} do not "
             f"bound open {bar.open:g} and close {bar.close:g}"

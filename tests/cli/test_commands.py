@@ -139,7 +139,7 @@ def test_help_loads_no_exchange_library_model_or_replay_engine() -> None:
         "'riskguard.guard.cycle', 'rich.console']; "
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - our own interpreter and probe
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
 

@@ -27,6 +27,8 @@ class FakePort:
         self.has: dict[str, Any] = {"fetchOHLCV": True}
         self.calls: list[tuple[str, str, int | None, int | None]] = []
         self.fail: Exception | None = None
+        self.last_bar = 1000
+        """The bar forming now (the history grows as the test moves time)."""
 
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str, since: int | None, limit: int | None
@@ -34,7 +36,10 @@ class FakePort:
         self.calls.append((symbol, timeframe, since, limit))
         if self.fail is not None:
             raise self.fail
-        return rows(1000 - (limit or 1) + 1, 1000)  # the last one is still forming at NOW
+        first = self.last_bar - (limit or 1) + 1
+        if since is not None:  # as venues answer: the first `limit` bars from `since`
+            first = since // MINUTE
+        return rows(first, min(self.last_bar, first + (limit or 1) - 1))
 
 
 def test_the_bar_still_forming_is_dropped() -> None:
@@ -70,6 +75,7 @@ def test_bars_are_fetched_once_per_refresh_interval() -> None:
         await recent.ensure(port, [NEAR], NOW)
         await recent.ensure(port, [NEAR], NOW + 299_000)
         assert len(port.calls) == 1
+        port.last_bar = 1005  # five minutes later
         await recent.ensure(port, [NEAR], NOW + 300_000)
         assert len(port.calls) == 2
 
@@ -77,12 +83,18 @@ def test_bars_are_fetched_once_per_refresh_interval() -> None:
     symbol, timeframe, since, limit = port.calls[0]
     assert (symbol, timeframe, limit) == (NEAR, "1m", 121)
     assert since == NOW - 121 * MINUTE
+    # The refresh asks only for the bars after those it has (bar 999 was the last ended one).
+    _, _, since, limit = port.calls[1]
+    assert since == 1000 * MINUTE
+    assert limit is not None
+    assert limit <= 7
     fetched = recent.bars(NEAR)
     assert fetched is not None
     assert fetched.fetched_ms == NOW + 300_000
-    # At the second fetch bar 1000 has ended: it is kept, the lookback keeps the last 120.
+    # At the second fetch bars 1000 to 1004 have ended; the lookback keeps the last 120.
     assert len(fetched.bars) == 120
-    assert fetched.bars[-1].time_ms == 1000 * MINUTE
+    assert fetched.bars[-1].time_ms == 1004 * MINUTE
+    assert [b.time_ms // MINUTE for b in fetched.bars] == list(range(885, 1005))
 
 
 def test_a_failed_fetch_keeps_the_bars_before_and_says_why() -> None:
