@@ -96,7 +96,8 @@ class AlertCenter:
         self._now_ms = now_ms
         self._queue_ms = queue_ms
         self.on_queued = on_queued
-        self.episodes: dict[ConditionKey, Episode] = {}
+        self._episodes: dict[str, dict[ConditionKey, Episode]] = {}
+        """Per account: a cycle touches only the episodes of the account at hand."""
         self.dirty = False
         self._last_event_ms: dict[tuple[str, ...], int] = {}
 
@@ -159,11 +160,15 @@ class AlertCenter:
         ``held`` lists the (symbol, side) positions the cycle saw (``None``: not known)."""
         now = self._now_ms() if now_ms is None else now_ms
         hold_ms = int(self.policy.recovery_hold_s * 1000)
+        before = self._episodes.get(account, {})
         alerts, after = track(
-            account, conditions, self.episodes, now, hold_ms, complete=complete, held=held
+            account, conditions, before, now, hold_ms, complete=complete, held=held
         )
-        if after != self.episodes:
-            self.episodes = after
+        if after != before:
+            if after:
+                self._episodes[account] = after
+            else:
+                self._episodes.pop(account, None)
             self.dirty = True
         for alert in alerts:
             self.send(alert)
@@ -205,6 +210,11 @@ class AlertCenter:
 
     # ------------------------------------------------------------------ state
 
+    @property
+    def episodes(self) -> dict[ConditionKey, Episode]:
+        """Every account's hysteresis episodes (a copy)."""
+        return {k: e for per_account in self._episodes.values() for k, e in per_account.items()}
+
     def state(self) -> list[dict[str, Any]]:
         """The hysteresis episodes, JSON-ready (saved by the daemon; see :meth:`restore`)."""
         self.dirty = False
@@ -212,7 +222,9 @@ class AlertCenter:
 
     def restore(self, state: Sequence[Mapping[str, Any]] | None) -> None:
         """Carry on with episodes saved before a restart (no ``entered`` alert said twice)."""
-        self.episodes = episodes_from_json(state or ())
+        self._episodes = {}
+        for key, episode in episodes_from_json(state or ()).items():
+            self._episodes.setdefault(key[0], {})[key] = episode
         self.dirty = False
 
     def _forget_old_events(self, now_ms: int, quiet_ms: int) -> None:
