@@ -43,6 +43,8 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import assess_account, evaluate_account, get_profile
+from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS
+from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "bingx.json"
 
@@ -52,30 +54,6 @@ move it by 5e-4)."""
 
 EXACT = 1e-12
 
-POSITION_FIELDS = (
-    "symbol",
-    "contracts",
-    "contractSize",
-    "side",
-    "entryPrice",
-    "markPrice",
-    "liquidationPrice",
-    "marginMode",
-    "collateral",
-    "unrealizedPnl",
-    "leverage",
-)
-ORDER_FIELDS = (
-    "id",
-    "clientOrderId",
-    "symbol",
-    "side",
-    "amount",
-    "remaining",
-    "reduceOnly",
-    "stopLossPrice",
-    "triggerPrice",
-)
 TAKEN_AT = datetime(2024, 7, 16, tzinfo=UTC)
 
 LINEAR_ROW = ("fetchPositions", 0)
@@ -126,34 +104,9 @@ def taker_fee() -> float:
 
 
 def swap_market(symbol: str, market_id: str, contract_size: float, **extra: Any) -> dict[str, Any]:
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    market: dict[str, Any] = {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": settle != base,
-        "inverse": settle == base,
-        "contractSize": contract_size,
-        "taker": taker_fee(),
-        "precision": {"amount": 0.0001, "price": 0.01},
-        "limits": {k: {"min": None, "max": None} for k in ("amount", "price", "cost", "leverage")},
-    }
-    market.update(extra)
-    return market
+    limits = {k: {"min": None, "max": None} for k in ("amount", "price", "cost", "leverage")}
+    base_terms = {"taker": taker_fee(), "precision": {"amount": 0.0001, "price": 0.01}}
+    return kit_swap(symbol, market_id, contract_size, **base_terms, limits=limits, **extra)
 
 
 def markets() -> list[dict[str, Any]]:

@@ -42,6 +42,8 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import assess_isolated, evaluate_account, get_profile
+from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS
+from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "bitget.json"
 
@@ -51,30 +53,6 @@ SAME_FORMULA = 1e-4
 
 EXACT = 1e-12
 
-POSITION_FIELDS = (
-    "symbol",
-    "contracts",
-    "contractSize",
-    "side",
-    "entryPrice",
-    "markPrice",
-    "liquidationPrice",
-    "marginMode",
-    "collateral",
-    "unrealizedPnl",
-    "leverage",
-)
-ORDER_FIELDS = (
-    "id",
-    "clientOrderId",
-    "symbol",
-    "side",
-    "amount",
-    "remaining",
-    "reduceOnly",
-    "stopLossPrice",
-    "triggerPrice",
-)
 TAKEN_AT = datetime(2025, 9, 16, tzinfo=UTC)
 
 CLASSIC_ROW = ("fetchPositions", 0)
@@ -129,33 +107,9 @@ def taker_fee() -> float:
 
 
 def swap_market(symbol: str, market_id: str, contract_size: float, **extra: Any) -> dict[str, Any]:
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    market: dict[str, Any] = {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": True,
-        "inverse": False,
-        "contractSize": contract_size,
-        "precision": {"amount": 0.0001, "price": 0.1},
-        "limits": {k: {"min": None, "max": None} for k in ("amount", "price", "cost", "leverage")},
-    }
-    market.update(extra)
-    return market
+    limits = {k: {"min": None, "max": None} for k in ("amount", "price", "cost", "leverage")}
+    precision = {"amount": 0.0001, "price": 0.1}
+    return kit_swap(symbol, market_id, contract_size, precision=precision, limits=limits, **extra)
 
 
 def contract_size(method: str, index: int) -> float:

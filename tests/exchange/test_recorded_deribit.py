@@ -30,6 +30,7 @@ import pytest
 
 from riskguard.exchange.ccxt_account import TOTAL_EXCLUDES_UPNL, snapshot_from_ccxt
 from riskguard.risk import MarginBasis, evaluate_account, get_profile
+from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "deribit.json"
 
@@ -53,31 +54,7 @@ def summaries() -> list[dict[str, Any]]:
 
 
 def _market(symbol: str, market_id: str) -> dict[str, Any]:
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    return {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": settle != base,
-        "inverse": settle == base,
-        "precision": {},
-        "limits": {},
-        "info": {},
-    }
+    return kit_swap(symbol, market_id, None, precision={}, limits={}, info={})
 
 
 def markets() -> list[dict[str, Any]]:

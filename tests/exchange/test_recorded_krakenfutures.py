@@ -40,8 +40,10 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import assess_isolated, get_profile
+from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "krakenfutures.json"
+
 
 POSITION_FIELDS = (
     "symbol",
@@ -103,29 +105,7 @@ def raw_position() -> dict[str, Any]:
 
 def swap_market(symbol: str, market_id: str, contract_size: float) -> dict[str, Any]:
     """A multi-collateral (flexible) perpetual in ccxt's market shape: linear, settled in USD."""
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    return {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": True,
-        "inverse": False,
-        "contractSize": contract_size,
-    }
+    return kit_swap(symbol, market_id, contract_size)
 
 
 def markets() -> dict[str, dict[str, Any]]:

@@ -33,10 +33,12 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import assess_isolated, get_profile
+from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded"
 REL = 1e-3
 """Agreement asked of a recomputed liquidation price: 0.1%."""
+
 
 ORDER_FIELDS = (
     "id",
@@ -94,29 +96,7 @@ def raw_position(index: int) -> dict[str, Any]:
 
 
 def _swap(symbol: str, market_id: str, base_id: str, contract_size: float | None) -> dict[str, Any]:
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    return {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base_id,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": True,
-        "inverse": False,
-        "contractSize": contract_size,
-    }
+    return kit_swap(symbol, market_id, contract_size, baseId=base_id)
 
 
 def ltc_multiplier() -> float:

@@ -27,6 +27,7 @@ from riskguard.errors import InputError
 from riskguard.exchange.ccxt_account import position_from_ccxt, tiers_from_ccxt
 from riskguard.exchange.live import TIER_BOUNDS_IN_CONTRACTS, contract_tiers_as_size
 from riskguard.risk import assess_isolated, get_profile
+from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded"
 REL = 1e-3
@@ -67,30 +68,7 @@ def eth_contract_size() -> float:
 
 
 def _swap(symbol: str, market_id: str, contract_size: float) -> dict[str, Any]:
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    return {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": True,
-        "inverse": False,
-        "contractSize": contract_size,
-        "taker": taker(),
-    }
+    return kit_swap(symbol, market_id, contract_size, taker=taker())
 
 
 def client() -> Any:

@@ -47,6 +47,7 @@ from riskguard.risk import evaluate_account
 
 # Reuses the recorded-payload loader of the risk-core tests; importing it skips this module, with
 # "recorded ccxt payloads not found at ...: shared data is absent", when ../shared is missing.
+from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS, swap_market
 from tests.risk.test_recorded_payloads import entry, recorded
 
 pytestmark = pytest.mark.shared_data
@@ -66,33 +67,6 @@ BINANCE_ASSET_PRECISION = 1e-8
 BINANCE_ACCOUNT = ("binance", "fetchPositions", 2)
 """The account endpoint of the same account at the same update time as fetchPositions[0]/[1]."""
 
-POSITION_FIELDS = (
-    "symbol",
-    "contracts",
-    "contractSize",
-    "side",
-    "entryPrice",
-    "markPrice",
-    "liquidationPrice",
-    "marginMode",
-    "collateral",
-    "unrealizedPnl",
-    "leverage",
-)
-"""Unified position fields riskguard reads (normaliser and the guard's cross-check)."""
-
-ORDER_FIELDS = (
-    "id",
-    "clientOrderId",
-    "symbol",
-    "side",
-    "amount",
-    "remaining",
-    "reduceOnly",
-    "stopLossPrice",
-    "triggerPrice",
-)
-"""Unified order fields ``open_stops_from_ccxt`` reads."""
 
 TAKEN_AT = datetime(2024, 7, 28, tzinfo=UTC)
 """Snapshot time; the normaliser only carries it through."""
@@ -128,36 +102,6 @@ def okx_raw(key: Key) -> dict[str, Any]:
 
 
 # --- minimal markets from the payloads ---------------------------------------------------------
-
-
-def swap_market(symbol: str, market_id: str, contract_size: float, **extra: Any) -> dict[str, Any]:
-    """A perpetual swap in ccxt's market shape; linear unless it settles in its base coin."""
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    inverse = settle == base
-    market: dict[str, Any] = {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": not inverse,
-        "inverse": inverse,
-        "contractSize": contract_size,
-    }
-    market.update(extra)
-    return market
 
 
 def spot_market(symbol: str, market_id: str) -> dict[str, Any]:

@@ -41,6 +41,8 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import MarginBasis, assess_isolated, evaluate_account, get_profile
+from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS
+from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "phemex.json"
 
@@ -58,31 +60,6 @@ PRICE_PRECISION = 0.01
 """ccxt needs a price precision to send an order; no figure of the payloads depends on it."""
 
 TAKEN_AT = datetime(2024, 1, 26, tzinfo=UTC)
-
-POSITION_FIELDS = (
-    "symbol",
-    "contracts",
-    "contractSize",
-    "side",
-    "entryPrice",
-    "markPrice",
-    "liquidationPrice",
-    "marginMode",
-    "collateral",
-    "unrealizedPnl",
-    "leverage",
-)
-ORDER_FIELDS = (
-    "id",
-    "clientOrderId",
-    "symbol",
-    "side",
-    "amount",
-    "remaining",
-    "reduceOnly",
-    "stopLossPrice",
-    "triggerPrice",
-)
 
 
 # --- recorded entries --------------------------------------------------------------------------
@@ -118,33 +95,9 @@ def raw_account() -> dict[str, Any]:
 
 
 def _swap(symbol: str, market_id: str, contract_size: float, taker: float) -> dict[str, Any]:
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    return {
-        "id": market_id,
-        "symbol": symbol,
-        "base": base,
-        "quote": quote,
-        "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
-        "settleId": settle,
-        "type": "swap",
-        "spot": False,
-        "margin": False,
-        "swap": True,
-        "future": False,
-        "option": False,
-        "contract": True,
-        "active": True,
-        "linear": True,
-        "inverse": False,
-        "contractSize": contract_size,
-        "taker": taker,
-        "precision": {"price": PRICE_PRECISION},
-        "limits": {},
-        "info": {},
-    }
+    precision = {"price": PRICE_PRECISION}
+    return kit_swap(symbol, market_id, contract_size, taker=taker, precision=precision,
+                    limits={}, info={})  # fmt: skip
 
 
 def markets() -> list[dict[str, Any]]:
