@@ -48,7 +48,7 @@ from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.rules.base import Level
 from riskguard.guard.rules.registry import build_rules, default_rule_configs
 from riskguard.guard.spot_margin.cycle import MarginAccount, MarginGuard
-from riskguard.guard.spot_margin.judge import MarginSettings
+from riskguard.guard.spot_margin.judge import settings_from
 from riskguard.observability.logs import register_secret
 from riskguard.paper.config import PaperSetup, build_paper
 from riskguard.risk.venues import PROFILES, get_profile
@@ -305,15 +305,8 @@ def margin_guard_for(
 ) -> MarginGuard:
     """The guard of ``kind: spot_margin`` accounts, with the config's spot margin rule."""
     rule = guard.spot_margin
-    settings = MarginSettings(
-        warn_distance_pct=rule.warn_distance_pct,
-        act_distance_pct=rule.act_distance_pct,
-        target_distance_pct=rule.target_distance_pct,
-        gap_pct=rule.gap_pct,
-        cost_rate=rule.cost_rate_pct / 100.0,
-    )
     return MarginGuard(
-        settings,
+        settings_from(rule),
         journal=journal,
         clock=clock,
         alert=alert,

@@ -21,10 +21,11 @@ Portfolio-margin accounts are refused earlier (``validate``); options positions 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from riskguard.exchange.raw_rows import at, number
 
 STABLE: Final = frozenset({"USDT", "USDC", "USD", "FDUSD", "DAI", "USDE", "TUSD", "BUSD", "PYUSD"})
 """Dollar stablecoins: collateral whose value does not move with the crypto market (until it
@@ -60,68 +61,46 @@ class AccountKind:
         )
 
 
-def _at(info: Any, path: tuple[str | int, ...]) -> Any:
-    value: Any = info
-    for key in path:
-        if isinstance(key, int):
-            value = value[key] if isinstance(value, list) and len(value) > key else None
-        else:
-            value = value.get(key) if isinstance(value, Mapping) else None
-    return value
-
-
-def _number(value: Any) -> float | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _collateral(rows: Any, asset: str, usd: str) -> tuple[tuple[str, float], ...]:
     if not isinstance(rows, list):
         return ()
-    pairs = [
-        (str(r.get(asset)), _number(r.get(usd)) or 0.0) for r in rows if isinstance(r, Mapping)
-    ]
+    pairs = [(str(r.get(asset)), number(r.get(usd)) or 0.0) for r in rows if isinstance(r, Mapping)]
     return tuple(sorted((p for p in pairs if p[1] > 0), key=lambda p: -p[1]))
 
 
 def _bybit(info: Mapping[str, Any]) -> AccountKind | None:
-    account = _at(info, ("result", "list", 0))
+    account = at(info, ("result", "list", 0))
     if not isinstance(account, Mapping) or "accountType" not in account:
         return None
     if account.get("accountType") != "UNIFIED":
         return AccountKind(label=f"Bybit {str(account.get('accountType')).lower()} account")
-    equity = _number(account.get("totalMarginBalance"))
+    equity = number(account.get("totalMarginBalance"))
     if equity is None:
         return AccountKind(label="Bybit unified trading account, no margin balance reported")
     return AccountKind(
         label="Bybit unified trading account (multi-collateral, USD)",
         unified=True,
         equity=equity,
-        upnl=_number(account.get("totalPerpUPL")) or 0.0,
-        free=_number(account.get("totalAvailableBalance")),
+        upnl=number(account.get("totalPerpUPL")) or 0.0,
+        free=number(account.get("totalAvailableBalance")),
         source="venue raw totalMarginBalance less totalPerpUPL (USD, collateral ratios applied)",
         collateral_usd=_collateral(account.get("coin"), "coin", "usdValue"),
     )
 
 
 def _okx(info: Mapping[str, Any]) -> AccountKind | None:
-    account = _at(info, ("data", 0))
+    account = at(info, ("data", 0))
     if not isinstance(account, Mapping) or "details" not in account or "totalEq" not in account:
         return None
-    equity = _number(account.get("adjEq"))
+    equity = number(account.get("adjEq"))
     if equity is None:
         return AccountKind(label="OKX single-currency margin account")
     return AccountKind(
         label="OKX multi-currency margin account (USD)",
         unified=True,
         equity=equity,
-        upnl=_number(account.get("upl")) or 0.0,
-        free=_number(account.get("availEq")),
+        upnl=number(account.get("upl")) or 0.0,
+        free=number(account.get("availEq")),
         source="venue raw adjEq less upl (USD, discount rates applied)",
         collateral_usd=_collateral(account.get("details"), "ccy", "disEq"),
     )
@@ -135,14 +114,14 @@ def _binance(info: Mapping[str, Any]) -> AccountKind | None:
         return AccountKind(
             label="Binance multi-assets mode (USD across collateral assets)",
             unified=True,
-            free=_number(info.get("availableBalance")),
+            free=number(info.get("availableBalance")),
             source="venue raw totalCrossWalletBalance (USD across collateral assets)",
             collateral_usd=_collateral(info.get("assets"), "asset", "marginBalance"),
         )
     label = "Binance single-asset mode" if multi is False else "Binance futures account"
     return AccountKind(
         label=label,
-        free=_number(info.get("availableBalance")),
+        free=number(info.get("availableBalance")),
         source="venue raw totalCrossWalletBalance",
     )
 
@@ -198,4 +177,4 @@ def free_collateral(balance: Mapping[str, Any], kind: AccountKind, settle: str) 
     (or where it reports one), else ccxt's free balance of the settle currency."""
     if kind.free is not None and (kind.unified or settle not in (balance.get("free") or {})):
         return max(0.0, kind.free)
-    return max(0.0, _number((balance.get("free") or {}).get(settle)) or 0.0)
+    return max(0.0, number((balance.get("free") or {}).get(settle)) or 0.0)

@@ -70,27 +70,32 @@ _LEVERAGE_FIELDS: Final = (
 )
 
 
-def _at(info: Any, path: tuple[str, ...]) -> Any:
+def at(info: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at ``path`` in a raw answer (keys of mappings, indices of lists), or None."""
     value: Any = info
     for key in path:
-        value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(key, int):
+            value = value[key] if isinstance(value, list) and len(value) > key else None
+        else:
+            value = value.get(key) if isinstance(value, Mapping) else None
     return value
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A raw field as a finite float; None for empty, boolean or unreadable values."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
-        number = float(value)
+        result = float(value)
     except (TypeError, ValueError):
         return None
-    return number if math.isfinite(number) else None
+    return result if math.isfinite(result) else None
 
 
 def _raw_size(info: Any) -> tuple[float, str, str] | None:
     """(contracts, side, source) from the raw row, or None where it holds no open size."""
     for path, side_field in _SIZE_FIELDS:
-        signed = _number(_at(info, path))
+        signed = number(at(info, path))
         if signed is None or signed == 0:
             continue
         word = _SIDE_WORDS.get(str(info.get(side_field))) if side_field else None
@@ -101,7 +106,7 @@ def _raw_size(info: Any) -> tuple[float, str, str] | None:
 
 def _raw_mode(info: Any) -> tuple[str, str] | None:
     for path, words in _MODE_FIELDS:
-        raw = _at(info, path)
+        raw = at(info, path)
         if raw is None:
             continue
         mode = words.get(str(raw))
@@ -112,7 +117,7 @@ def _raw_mode(info: Any) -> tuple[str, str] | None:
 
 def _raw_leverage(info: Any) -> tuple[float, str] | None:
     for path in _LEVERAGE_FIELDS:
-        value = _number(_at(info, path))
+        value = number(at(info, path))
         if value is not None and value > 0:
             return value, "venue raw " + ".".join(path)
     return None
@@ -131,7 +136,7 @@ def fill_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Filled, ...]
     if not isinstance(info, Mapping):
         return filled, ()
     symbol = str(row.get("symbol"))
-    contracts = _number(row.get("contracts"))
+    contracts = number(row.get("contracts"))
     if not contracts or row.get("side") not in ("long", "short"):
         raw = _raw_size(info)
         if raw is not None:
@@ -147,7 +152,7 @@ def fill_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Filled, ...]
         if mode is not None:
             filled["marginMode"] = mode[0]
             said.append(Filled(symbol, "margin mode", mode[1]))
-    leverage = _number(row.get("leverage"))
+    leverage = number(row.get("leverage"))
     if leverage is None or leverage <= 0:
         raw_leverage = _raw_leverage(info)
         if raw_leverage is not None:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from riskguard.config import SpotMarginRuleConfig
 from riskguard.errors import ConfigError
-from riskguard.guard.spot_margin.judge import MarginSettings
+from riskguard.guard.spot_margin.judge import settings_from
 from riskguard.paper.spot_margin.config import SpotMarginConfig, parse_spot_margin_config
 from riskguard.replay.spot_margin import MarginReplayOutcome, replay_spot_margin
 from riskguard.validation import StrictModel, finite_json, load_yaml, problem_lines, read_text
@@ -56,17 +56,6 @@ def load(path: Path) -> tuple[SpotMarginConfig, _GuardIn]:
     return venue, guard
 
 
-def settings_of(rule: SpotMarginRuleConfig) -> MarginSettings:
-    """The judge's settings from the config's spot margin rule."""
-    return MarginSettings(
-        warn_distance_pct=rule.warn_distance_pct,
-        act_distance_pct=rule.act_distance_pct,
-        target_distance_pct=rule.target_distance_pct,
-        gap_pct=rule.gap_pct,
-        cost_rate=rule.cost_rate_pct / 100.0,
-    )
-
-
 def _row(outcome: MarginReplayOutcome) -> dict[str, Any]:
     return {
         "account": outcome.account,
@@ -86,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     venue, guard = load(path)
     ids = [a.id for a in venue.accounts]
-    settings = settings_of(guard.spot_margin)
+    settings = settings_from(guard.spot_margin)
     common = {"settings": settings, "poll_s": guard.poll_interval_s, "base_dir": path.parent}
     guarded = replay_spot_margin(venue, guarded=ids, **common)  # type: ignore[arg-type]
     alone = replay_spot_margin(venue, guarded=(), **common)  # type: ignore[arg-type]

@@ -30,7 +30,13 @@ from riskguard.errors import InputError, UnsupportedError
 from riskguard.exchange.errors import short_text
 from riskguard.exchange.margin_account import MarginAccountReading, read_margin_account
 from riskguard.guard.enforce.journal import Journal
-from riskguard.guard.enforce.order_fate import LOOKUP_PAUSES_S, OrderSender, Placement, look_up
+from riskguard.guard.enforce.order_fate import (
+    LOOKUP_PAUSES_S,
+    OrderPort,
+    OrderSender,
+    Placement,
+    look_up,
+)
 from riskguard.guard.enforce.order_ids import client_order_id
 from riskguard.guard.enforce.quirks import quirks_for
 from riskguard.guard.enforce.stop_watch import teller
@@ -45,8 +51,9 @@ REPAY_PARAMS: Mapping[str, str] = {"marginMode": "cross", "sideEffectType": "AUT
 """Every order the spot margin guard sends: a cross-margin order whose proceeds repay a loan."""
 
 
-class MarginPort(Protocol):
-    """The calls a spot margin account needs (ccxt's names and shapes)."""
+class MarginPort(OrderPort, Protocol):
+    """The calls a spot margin account needs (ccxt's names and shapes): an order's two, and
+    markets, balance and tickers."""
 
     async def load_markets(self, reload: bool = False) -> Mapping[str, Any]: ...
 
@@ -54,23 +61,6 @@ class MarginPort(Protocol):
 
     async def fetch_ticker(
         self, symbol: str, params: dict[str, Any] | None = None
-    ) -> dict[str, Any]: ...
-
-    async def create_order(
-        self,
-        symbol: str,
-        type: str,
-        side: str,
-        amount: float,
-        price: float | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
-
-    async def fetch_order(
-        self,
-        id: str | None,
-        symbol: str | None = None,
-        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from riskguard.config import SpotMarginRuleConfig
 from riskguard.guard.rules.base import Level
 from riskguard.risk import (
     MarginLoanAccount,
@@ -54,6 +55,17 @@ class MarginSettings:
             raise ValueError("gap_pct must be within (0, 100)")
         if not 0 <= self.cost_rate < 0.1:
             raise ValueError("cost_rate must be within [0, 0.1)")
+
+
+def settings_from(rule: SpotMarginRuleConfig) -> MarginSettings:
+    """The judge's settings from a config's ``guard.spot_margin`` section."""
+    return MarginSettings(
+        warn_distance_pct=rule.warn_distance_pct,
+        act_distance_pct=rule.act_distance_pct,
+        target_distance_pct=rule.target_distance_pct,
+        gap_pct=rule.gap_pct,
+        cost_rate=rule.cost_rate_pct / 100.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
