@@ -1,8 +1,12 @@
-"""What every recorded-payload test needs: the unified fields riskguard reads, and a market in
-ccxt's shape built from facts in a payload (``test_recorded_<venue>.py``)."""
+"""What every recorded-payload test needs: the recorded calls, the unified fields riskguard
+reads, and a market in ccxt's shape built from facts in a payload (``test_recorded_<venue>.py``)."""
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
+from pathlib import Path
 from typing import Any
 
 POSITION_FIELDS = (
@@ -65,3 +69,16 @@ def swap_market(
     }
     market.update(extra)
     return market
+
+
+@functools.cache
+def load_recorded(path: Path) -> dict[str, Any]:
+    """A recorded file (``{"methods": {Method: [call, ...]}, ...}``), read once."""
+    with path.open(encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
+def recorded_entry(path: Path, method: str, index: int = 0) -> dict[str, Any]:
+    """A deep copy of one recorded call (tests may alter it)."""
+    return copy.deepcopy(load_recorded(path)["methods"][method][index])

@@ -22,7 +22,6 @@ UTA swap trades (``fetchMyTrades``), contract sizes come from each row's notiona
 from __future__ import annotations
 
 import copy
-import functools
 import itertools
 import json
 from collections.abc import Mapping
@@ -42,7 +41,7 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import assess_isolated, evaluate_account, get_profile
-from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS
+from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS, load_recorded, recorded_entry
 from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "bitget.json"
@@ -66,16 +65,9 @@ UTA_SINGLE = ("fetchPosition", 1)
 # --- recorded entries --------------------------------------------------------------------------
 
 
-@functools.cache
-def _recorded() -> dict[str, Any]:
-    with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
-
-
 def entry(method: str, index: int) -> dict[str, Any]:
     """A deep copy of one recorded call (tests may alter it)."""
-    return copy.deepcopy(_recorded()["methods"][method][index])
+    return recorded_entry(DATA, method, index)
 
 
 def parsed_rows(method: str, index: int) -> list[dict[str, Any]]:
@@ -135,7 +127,7 @@ def markets() -> list[dict[str, Any]]:
 
 def client() -> Any:
     exchange = ccxt.bitget({"apiKey": "key", "secret": "secret", "password": "pass"})
-    exchange.options.update(copy.deepcopy(_recorded()["options"]))
+    exchange.options.update(copy.deepcopy(load_recorded(DATA)["options"]))
     exchange.set_markets(markets())
     return exchange
 

@@ -21,9 +21,6 @@ Every number about the recorded account is read from the JSON at test time.
 
 from __future__ import annotations
 
-import copy
-import functools
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ from riskguard.exchange.ccxt_account import (
 )
 from riskguard.guard.cycle import _positive
 from riskguard.risk import assess_account, get_profile
+from tests.exchange.recorded_kit import load_recorded, recorded_entry
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "bitmex.json"
 
@@ -55,16 +53,9 @@ REL = 1e-3
 TAKEN_AT = datetime(2024, 3, 8, 16, 45, 47, tzinfo=UTC)
 
 
-@functools.cache
-def _recorded() -> dict[str, Any]:
-    with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
-
-
 def entry(method: str, index: int) -> dict[str, Any]:
     """One recorded call (a deep copy: tests may alter it)."""
-    return copy.deepcopy(_recorded()["methods"][method][index])
+    return recorded_entry(DATA, method, index)
 
 
 def position_row() -> dict[str, Any]:
@@ -154,7 +145,7 @@ def test_recorded_file_names_okx_as_its_exchange_a_fixture_artefact() -> None:
     """ccxt's bitmex.json says ``"exchange": "okx"`` (copied from another fixture); every
     entry in it is BitMEX's (XBT symbols, account 395724, testnet text)."""
     # Act
-    named = _recorded()["exchange"]
+    named = load_recorded(DATA)["exchange"]
 
     # Assert
     assert named == "okx"

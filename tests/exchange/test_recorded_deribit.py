@@ -19,8 +19,6 @@ Every number comes from the JSON at test time.
 from __future__ import annotations
 
 import copy
-import functools
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import pytest
 
 from riskguard.exchange.ccxt_account import TOTAL_EXCLUDES_UPNL, snapshot_from_ccxt
 from riskguard.risk import MarginBasis, evaluate_account, get_profile
+from tests.exchange.recorded_kit import recorded_entry
 from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "deribit.json"
@@ -37,15 +36,8 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "deribit
 TAKEN_AT = datetime(2024, 12, 2, tzinfo=UTC)
 
 
-@functools.cache
-def _recorded() -> dict[str, Any]:
-    with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
-
-
 def balance_entry() -> dict[str, Any]:
-    return copy.deepcopy(_recorded()["methods"]["fetchBalance"][0])
+    return recorded_entry(DATA, "fetchBalance", 0)
 
 
 def summaries() -> list[dict[str, Any]]:

@@ -21,8 +21,6 @@ Every number about the recorded account is read from the JSON at test time.
 from __future__ import annotations
 
 import copy
-import functools
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +38,7 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import assess_isolated, get_profile
+from tests.exchange.recorded_kit import load_recorded, recorded_entry
 from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "krakenfutures.json"
@@ -75,16 +74,9 @@ ORDER_FIELDS = (
 TAKEN_AT = datetime(2024, 2, 6, 22, 25, tzinfo=UTC)
 
 
-@functools.cache
-def _recorded() -> dict[str, Any]:
-    with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
-
-
 def entry(method: str, index: int) -> dict[str, Any]:
     """One recorded call (a deep copy: tests may alter it)."""
-    return copy.deepcopy(_recorded()["methods"][method][index])
+    return recorded_entry(DATA, method, index)
 
 
 def position_row() -> dict[str, Any]:
@@ -387,8 +379,8 @@ def test_recorded_position_carries_no_liquidation_margin_or_pnl_figure() -> None
         "size",
         "unrealizedFunding",
     }
-    assert "fetchBalance" not in _recorded()["methods"]
-    assert "fetchLeverageTiers" not in _recorded()["methods"]
+    assert "fetchBalance" not in load_recorded(DATA)["methods"]
+    assert "fetchLeverageTiers" not in load_recorded(DATA)["methods"]
 
 
 # Kraken's own worked example (Equity Protection Process,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,7 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import MarginBasis, assess_isolated, evaluate_account, get_profile
-from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS
+from tests.exchange.recorded_kit import ORDER_FIELDS, POSITION_FIELDS, recorded_entry
 from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "phemex.json"
@@ -65,15 +64,8 @@ TAKEN_AT = datetime(2024, 1, 26, tzinfo=UTC)
 # --- recorded entries --------------------------------------------------------------------------
 
 
-@functools.cache
-def _recorded() -> dict[str, Any]:
-    with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
-
-
 def entry(method: str, index: int = 0) -> dict[str, Any]:
-    return copy.deepcopy(_recorded()["methods"][method][index])
+    return recorded_entry(DATA, method, index)
 
 
 def raw_rows() -> list[dict[str, Any]]:
