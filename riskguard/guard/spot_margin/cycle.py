@@ -151,9 +151,10 @@ class MarginGuard:
             balance = await acct.exchange.fetch_balance({"type": "margin"})
             prices = await self._prices(acct, balance, now)
             reading = read_margin_account(acct.venue, balance, prices, quote=acct.quote)
-        except (ccxt.BaseError, InputError, UnsupportedError, _StaleError) as exc:
-            return self._stale(acct, now, short_text(exc) if isinstance(exc, ccxt.BaseError)
-                               else str(exc))  # fmt: skip
+        except ccxt.BaseError as exc:
+            return self._stale(acct, now, short_text(exc))
+        except (InputError, UnsupportedError, _StaleError) as exc:
+            return self._stale(acct, now, str(exc))
         tail = self._observe(acct, now, prices)
         verdict = judge(reading.account, reading.rule, widened(self.settings, tail))
         disagreement = _disagreement(verdict.margin_level, reading.venue_level)
