@@ -110,7 +110,16 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         self._files: dict[str, FileId | None] = {}
         self._conn = self._connect(synchronous)
         if not readonly and self.path != ":memory:":
-            self._files = {self.path: file_id(self.path), self.path + "-wal": _maybe_id(self)}
+            try:
+                opened = file_id(self.path)
+            except OSError as exc:
+                self._conn.close()
+                what = "deleted" if isinstance(exc, FileNotFoundError) else "unreadable"
+                raise JournalFileError(
+                    f"journal {self.path}: the file was {what} while riskguard opened it "
+                    f"({exc.strerror}); nothing was written to it"
+                ) from exc
+            self._files = {self.path: opened, self.path + "-wal": _maybe_id(self)}
 
     def _connect(self, synchronous: Synchronous) -> sqlite3.Connection:
         name = self.path

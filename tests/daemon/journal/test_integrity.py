@@ -228,3 +228,25 @@ def test_a_broken_write_names_the_cause_in_the_failure(path: Path) -> None:
 
         assert journal.failure is not None
         assert isinstance(journal.failure.__cause__, sqlite3.Error)
+
+
+def test_a_journal_deleted_while_it_is_being_opened_is_refused_in_one_line(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The daemon's start raced an operator (or a test) deleting the file right after SQLite
+    # made it: the store must refuse with one line, not a FileNotFoundError traceback.
+    from riskguard.daemon.journal import store
+
+    real_migrate = store.migrate
+
+    def migrate_then_lose_the_file(conn: sqlite3.Connection, name: str) -> None:
+        real_migrate(conn, name)
+        os.unlink(name)
+
+    monkeypatch.setattr(store, "migrate", migrate_then_lose_the_file)
+
+    with pytest.raises(JournalFileError, match=r"was deleted while riskguard opened it") as caught:
+        SqliteJournal(path)
+
+    assert str(caught.value).startswith(f"journal {path}: ")
+    assert "\n" not in str(caught.value)
