@@ -30,8 +30,9 @@ typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
 # One pytest worker per core (work stealing keeps the long crash replays from idling a core).
+# Tests marked slow (the crash replays outside the suite's sample) run in `make efficacy`.
 unit: $(VENV)/.dev
-	$(BIN)/python -m pytest -n auto --dist worksteal --cov --cov-report=term-missing
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow" --cov --cov-report=term-missing
 
 test: lint typecheck unit
 
@@ -41,8 +42,10 @@ bench: $(VENV)/.runtime
 	$(BIN)/python bench/cycle.py
 	$(BIN)/python bench/replay_speed.py
 
-# 80 minutes on 2 cores: every crash file x leverage x side x poll interval (see the script).
-efficacy: $(VENV)/.runtime
+# Every crash case of the test suite (the sample `make test` runs and the slow rest), then the
+# grid, about 80 minutes on 2 cores: every crash file x leverage x side x poll interval.
+efficacy: $(VENV)/.dev
+	$(BIN)/python -m pytest -n auto --dist worksteal tests/replay/test_crashes.py
 	$(BIN)/python bench/efficacy.py
 
 # The daemon against fake Binance servers with seeded faults and random SIGKILLs (tests/chaos).

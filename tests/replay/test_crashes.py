@@ -7,6 +7,10 @@ holding it without a guard ends in a liquidation the guard ends with more. On th
 a 10x position polled once a minute never goes below zero either. (``bench/efficacy.py``
 runs the full grid: leverage 3 to 50, poll 1 to 60 s, and the static stop.) Skipped, with a
 message, when the data is absent.
+
+Sampled in ``make test``: each file replays one side there (long and short alternate down the
+list of files, so the same cases every run); the other side is marked ``slow``, which
+``make test`` leaves out and ``make efficacy`` runs before the grid. Plain ``pytest`` runs all.
 """
 
 from __future__ import annotations
@@ -29,6 +33,18 @@ FILES = (
 )
 
 pytestmark = pytest.mark.shared_data
+SIDES = ("long", "short")
+
+
+def sampled(names: tuple[str, ...]) -> list[object]:
+    """Every (file, side) case; all but one side per file marked ``slow`` (module docstring)."""
+    cases: list[object] = []
+    for i, name in enumerate(names):
+        kept = SIDES[i % 2]
+        for side in SIDES:
+            marks = () if side == kept else (pytest.mark.slow,)
+            cases.append(pytest.param(name, side, marks=marks, id=f"{name}-{side}"))
+    return cases
 
 
 def _crash(name: str) -> Path:
@@ -38,8 +54,7 @@ def _crash(name: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("side", ["long", "short"])
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize(("name", "side"), sampled(FILES))
 def test_a_20x_position_survives_every_crash_with_the_guard_polling_every_15_s(
     name: str, side: str
 ) -> None:
@@ -101,8 +116,7 @@ ALTCOINS = tuple(
 """The altcoin windows (one-minute spikes and squeezes), whichever the shared data holds."""
 
 
-@pytest.mark.parametrize("side", ["long", "short"])
-@pytest.mark.parametrize("name", ALTCOINS or ("absent",))
+@pytest.mark.parametrize(("name", "side"), sampled(ALTCOINS or ("absent",)))
 def test_a_10x_altcoin_position_polled_once_a_minute_never_goes_below_zero(
     name: str, side: str
 ) -> None:
