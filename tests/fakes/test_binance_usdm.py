@@ -251,7 +251,7 @@ def test_injected_429_carries_retry_after() -> None:
 def test_held_order_is_on_the_venue_while_the_client_times_out_and_is_found_by_client_id() -> None:
     async def body(h: BinanceUsdmFakeHarness) -> None:
         hold = h.server.hold_next("/fapi/v1/order")
-        h.client.timeout = 300  # ms
+        h.ccxt_client.timeout = 300  # ms: the ccxt client under the LiveExchange wrapper
 
         with pytest.raises(ccxt.RequestTimeout):
             await h.client.create_order(
@@ -260,7 +260,7 @@ def test_held_order_is_on_the_venue_while_the_client_times_out_and_is_found_by_c
 
         applied = await hold.wait_applied()
         assert applied.params["newClientOrderId"] == "rgheld1"
-        h.client.timeout = 10_000
+        h.ccxt_client.timeout = 10_000
         found = await h.client.fetch_order(None, SYMBOL, {"clientOrderId": "rgheld1"})
         assert found["status"] == "closed"
         assert found["filled"] == pytest.approx(0.01)
