@@ -185,6 +185,14 @@ def tiers_for(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
             f"{position.symbol}: an inverse position must be mapped to reciprocal-price space "
             "(riskguard.risk.inverse.reciprocal) before its margin schedule is built"
         )
+    return margin_tiers(position, profile)
+
+
+def margin_tiers(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
+    """:func:`tiers_for` without the inverse check: the tiers are the same in reciprocal space.
+
+    Positions of one market get the identical tuple (cached), so callers may group by identity.
+    """
     if position.tiers:
         return _floored(position.tiers)
     if position.maintenance_margin_rate is not None:
