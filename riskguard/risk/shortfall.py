@@ -225,12 +225,13 @@ def position_shortfall(
 class _PriceFactors:
     """``1 + loss_weight x move`` per scenario for each symbol, computed once per symbol."""
 
-    __slots__ = ("_by_symbol", "_common", "_overrides", "_scenarios")
+    __slots__ = ("_by_symbol", "_common", "_overridden", "_overrides", "_scenarios")
 
     def __init__(self, scenarios: tuple[Scenario, ...]) -> None:
         self._scenarios = scenarios
         # move_for takes a symbol's first override: reversed, the first one is written last.
         self._overrides = [dict(reversed(sc.symbol_moves)) for sc in scenarios]
+        self._overridden = set().union(*self._overrides)
         self._common: list[float] | None = None
         self._by_symbol: dict[str, list[float]] = {}
 
@@ -238,7 +239,7 @@ class _PriceFactors:
         hit = self._by_symbol.get(symbol)
         if hit is not None:
             return hit
-        if any(symbol in o for o in self._overrides):
+        if symbol in self._overridden:
             hit = [
                 1.0 + sc.loss_weight * o.get(symbol, sc.move)
                 for sc, o in zip(self._scenarios, self._overrides, strict=True)
