@@ -85,6 +85,8 @@ class PositionArrays:
     ``sign`` is +1 for long and -1 for short (flipped for inverse contracts), ``fee`` the taker
     fee counted in the venue's threshold (0 where it counts none), ``entry_basis`` whether the
     maintenance margin is charged on the entry value, ``table`` the row of ``tables``.
+    ``quote_mark`` and ``quote_entry`` are the prices as quoted and ``taker_fee`` the fee to
+    close, for the stress test, which works on real prices.
     """
 
     sign: Floats
@@ -96,6 +98,8 @@ class PositionArrays:
     entry_basis: Bools
     inverse: Bools
     quote_mark: Floats
+    quote_entry: Floats
+    taker_fee: Floats
     table: Ints
     tables: MarginTables
 
@@ -115,6 +119,8 @@ class PositionArrays:
             entry_basis=self.entry_basis[cut],
             inverse=self.inverse[cut],
             quote_mark=self.quote_mark[cut],
+            quote_entry=self.quote_entry[cut],
+            taker_fee=self.taker_fee[cut],
             table=self.table[cut],
             tables=self.tables,
         )
@@ -141,7 +147,7 @@ def position_arrays(positions: Iterable[Position], profile: VenueProfile) -> Pos
     mark = np.fromiter(map(_MARK, rows), np.float64, n)
     # None (no collateral given) becomes NaN, filled below from the leverage.
     collateral = np.array(list(map(_COLLATERAL, rows)), dtype=np.float64)
-    quote_mark = mark
+    quote_mark, quote_entry = mark, entry
     if any(map(_INVERSE, rows)):
         inverse = np.fromiter(map(_INVERSE, rows), np.bool_, n)
         sign = np.where(inverse, -sign, sign)
@@ -152,7 +158,8 @@ def position_arrays(positions: Iterable[Position], profile: VenueProfile) -> Pos
     for i in np.flatnonzero(np.isnan(collateral)).tolist():
         p = rows[i]
         collateral[i] = isolated_collateral(reciprocal(p) if p.inverse else p)
-    fee = np.fromiter(map(_FEE, rows), np.float64, n) if profile.fee_in_threshold else np.zeros(n)
+    taker_fee = np.fromiter(map(_FEE, rows), np.float64, n)
+    fee = taker_fee if profile.fee_in_threshold else np.zeros(n)
     isolated_entry = profile.isolated_basis is MarginBasis.ENTRY
     cross_entry = profile.cross_basis is MarginBasis.ENTRY
     if isolated_entry == cross_entry:
@@ -172,6 +179,8 @@ def position_arrays(positions: Iterable[Position], profile: VenueProfile) -> Pos
         entry_basis=entry_basis,
         inverse=inverse,
         quote_mark=quote_mark,
+        quote_entry=quote_entry,
+        taker_fee=taker_fee,
         table=table,
         tables=margin_tables(tables),
     )
