@@ -32,6 +32,10 @@ from riskguard.risk.venues import MarginBasis, ReduceMarginPolicy, VenueProfile,
 DEFAULT_SLIPPAGE = 0.0005
 """Closing slippage as a fraction of notional when none is configured (5 bp)."""
 
+STRESS_ARRAY_MIN = 400
+"""From this many position-scenario pairs on, the stress runs on arrays (:mod:`.stress_arrays`);
+below, the per-position loop wins over numpy's fixed cost per call (bench/risk_core.py)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ScenarioOutcome:
@@ -180,6 +184,11 @@ def stress_account(
     count = len(scenarios)
     slips = [slippage * sc.cost_factor for sc in scenarios]
     factors = _PriceFactors(scenarios)
+    if len(positions) * count >= STRESS_ARRAY_MIN:
+        from riskguard.risk.stress_arrays import stress_rows
+
+        rows = [factors.of(p.symbol) for p in positions]
+        return StressResult.of_columns(scenarios, *stress_rows(positions, wallet, rows, slips))
     cross: list[float] | None = None
     iso_total = [0.0] * count
     iso_short = [0.0] * count

@@ -4,7 +4,8 @@
 (the risk core's implementation before it kept results as columns): each scenario marks every
 position at ``M * (1 + w * x)``, closes it there at the taker fee plus slippage, adds the cross
 positions to the wallet and keeps each isolated position on its own collateral. The columnar
-:func:`stress_account` must give the same outcomes, float for float, and the same worst
+:func:`stress_account` must give the same outcomes, float for float, on both its paths (the
+per-position loop and the numpy broadcast of riskguard.risk.stress_arrays), and the same worst
 figures per position, for linear and inverse accounts, cross and isolated, with per-symbol
 moves, loss weights and cost factors.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import riskguard.risk.shortfall as stress_module
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.risk import (
     Scenario,
@@ -171,6 +174,21 @@ def test_single_position_shortfall_equals_the_first_lowest_scenario_of_the_refer
         lowest = min(equities, default=None)
         assert shortfall == (0.0 if lowest is None else max(0.0, -lowest))
         assert which == (None if lowest is None else scenarios[equities.index(lowest)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=stressed_accounts(), on_arrays=st.booleans())
+def test_both_stress_paths_equal_the_reference(
+    case: tuple[AccountSnapshot, tuple[Scenario, ...], float], on_arrays: bool
+) -> None:
+    # The loop below STRESS_ARRAY_MIN position-scenario pairs, the broadcast from it on: the
+    # threshold moved to 0 or out of reach sends every account down one path.
+    snapshot, scenarios, slippage = case
+
+    with patch.object(stress_module, "STRESS_ARRAY_MIN", 0 if on_arrays else 10**9):
+        result = stress_account(snapshot, scenarios, slippage=slippage)
+
+    assert result.outcomes == reference_stress(snapshot, scenarios, slippage)
 
 
 def test_a_result_built_from_outcomes_reads_the_same_as_the_computed_one() -> None:
