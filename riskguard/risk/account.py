@@ -131,15 +131,14 @@ def assess_isolated(position: Position, profile: VenueProfile) -> PositionRisk:
 
         return from_reciprocal(assess_isolated(reciprocal(position), profile), position)
     schedule = schedule_for(position, profile)
-    s = position.side.sign
+    s = 1 if position.side is Side.LONG else -1
     collateral = isolated_collateral(position)
     mark = position.mark_price
     upnl = s * position.size * (mark - position.entry_price)
     equity = collateral + upnl
     mm = schedule.maintenance_margin(mark)
     req = mm + position.size * mark * schedule.fee_rate
-    leg = Leg(s, position.size, position.entry_price, schedule)
-    lp = legs_liquidation(collateral, (leg,), mark)
+    lp = solve_single_leg(collateral, s, position.size, position.entry_price, mark, schedule)[0]
     notional = position.size * mark
     r = ratio(req, equity)
     return PositionRisk(
@@ -157,7 +156,7 @@ def assess_isolated(position: Position, profile: VenueProfile) -> PositionRisk:
         margin_ratio=r,
         effective_leverage=notional / equity if equity > 0 else math.inf,
         liquidation_price=lp,
-        bankruptcy_price=bankruptcy_price(collateral, (leg,)),
+        bankruptcy_price=single_leg_bankruptcy(collateral, s, position.size, position.entry_price),
         distance=distance_fraction(mark, lp, r < 1.0),
     )
 

@@ -239,8 +239,10 @@ class _PriceFactors:
     def __init__(self, scenarios: tuple[Scenario, ...]) -> None:
         self._scenarios = scenarios
         # move_for takes a symbol's first override: reversed, the first one is written last.
-        self._overrides = [dict(reversed(sc.symbol_moves)) for sc in scenarios]
-        self._overridden = set().union(*self._overrides)
+        self._overrides: list[dict[str, float]] = [
+            dict(reversed(sc.symbol_moves)) if sc.symbol_moves else {} for sc in scenarios
+        ]
+        self._overridden: set[str] = set().union(*self._overrides)
         self._common: list[float] | None = None
         self._by_symbol: dict[str, list[float]] = {}
 
