@@ -217,15 +217,49 @@ def floor_liquidation(c: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]
 
 def floor_evaluation(
     c: dict[str, np.ndarray], factors: np.ndarray, slips: np.ndarray, sigma_root_h: float
-) -> np.ndarray:
-    """Liquidation, distance, sigma distance and the stress minimum, nothing else."""
-    price, _distance = floor_liquidation(c)
-    np.abs(np.log(c["mark"] / price)) / sigma_root_h
-    stressed = c["mark"] * factors
-    value = c["sign"] * c["size"] * (stressed - c["entry"]) - c["size"] * stressed * (
-        c["fee"] + slips[:, None]
-    )
-    return (c["collateral"] + value).min(axis=0)
+) -> list[np.ndarray]:
+    """Liquidation, distance, sigma distance and the stress minimum, nothing else (in chunks of
+    the rows riskguard's batch uses, so both keep their temporaries in cache)."""
+    from riskguard.risk.batch import CHUNK
+
+    out = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for lo in range(0, len(c["mark"]), CHUNK):
+            part = {k: v[lo : lo + CHUNK] for k, v in c.items()}
+            price, _distance = floor_liquidation(part)
+            out.append(np.abs(np.log(part["mark"] / price)) / sigma_root_h)
+            stressed = part["mark"] * factors[:, lo : lo + CHUNK]
+            fee = part["fee"] + slips[:, None]
+            value = part["sign"] * part["size"] * (stressed - part["entry"])
+            out.append((part["collateral"] + value - part["size"] * stressed * fee).min(axis=0))
+    return out
+
+
+def object_floor_us(account: AccountSnapshot, settings: RiskSettings) -> float:
+    """Per position: building the PositionRisk and PositionEvaluation objects an evaluation
+    returns, with their figures already known (no arithmetic at all)."""
+    from dataclasses import fields
+
+    from riskguard.risk import PositionEvaluation
+
+    evaluation = evaluate_account(account, settings)
+    known = [
+        ({f.name: getattr(e.risk, f.name) for f in fields(e.risk)}, e) for e in evaluation.positions
+    ]
+    risk_type = type(evaluation.positions[0].risk)
+
+    def build() -> None:
+        for values, e in known:
+            PositionEvaluation(
+                risk_type(**values),
+                e.sigma_distance,
+                e.touch_probability,
+                e.shortfall,
+                e.worst_scenario,
+                e.shortfall_scope,
+            )
+
+    return per_call_us(build, 1_000) / len(known)
 
 
 def stress_inputs(scenarios: Sequence[Scenario], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -437,6 +471,10 @@ def bench_evaluations(rng: random.Random, previous: str | None) -> dict[str, flo
     say(
         f"      numpy floor for the same arithmetic: {floor_account / ACCOUNT_POSITIONS:.2f} us"
         f" per position ({floor_account:.1f} us per call, numpy's fixed cost per call dominates)"
+    )
+    say(
+        "      building the result objects alone (PositionRisk + PositionEvaluation, figures"
+        f" known): {object_floor_us(account, RiskSettings(scenarios=span)):.2f} us per position"
     )
     batch = make_positions(EVAL_BATCH_SIZE, rng, tiers=bracket_tiers())
     columns = position_arrays(batch, profile)

@@ -145,8 +145,10 @@ def position_arrays(positions: Iterable[Position], profile: VenueProfile) -> Pos
     size = np.fromiter(map(_SIZE, rows), np.float64, n)
     entry = np.fromiter(map(_ENTRY, rows), np.float64, n)
     mark = np.fromiter(map(_MARK, rows), np.float64, n)
-    # None (no collateral given) becomes NaN, filled below from the leverage.
-    collateral = np.array(list(map(_COLLATERAL, rows)), dtype=np.float64)
+    try:
+        collateral = np.fromiter(map(_COLLATERAL, rows), np.float64, n)
+    except TypeError:  # some collateral is None: NaN for now, filled below from the leverage
+        collateral = np.array(list(map(_COLLATERAL, rows)), dtype=np.float64)
     quote_mark, quote_entry = mark, entry
     if any(map(_INVERSE, rows)):
         inverse = np.fromiter(map(_INVERSE, rows), np.bool_, n)
