@@ -11,6 +11,11 @@ built in advance: one tier's root per position, no tier walk, no None handling, 
 scalar path the batch replaced, and with ``--previous PATH`` the evaluation figures of another
 checkout (the commit before, say) measured in a child process right after ours.
 
+Sections: (a) batch liquidation + distance, (b) the same per venue profile, (c) one isolated
+position's evaluation, (d) evaluation per position with 16 scenarios, (e) one position's stress
+with the 22 default scenarios, (f) where the array paths start to pay (scalar and array paths
+forced in turn), which is what the thresholds ARRAY_MIN and STRESS_ARRAY_MIN follow.
+
 Targets (issue 17):
     (a) risk core batch, liquidation price + distance, tiered Binance brackets, exact tier walk:
         >= 2,000,000 positions/s (counted from columns, and from Position objects)
@@ -522,6 +527,54 @@ def bench_evaluations(rng: random.Random, previous: str | None) -> dict[str, flo
     }
 
 
+def bench_crossovers(rng: random.Random) -> None:
+    """(f) Where the array paths start to pay: scalar vs arrays by input size, both forced."""
+    from unittest.mock import patch
+
+    import riskguard.risk.batch as batch_module
+    import riskguard.risk.shortfall as stress_module
+
+    profile = get_profile("binance")
+    positions = make_positions(256, rng, tiers=bracket_tiers())
+    say(
+        f"(f) crossovers, us per call (scalar / arrays); thresholds in use: batch"
+        f" {batch_module.ARRAY_MIN} positions, stress {stress_module.STRESS_ARRAY_MIN} pairs"
+    )
+    cells = []
+    for n in (16, 64, 128, 256):
+        part = positions[:n]
+        timing = []
+        for threshold in (10**9, 0):
+            with patch.object(batch_module, "ARRAY_MIN", threshold):
+                timing.append(per_call_us(lambda p=part: liquidation_distances(p, profile), 50))
+        cells.append(f"{n}: {timing[0]:,.0f} / {timing[1]:,.0f}")
+    say("    batch liquidation, positions  " + ",  ".join(cells))
+    scenarios = RiskSettings().scenario_set()
+    cells = []
+    for n in (5, 20, 50, 200):
+        account = AccountSnapshot(
+            "binance",
+            1_000_000.0,
+            tuple(
+                make_positions(
+                    1,
+                    rng,
+                    symbol=f"S{i:03d}/USDT:USDT",
+                    margin_mode=MarginMode.CROSS if i % 3 else MarginMode.ISOLATED,
+                    tiers=bracket_tiers(),
+                )[0]
+                for i in range(n)
+            ),
+            datetime.now(UTC),
+        )
+        timing = []
+        for threshold in (10**9, 0):
+            with patch.object(stress_module, "STRESS_ARRAY_MIN", threshold):
+                timing.append(per_call_us(lambda a=account: stress_account(a, scenarios), 50))
+        cells.append(f"{n * len(scenarios)}: {timing[0]:,.0f} / {timing[1]:,.0f}")
+    say("    stress_account, pairs         " + ",  ".join(cells))
+
+
 def machine_note() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
@@ -543,6 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     columns_rate, objects_rate = bench_batch(rng)
     bench_venues(rng)
     figures = bench_evaluations(rng, args.previous)
+    bench_crossovers(rng)
     say()
     say(
         f"{verdict(columns_rate >= TARGET_BATCH_PER_S)} (a) risk core batch from columns"

@@ -24,7 +24,7 @@ from riskguard.risk.venues import VenueProfile
 if TYPE_CHECKING:
     from riskguard.risk.arrays import Bools, Floats, Ints, PositionArrays
 
-ARRAY_MIN = 48
+ARRAY_MIN = 128
 """From this many positions on the batch runs on arrays (the crossover bench/risk_core.py shows)."""
 
 
