@@ -6,9 +6,10 @@ linear twin in reciprocal-price space (:mod:`riskguard.risk.inverse`: opposite s
 is one padded matrix of tier tables (floors, rates, amounts), rows shared by every position
 whose market uses the same table, and each position points at its row.
 
-Building the columns reads each attribute once per position (a list comprehension per field);
-that extraction costs more than the arithmetic on them, so callers with many positions that
-screen repeatedly should keep the :class:`PositionArrays` and only replace marks.
+Building the columns reads each attribute once per position (one pass per field); that
+extraction costs more than the arithmetic on them, so callers with many positions that screen
+repeatedly should keep the :class:`PositionArrays` and only replace marks
+(:meth:`PositionArrays.with_marks`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -109,6 +110,26 @@ def test_array_path_equals_the_scalar_solver_exactly(batch: tuple[str, list[Posi
     result = _array_path(venue, positions)
 
     assert result == scalar_liquidation_distances(positions, get_profile(venue))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batch=st.one_of(mixed_batches(), shared_table_batches()),
+    moves=st.lists(st.floats(0.5, 2.0), min_size=12, max_size=12),
+)
+def test_columns_marked_anew_equal_positions_built_at_the_new_marks(
+    batch: tuple[str, list[Position]], moves: list[float]
+) -> None:
+    venue, positions = batch
+    profile = get_profile(venue)
+    marks = [p.mark_price * m for p, m in zip(positions, moves, strict=False)]
+    moved = [replace(p, mark_price=m) for p, m in zip(positions, marks, strict=False)]
+
+    columns = position_arrays(positions, profile).with_marks(np.array(marks))
+
+    price, distance = liquidation_arrays(columns)
+    result = list(zip(_as_optional(price.tolist()), _as_optional(distance.tolist()), strict=True))
+    assert result == scalar_liquidation_distances(moved, profile)
 
 
 @settings(max_examples=40, deadline=None)
