@@ -1,6 +1,6 @@
 """Liquidation price and distance for many isolated positions at once (screening, dashboards).
 
-Two paths give the same floats. Up to :data:`ARRAY_MIN` positions a loop calls the scalar solver
+Two paths give the same floats. Below :data:`ARRAY_MIN` positions a loop calls the scalar solver
 (:func:`riskguard.risk.liquidation.solve_single_leg`) per position; numpy's fixed cost per call
 would outweigh the work. Above it, :func:`liquidation_arrays` runs the same tier walk over
 columns (:mod:`riskguard.risk.arrays`): every position starts in the tier in force at its mark
