@@ -7,6 +7,11 @@ the liquidation part is the exact tier walk of :mod:`riskguard.risk.batch`, the 
 broadcast of positions x scenarios per chunk of rows. Prices, distances and shortfalls are the
 scalar path's floats; sigma distances and touch probabilities agree to float rounding (numpy's
 logarithm is not libm's).
+
+One known difference: an inverse position given by its leverage alone (no collateral) stands
+on the coin collateral its liquidation price uses (``size / entry / leverage``) in the stress
+here, while :func:`~riskguard.risk.position_shortfall` derives ``size x entry / leverage`` from
+the position as quoted.
 """
 
 from __future__ import annotations
