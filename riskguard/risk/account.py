@@ -12,11 +12,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from riskguard.domain import AccountSnapshot, MarginMode, Position
+from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.errors import InputError
 from riskguard.risk.distance import distance_fraction
-from riskguard.risk.liquidation import Leg, bankruptcy_price, legs_liquidation
-from riskguard.risk.margin import schedule_for
+from riskguard.risk.liquidation import (
+    Leg,
+    bankruptcy_price,
+    legs_liquidation,
+    single_leg_bankruptcy,
+    solve_single_leg,
+)
+from riskguard.risk.margin import Schedule, schedule_for
 from riskguard.risk.venues import VenueProfile, get_profile
 
 
@@ -125,15 +131,14 @@ def assess_isolated(position: Position, profile: VenueProfile) -> PositionRisk:
 
         return from_reciprocal(assess_isolated(reciprocal(position), profile), position)
     schedule = schedule_for(position, profile)
-    s = position.side.sign
+    s = 1 if position.side is Side.LONG else -1
     collateral = isolated_collateral(position)
     mark = position.mark_price
     upnl = s * position.size * (mark - position.entry_price)
     equity = collateral + upnl
     mm = schedule.maintenance_margin(mark)
     req = mm + position.size * mark * schedule.fee_rate
-    leg = Leg(s, position.size, position.entry_price, schedule)
-    lp = legs_liquidation(collateral, (leg,), mark)
+    lp = solve_single_leg(collateral, s, position.size, position.entry_price, mark, schedule)[0]
     notional = position.size * mark
     r = ratio(req, equity)
     return PositionRisk(
@@ -151,7 +156,7 @@ def assess_isolated(position: Position, profile: VenueProfile) -> PositionRisk:
         margin_ratio=r,
         effective_leverage=notional / equity if equity > 0 else math.inf,
         liquidation_price=lp,
-        bankruptcy_price=bankruptcy_price(collateral, (leg,)),
+        bankruptcy_price=single_leg_bankruptcy(collateral, s, position.size, position.entry_price),
         distance=distance_fraction(mark, lp, r < 1.0),
     )
 
@@ -224,34 +229,41 @@ def _assess_cross(
     results: list[PositionRisk | None],
 ) -> tuple[float, float]:
     """Fill ``results`` for the cross positions; return the cross equity and requirement."""
-    legs: dict[str, list[tuple[int, Position, Leg, float, float, float]]] = {}
+    legs: dict[str, list[tuple[int, Position, int, Schedule, float, float, float]]] = {}
     total_upnl = 0.0
     total_req = 0.0
     for i, p in cross:
         schedule = schedule_for(p, profile)
-        s = p.side.sign
+        s = 1 if p.side is Side.LONG else -1
         upnl = s * p.size * (p.mark_price - p.entry_price)
         mm = schedule.maintenance_margin(p.mark_price)
         req = mm + p.size * p.mark_price * schedule.fee_rate
         total_upnl += upnl
         total_req += req
-        legs.setdefault(p.symbol, []).append(
-            (i, p, Leg(s, p.size, p.entry_price, schedule), upnl, mm, req)
-        )
+        legs.setdefault(p.symbol, []).append((i, p, s, schedule, upnl, mm, req))
     equity = wallet + total_upnl
     account_ratio = ratio(total_req, equity)
+    safe = account_ratio < 1.0
     for group in legs.values():
-        group_upnl = sum(g[3] for g in group)
-        group_req = sum(g[5] for g in group)
-        marks = {g[1].mark_price for g in group}
-        if len(marks) > 1:
-            raise InputError(f"{group[0][1].symbol}: legs of one symbol must share one mark price")
+        # Sums start at 0 as sum() does, so a lone leg's -0.0 counts as 0.0 here too.
+        group_upnl = sum(g[4] for g in group) if len(group) > 1 else 0.0 + group[0][4]
+        group_req = sum(g[6] for g in group) if len(group) > 1 else 0.0 + group[0][6]
         mark = group[0][1].mark_price
+        if any(g[1].mark_price != mark for g in group):
+            raise InputError(f"{group[0][1].symbol}: legs of one symbol must share one mark price")
         # The rest of the account, held at its marks, backs this symbol.
         backing = wallet + (total_upnl - group_upnl) - (total_req - group_req)
-        lp = legs_liquidation(backing, [g[2] for g in group], mark)
-        bp = bankruptcy_price(wallet + total_upnl - group_upnl, [g[2] for g in group])
-        for i, p, _leg, upnl, mm, req in group:
+        rest = wallet + total_upnl - group_upnl
+        if len(group) == 1:
+            _i, p, s, schedule, _upnl, _mm, _req = group[0]
+            lp = solve_single_leg(backing, s, p.size, p.entry_price, mark, schedule)[0]
+            bp = single_leg_bankruptcy(rest, s, p.size, p.entry_price)
+        else:
+            solver_legs = [Leg(g[2], g[1].size, g[1].entry_price, g[3]) for g in group]
+            lp = legs_liquidation(backing, solver_legs, mark)
+            bp = bankruptcy_price(rest, solver_legs)
+        distance = distance_fraction(mark, lp, safe)
+        for i, p, _s, _schedule, upnl, mm, req in group:
             notional = p.size * p.mark_price
             results[i] = PositionRisk(
                 symbol=p.symbol,
@@ -269,6 +281,6 @@ def _assess_cross(
                 effective_leverage=notional / equity if equity > 0 else math.inf,
                 liquidation_price=lp,
                 bankruptcy_price=bp,
-                distance=distance_fraction(p.mark_price, lp, account_ratio < 1.0),
+                distance=distance,
             )
     return equity, total_req

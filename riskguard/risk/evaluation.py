@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position
 from riskguard.risk.account import AccountRisk, PositionRisk, assess_account, assess_isolated
@@ -54,7 +55,18 @@ class RiskSettings:
         """The configured scenarios, or SPAN from the volatility plus the default gaps."""
         if self.scenarios is not None:
             return self.scenarios
-        return default_scenarios(self.sigma_per_sqrt_s, self.horizon_s, dict(self.symbol_sigmas))
+        return _cached_default_scenarios(
+            self.sigma_per_sqrt_s, self.horizon_s, tuple(self.symbol_sigmas)
+        )
+
+
+@lru_cache(maxsize=256)
+def _cached_default_scenarios(
+    sigma_per_sqrt_s: float, horizon_s: float, symbol_sigmas: tuple[tuple[str, float], ...]
+) -> tuple[Scenario, ...]:
+    """:func:`default_scenarios` once per settings: scenarios are immutable, and building the 22
+    of them costs more than the rest of a one-position evaluation."""
+    return default_scenarios(sigma_per_sqrt_s, horizon_s, dict(symbol_sigmas))
 
 
 def default_scenarios(
@@ -110,17 +122,20 @@ def evaluate_account(
     profile = profile or get_profile(snapshot.venue)
     risk = assess_account(snapshot, profile)
     stress = stress_account(snapshot, settings.scenario_set(), slippage=settings.slippage)
+    # sigma_for takes a symbol's first entry: reversed, the first one is written last.
+    sigmas = dict(reversed(settings.symbol_sigmas))
+    default_sigma = settings.sigma_per_sqrt_s
     evaluations = []
     for i, (pos, pr) in enumerate(zip(snapshot.positions, risk.positions, strict=True)):
-        worst = stress.position_worst(i)
         shortfall = stress.position_shortfall(i)
+        worst = stress.position_worst_scenario(i) if shortfall > 0 else None
         evaluations.append(
             _with_sigma(
                 pr,
-                settings.sigma_for(pos.symbol),
+                sigmas.get(pos.symbol, default_sigma),
                 settings.horizon_s,
                 shortfall,
-                worst.scenario.name if worst is not None and shortfall > 0 else None,
+                None if worst is None else worst.name,
                 "position" if pos.margin_mode is MarginMode.ISOLATED else "account",
             )
         )

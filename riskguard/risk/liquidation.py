@@ -178,6 +178,11 @@ def bankruptcy_price(collateral: float, legs: Sequence[Leg]) -> float | None:
     return _positive_root(k, net)
 
 
+def single_leg_bankruptcy(collateral: float, sign: int, size: float, entry: float) -> float | None:
+    """:func:`bankruptcy_price` of one leg, without building it (the same floats)."""
+    return _positive_root(collateral - sign * size * entry, sign * size)
+
+
 def _positive_root(const: float, slope: float) -> float | None:
     if slope == 0.0:
         return None

@@ -9,6 +9,7 @@ liquidation and safe-size problem in this package reduces to piecewise-linear ro
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,6 +77,25 @@ def _floored(tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
     return result
 
 
+_FLOORS: dict[int, tuple[tuple[Tier, ...], tuple[float, ...]]] = {}
+
+
+def tier_floors(tiers: tuple[Tier, ...]) -> tuple[float, ...]:
+    """The lower bounds of every tier but the first, cached by the identity of ``tiers``.
+
+    Tiers are sorted by lower bound, so the number of these floors at or below a value is the
+    index :func:`tier_index` finds, and ``bisect_right`` counts them without a Python loop.
+    """
+    hit = _FLOORS.get(id(tiers))
+    if hit is not None and hit[0] is tiers:
+        return hit[1]
+    floors = tuple(t.min_bound for t in tiers[1:])
+    if len(_FLOORS) >= _FLOORED_LIMIT:
+        _FLOORS.clear()
+    _FLOORS[id(tiers)] = (tiers, floors)
+    return floors
+
+
 def tier_index(tiers: Sequence[Tier], value: float) -> int:
     """Index of the tier that ``value`` falls in: the last tier whose lower bound is <= value.
 
@@ -107,17 +127,18 @@ class Schedule:
     size: float
     entry_price: float
     price_dependent: bool
+    floors: tuple[float, ...] = ()
+    """The lower bounds of ``tiers[1:]`` (see :func:`tier_floors`)."""
 
     def index_at(self, price: float) -> int:
-        """The tier in force when the position is marked at ``price``."""
-        tiers = self.tiers
-        if len(tiers) == 1:
+        """The tier in force when the position is marked at ``price`` (:func:`tier_index`)."""
+        floors = self.floors
+        if not floors:
             return 0
-        unit = tiers[0].unit
-        if unit is TierUnit.SIZE:
-            return tier_index(tiers, self.size)
+        if self.tiers[0].unit is TierUnit.SIZE:
+            return bisect_right(floors, self.size)
         base = price if self.basis is MarginBasis.MARK else self.entry_price
-        return tier_index(tiers, self.size * base)
+        return bisect_right(floors, self.size * base)
 
     def price_floor(self, index: int) -> float:
         """Lowest mark price at which tier ``index`` applies (price-dependent schedules)."""
@@ -185,6 +206,14 @@ def tiers_for(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
             f"{position.symbol}: an inverse position must be mapped to reciprocal-price space "
             "(riskguard.risk.inverse.reciprocal) before its margin schedule is built"
         )
+    return margin_tiers(position, profile)
+
+
+def margin_tiers(position: Position, profile: VenueProfile) -> tuple[Tier, ...]:
+    """:func:`tiers_for` without the inverse check: the tiers are the same in reciprocal space.
+
+    Positions of one market get the identical tuple (cached), so callers may group by identity.
+    """
     if position.tiers:
         return _floored(position.tiers)
     if position.maintenance_margin_rate is not None:
@@ -213,6 +242,7 @@ def schedule_for(position: Position, profile: VenueProfile) -> Schedule:
         position.size,
         position.entry_price,
         len(tiers) > 1 and basis is MarginBasis.MARK and tiers[0].unit is TierUnit.NOTIONAL,
+        tier_floors(tiers),
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import add
 
 from riskguard.domain import AccountSnapshot, MarginMode, Position, TierUnit
 from riskguard.errors import InputError
@@ -30,6 +31,10 @@ from riskguard.risk.venues import MarginBasis, ReduceMarginPolicy, VenueProfile,
 
 DEFAULT_SLIPPAGE = 0.0005
 """Closing slippage as a fraction of notional when none is configured (5 bp)."""
+
+STRESS_ARRAY_MIN = 400
+"""From this many position-scenario pairs on, the stress runs on arrays (:mod:`.stress_arrays`);
+below, the per-position loop wins over numpy's fixed cost per call (bench/risk_core.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,31 +53,113 @@ class ScenarioOutcome:
     position_shortfall: tuple[float, ...]
 
 
-@dataclass(frozen=True, slots=True)
 class StressResult:
-    """Every scenario's outcome and the worst of them."""
+    """Every scenario's outcome and the worst of them.
 
-    outcomes: tuple[ScenarioOutcome, ...]
+    Kept as one column of equities per position (over the scenarios) and one figure per
+    scenario; the :class:`ScenarioOutcome` objects are built when first asked for, since a
+    guard poll mostly reads a position's worst figures and never needs all of them.
+    """
+
+    __slots__ = ("_built", "_columns", "_cross", "_equity_after", "_scenarios", "_shortfall")
+
+    def __init__(self, outcomes: Sequence[ScenarioOutcome] = ()) -> None:
+        built = tuple(outcomes)
+        width = len(built[0].position_equity) if built else 0
+        self._built: tuple[ScenarioOutcome, ...] | None = built
+        self._scenarios = tuple(o.scenario for o in built)
+        self._equity_after = [o.equity_after for o in built]
+        self._shortfall = [o.shortfall for o in built]
+        self._cross = [o.cross_equity_after for o in built]
+        self._columns = [[o.position_equity[i] for o in built] for i in range(width)]
+
+    @classmethod
+    def of_columns(
+        cls,
+        scenarios: tuple[Scenario, ...],
+        columns: list[list[float]],
+        cross: list[float] | None,
+        equity_after: list[float],
+        shortfall: list[float],
+    ) -> StressResult:
+        """A result from its columns: ``columns[i][s]`` is position ``i``'s equity in scenario
+        ``s``; ``cross`` the cross account's equity per scenario (None without cross positions).
+        """
+        result = cls.__new__(cls)
+        result._built = None
+        result._scenarios = scenarios
+        result._columns = columns
+        result._cross = list(cross) if cross is not None else [None] * len(scenarios)
+        result._equity_after = equity_after
+        result._shortfall = shortfall
+        return result
+
+    @property
+    def outcomes(self) -> tuple[ScenarioOutcome, ...]:
+        """Every scenario's outcome, in scenario order."""
+        if self._built is None:
+            self._built = tuple(self._outcome(s) for s in range(len(self._scenarios)))
+        return self._built
+
+    def _outcome(self, s: int) -> ScenarioOutcome:
+        if self._built is not None:
+            return self._built[s]
+        equities = tuple([column[s] for column in self._columns])
+        return ScenarioOutcome(
+            scenario=self._scenarios[s],
+            equity_after=self._equity_after[s],
+            cross_equity_after=self._cross[s],
+            shortfall=self._shortfall[s],
+            position_equity=equities,
+            position_shortfall=tuple([max(0.0, -e) for e in equities]),
+        )
 
     @property
     def worst(self) -> ScenarioOutcome:
         """The scenario with the largest shortfall (ties: the lowest equity after)."""
-        return max(self.outcomes, key=lambda o: (o.shortfall, -o.equity_after))
+        return self._outcome(self._worst_index())
+
+    def _worst_index(self) -> int:
+        shortfall, equity = self._shortfall, self._equity_after
+        if not shortfall:
+            raise ValueError("no scenarios: a stress result without outcomes has no worst")
+        return max(range(len(shortfall)), key=lambda s: (shortfall[s], -equity[s]))
 
     @property
     def potential_shortfall(self) -> float:
         """The shortfall of the worst scenario (0.0 when every scenario leaves equity >= 0)."""
-        return self.worst.shortfall if self.outcomes else 0.0
+        return self._shortfall[self._worst_index()] if self._shortfall else 0.0
 
     def position_shortfall(self, index: int) -> float:
         """Worst shortfall attributable to the position at ``index`` (shared when cross)."""
-        return max((o.position_shortfall[index] for o in self.outcomes), default=0.0)
+        if not self._scenarios:
+            return 0.0
+        return max(0.0, -min(self._columns[index]))
 
     def position_worst(self, index: int) -> ScenarioOutcome | None:
         """The scenario giving the position at ``index`` its lowest equity."""
-        if not self.outcomes:
+        if not self._scenarios:
             return None
-        return min(self.outcomes, key=lambda o: o.position_equity[index])
+        column = self._columns[index]
+        return self._outcome(column.index(min(column)))
+
+    def position_worst_scenario(self, index: int) -> Scenario | None:
+        """The scenario of :meth:`position_worst`, without building its outcome."""
+        if not self._scenarios:
+            return None
+        column = self._columns[index]
+        return self._scenarios[column.index(min(column))]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StressResult):
+            return NotImplemented
+        return self.outcomes == other.outcomes
+
+    def __hash__(self) -> int:
+        return hash(self.outcomes)
+
+    def __repr__(self) -> str:
+        return f"StressResult(outcomes={self.outcomes!r})"
 
 
 def stress_account(
@@ -82,51 +169,51 @@ def stress_account(
     *,
     slippage: float = DEFAULT_SLIPPAGE,
 ) -> StressResult:
-    """Apply every scenario jointly to the account and report each outcome."""
+    """Apply every scenario jointly to the account and report each outcome.
+
+    One pass per position over all scenarios; the cross account's equity adds the cross
+    positions' values in snapshot order, as a scenario-by-scenario sum would.
+    """
     del profile  # the stressed equity does not depend on the venue's margin formula
     if slippage < 0:
         raise InputError(f"slippage: must be >= 0, got {slippage}")
     positions = snapshot.positions
     settlement_is_coin(positions)
-    collaterals = [
-        isolated_collateral(p) if p.margin_mode is MarginMode.ISOLATED else 0.0 for p in positions
-    ]
-    has_cross = any(p.margin_mode is MarginMode.CROSS for p in positions)
-    outcomes = []
-    for scenario in scenarios:
-        cross_equity = snapshot.wallet_balance
-        own: list[float] = []
-        for p, collateral in zip(positions, collaterals, strict=True):
-            value = _stressed_value(p, scenario, slippage)
+    scenarios = tuple(scenarios)
+    wallet = snapshot.wallet_balance
+    count = len(scenarios)
+    slips = [slippage * sc.cost_factor for sc in scenarios]
+    factors = _PriceFactors(scenarios)
+    if len(positions) * count >= STRESS_ARRAY_MIN:
+        from riskguard.risk.stress_arrays import stress_rows
+
+        rows = [factors.of(p.symbol) for p in positions]
+        return StressResult.of_columns(scenarios, *stress_rows(positions, wallet, rows, slips))
+    cross: list[float] | None = None
+    iso_total = [0.0] * count
+    iso_short = [0.0] * count
+    columns: list[list[float]] = []
+    for p in positions:
+        values = _stressed_values(p, factors.of(p.symbol), slips)
+        if p.margin_mode is MarginMode.CROSS:
+            cross = list(map(add, [wallet] * count if cross is None else cross, values))
+            columns.append(values)
+        else:
+            collateral = isolated_collateral(p)
+            own = [collateral + v for v in values]
+            columns.append(own)
+            iso_total = list(map(add, iso_total, own))
+            iso_short = list(map(add, iso_short, [max(0.0, -e) for e in own]))
+    if cross is None:
+        equity_after = [wallet + t for t in iso_total]
+        shortfall = iso_short
+    else:
+        for i, p in enumerate(positions):
             if p.margin_mode is MarginMode.CROSS:
-                cross_equity += value
-                own.append(0.0)
-            else:
-                own.append(collateral + value)
-        equities = tuple(
-            cross_equity if p.margin_mode is MarginMode.CROSS else e
-            for p, e in zip(positions, own, strict=True)
-        )
-        shortfalls = tuple(max(0.0, -e) for e in equities)
-        iso_total = sum(
-            e for p, e in zip(positions, own, strict=True) if p.margin_mode is MarginMode.ISOLATED
-        )
-        iso_short = sum(
-            s
-            for p, s in zip(positions, shortfalls, strict=True)
-            if p.margin_mode is MarginMode.ISOLATED
-        )
-        outcomes.append(
-            ScenarioOutcome(
-                scenario=scenario,
-                equity_after=(cross_equity if has_cross else snapshot.wallet_balance) + iso_total,
-                cross_equity_after=cross_equity if has_cross else None,
-                shortfall=(max(0.0, -cross_equity) if has_cross else 0.0) + iso_short,
-                position_equity=equities,
-                position_shortfall=shortfalls,
-            )
-        )
-    return StressResult(tuple(outcomes))
+                columns[i] = cross
+        equity_after = list(map(add, cross, iso_total))
+        shortfall = [max(0.0, -c) + s for c, s in zip(cross, iso_short, strict=True)]
+    return StressResult.of_columns(scenarios, columns, cross, equity_after, shortfall)
 
 
 def position_shortfall(
@@ -134,28 +221,63 @@ def position_shortfall(
 ) -> tuple[float, Scenario | None]:
     """Worst shortfall of one isolated position on its own collateral, and its scenario."""
     collateral = isolated_collateral(position)
-    worst = 0.0
-    which: Scenario | None = None
-    lowest = float("inf")
-    for scenario in scenarios:
-        equity = collateral + _stressed_value(position, scenario, slippage)
-        if equity < lowest:
-            lowest = equity
-            which = scenario
-            worst = max(0.0, -equity)
-    return worst, which
+    scenarios = tuple(scenarios)
+    if not scenarios:
+        return 0.0, None
+    slips = [slippage * sc.cost_factor for sc in scenarios]
+    values = _stressed_values(position, _PriceFactors(scenarios).of(position.symbol), slips)
+    equities = [collateral + v for v in values]
+    lowest = min(equities)
+    return max(0.0, -lowest), scenarios[equities.index(lowest)]
 
 
-def _stressed_value(p: Position, scenario: Scenario, slippage: float) -> float:
-    """PnL at the stressed price minus the cost of closing there (coins for inverse)."""
-    stressed = p.mark_price * (1.0 + scenario.loss_weight * scenario.move_for(p.symbol))
+class _PriceFactors:
+    """``1 + loss_weight x move`` per scenario for each symbol, computed once per symbol."""
+
+    __slots__ = ("_by_symbol", "_common", "_overridden", "_overrides", "_scenarios")
+
+    def __init__(self, scenarios: tuple[Scenario, ...]) -> None:
+        self._scenarios = scenarios
+        # move_for takes a symbol's first override: reversed, the first one is written last.
+        self._overrides: list[dict[str, float]] = [
+            dict(reversed(sc.symbol_moves)) if sc.symbol_moves else {} for sc in scenarios
+        ]
+        self._overridden: set[str] = set().union(*self._overrides)
+        self._common: list[float] | None = None
+        self._by_symbol: dict[str, list[float]] = {}
+
+    def of(self, symbol: str) -> list[float]:
+        hit = self._by_symbol.get(symbol)
+        if hit is not None:
+            return hit
+        if symbol in self._overridden:
+            hit = [
+                1.0 + sc.loss_weight * o.get(symbol, sc.move)
+                for sc, o in zip(self._scenarios, self._overrides, strict=True)
+            ]
+        else:
+            if self._common is None:
+                self._common = [1.0 + sc.loss_weight * sc.move for sc in self._scenarios]
+            hit = self._common
+        self._by_symbol[symbol] = hit
+        return hit
+
+
+def _stressed_values(p: Position, factors: list[float], slips: list[float]) -> list[float]:
+    """PnL at each stressed price ``mark x factor`` minus the cost of closing there, with the
+    scenario's slippage (coins for inverse contracts)."""
+    mark, entry, size, fee = p.mark_price, p.entry_price, p.size, p.taker_fee
+    signed = p.side.sign * size
     if p.inverse:
-        coin_value = p.size / stressed
-        pnl_coin = p.side.sign * p.size * (1.0 / p.entry_price - 1.0 / stressed)
-        return pnl_coin - coin_value * (p.taker_fee + slippage * scenario.cost_factor)
-    pnl = p.side.sign * p.size * (stressed - p.entry_price)
-    cost = p.size * stressed * (p.taker_fee + slippage * scenario.cost_factor)
-    return pnl - cost
+        inverse_entry = 1.0 / entry
+        return [
+            signed * (inverse_entry - 1.0 / (st := mark * f)) - size / st * (fee + slip)
+            for f, slip in zip(factors, slips, strict=True)
+        ]
+    return [
+        signed * ((st := mark * f) - entry) - size * st * (fee + slip)
+        for f, slip in zip(factors, slips, strict=True)
+    ]
 
 
 class EquityFloor(StrEnum):
