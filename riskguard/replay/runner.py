@@ -159,7 +159,7 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
     start_equity = sum(start_balances.values())
     recorder = _Recorder(venue)
     watch = EquityWatch(venue, opened, stakes).attach()
-    journal = MemoryJournal()
+    journal = MemoryJournal(keep=ACTION_KINDS)
     step: Callable[[], Any]
     accounts = tuple(a.paper_account for a in scenario.accounts)
     bot: StaticStopBot | None = None
@@ -255,7 +255,7 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
         negative_positions=sum(p.negative for p in positions),
         negative_accounts=sum(a.negative for a in account_results),
     )
-    alerts = len(journal.entries("alert_queued"))
+    alerts = journal.count("alert_queued")
     return RunResult(
         name=name,
         positions=positions,
@@ -477,6 +477,12 @@ def _stop_fills(
 
 
 _INTENT_KINDS = {"reduce": "reduce", "close": "close", "stop": "place_stop"}
+
+ACTION_KINDS = frozenset(
+    ("order_intent", "order_sent", "order_failed", "margin_added", "leverage_set", "stop_cancelled")
+)
+"""The journal entries a run's actions are read from (:func:`_guard_actions`); the guard run's
+journal keeps only these (the others, a finding every poll among them, are only counted)."""
 
 
 def _guard_actions(
