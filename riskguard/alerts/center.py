@@ -52,6 +52,10 @@ whenever any account's changed. A journal holding it is read at start
 then emptied (a JSON ``null``), so it is neither read nor written again."""
 
 
+_FORGET_AT = 1024
+"""Remembered one-off events (for the quiet window) past which old ones are forgotten."""
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """Which alerts one sink receives."""
@@ -109,6 +113,8 @@ class AlertCenter:
         self.legacy_pending = False
         """Episodes came from the old single row: it is emptied once they are saved per account."""
         self._last_event_ms: dict[tuple[str, ...], int] = {}
+        self._forget_at = _FORGET_AT
+        """How many remembered events make the next event forget the old ones."""
 
     # ------------------------------------------------------------------ ways in
 
@@ -274,11 +280,15 @@ class AlertCenter:
         self.legacy_pending = True
 
     def _forget_old_events(self, now_ms: int, quiet_ms: int) -> None:
-        if len(self._last_event_ms) < 1024:
+        """Drop the events older than the quiet window once there are many. The next pass
+        waits until the count has doubled: with a thousand accounts alerting within the window,
+        an event does not scan every account's events (amortized constant per event)."""
+        if len(self._last_event_ms) < self._forget_at:
             return
         for key, last in list(self._last_event_ms.items()):
             if now_ms - last >= quiet_ms:
                 del self._last_event_ms[key]
+        self._forget_at = max(_FORGET_AT, 2 * len(self._last_event_ms))
 
 
 def restore_saved(

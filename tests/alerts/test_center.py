@@ -140,6 +140,43 @@ def test_conditions_pass_through_hysteresis_and_are_logged(clock: Clock) -> None
     assert center.dirty
 
 
+class _CountedScans(dict[tuple[str, ...], int]):
+    """The center's memory of recent events, counting how often all of it is read."""
+
+    scans = 0
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self.scans += 1
+        return super().items()
+
+
+def test_events_of_many_accounts_do_not_each_scan_every_accounts_events(clock: Clock) -> None:
+    center, outbox = _center(clock)
+    seen = _CountedScans()
+    center._last_event_ms = seen
+
+    for i in range(3000):  # all within the quiet window: none can be forgotten
+        center.event(make_alert(i, account=f"acct{i}", time_ms=clock() + i))
+
+    assert len(outbox.journal.entries(kind="alert_queued")) == 3000
+    assert seen.scans <= 2  # at 1,024 and 2,048 remembered events, not at every event after
+
+
+def test_events_older_than_the_quiet_window_are_forgotten_as_the_memory_doubles(
+    clock: Clock,
+) -> None:
+    center, _ = _center(clock)
+    for i in range(1100):  # a pass at 1,024 forgets nothing (all recent): next at 2,048
+        center.event(make_alert(i, account=f"old{i}", time_ms=clock()))
+    clock.advance(300)
+
+    for i in range(1000):
+        center.event(make_alert(i, account=f"new{i}", time_ms=clock()))
+
+    assert len(center._last_event_ms) == 1000
+    assert {key[0] for key in center._last_event_ms} == {f"new{i}" for i in range(1000)}
+
+
 def _warn(account: str, rule: str = "liquidation_distance") -> Condition:
     return Condition(account, rule, "finding", Level.WARN, "distance 7.9%")
 
