@@ -19,6 +19,7 @@ import contextlib
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ from riskguard.replay.result import (
     RunResult,
     RunSeries,
     Totals,
+    floats,
     went_negative,
 )
 from riskguard.replay.scenario import Scenario
@@ -305,15 +307,16 @@ class _Recorder:
         series = self.series
         series.times_ms.append(t_ms)
         for acc in venue.accounts.values():
-            series.equity.setdefault(acc.id, []).append(account_equity(venue, acc))
+            series.equity.setdefault(acc.id, floats()).append(account_equity(venue, acc))
         for key in list(series.positions) + [k for k in figures if k not in series.positions]:
             track = series.positions.get(key)
             if track is None:
+                before = len(series.times_ms) - 1
                 track = PositionSeries(
-                    mark=[math.nan] * (len(series.times_ms) - 1),
-                    liquidation=[math.nan] * (len(series.times_ms) - 1),
-                    stop=[math.nan] * (len(series.times_ms) - 1),
-                    size=[0.0] * (len(series.times_ms) - 1),
+                    mark=array("d", [math.nan]) * before,
+                    liquidation=array("d", [math.nan]) * before,
+                    stop=array("d", [math.nan]) * before,
+                    size=array("d", [0.0]) * before,
                 )
                 series.positions[key] = track
             mark, liq, stop, size = figures.get(
