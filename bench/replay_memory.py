@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     for root in args.root or [ROOT]:
-        block = table(str(root), measure(root.resolve(), args.hours, args.poll))
+        block = table(str(root.resolve()), measure(root.resolve(), args.hours, args.poll))
         print("\n".join(block), flush=True)
         lines += [*block, ""]
     if args.out is not None:
