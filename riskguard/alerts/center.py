@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +41,19 @@ from riskguard.guard.rules.base import Level
 
 _LOG = structlog.get_logger("riskguard.alerts")
 
-STATE_ACCOUNT = "*"
 STATE_KEY = "alert_episodes"
-"""Where the daemon keeps the hysteresis episodes in the journal's state table."""
+"""Where the daemon keeps an account's hysteresis episodes in the journal's state table: the row
+``(account, STATE_KEY)``, written with the account's other state when its episodes change."""
+
+LEGACY_STATE_ACCOUNT = "*"
+"""Before per-account rows, every account's episodes were one row ``("*", STATE_KEY)``, rewritten
+whenever any account's changed. A journal holding it is read at start
+(:meth:`AlertCenter.restore_legacy`), split into per-account rows by the daemon's first save, and
+then emptied (a JSON ``null``), so it is neither read nor written again."""
+
+
+_FORGET_AT = 1024
+"""Remembered one-off events (for the quiet window) past which old ones are forgotten."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +108,13 @@ class AlertCenter:
         self.on_queued = on_queued
         self._episodes: dict[str, dict[ConditionKey, Episode]] = {}
         """Per account: a cycle touches only the episodes of the account at hand."""
-        self.dirty = False
+        self._changed: set[str] = set()
+        """The accounts whose episodes changed since they were last saved."""
+        self.legacy_pending = False
+        """Episodes came from the old single row: it is emptied once they are saved per account."""
         self._last_event_ms: dict[tuple[str, ...], int] = {}
+        self._forget_at = _FORGET_AT
+        """How many remembered events make the next event forget the old ones."""
 
     # ------------------------------------------------------------------ ways in
 
@@ -169,7 +184,7 @@ class AlertCenter:
                 self._episodes[account] = after
             else:
                 self._episodes.pop(account, None)
-            self.dirty = True
+            self._changed.add(account)
         for alert in alerts:
             self.send(alert)
         return alerts
@@ -215,21 +230,76 @@ class AlertCenter:
         """Every account's hysteresis episodes (a copy)."""
         return {k: e for per_account in self._episodes.values() for k, e in per_account.items()}
 
-    def state(self) -> list[dict[str, Any]]:
-        """The hysteresis episodes, JSON-ready (saved by the daemon; see :meth:`restore`)."""
-        self.dirty = False
-        return episodes_to_json(self.episodes)
+    @property
+    def dirty(self) -> bool:
+        """Whether any account's episodes changed since they were last saved."""
+        return bool(self._changed)
 
-    def restore(self, state: Sequence[Mapping[str, Any]] | None) -> None:
-        """Carry on with episodes saved before a restart (no ``entered`` alert said twice)."""
-        self._episodes = {}
-        for key, episode in episodes_from_json(state or ()).items():
-            self._episodes.setdefault(key[0], {})[key] = episode
-        self.dirty = False
+    def changed(self, account: str) -> bool:
+        """Whether ``account``'s episodes changed since they were last saved."""
+        return account in self._changed
+
+    def take_state(self, account: str) -> list[dict[str, Any]]:
+        """``account``'s episodes, JSON-ready, for its row ``(account, STATE_KEY)`` (see
+        :meth:`restore`); from now on it counts as saved. Only that account's episodes are
+        read: the cost does not grow with the number of accounts."""
+        self._changed.discard(account)
+        return episodes_to_json(self._episodes.get(account, {}))
+
+    def take_changed(self) -> dict[str, list[dict[str, Any]]]:
+        """:meth:`take_state` of every account whose episodes changed (at the daemon's stop)."""
+        return {account: self.take_state(account) for account in sorted(self._changed)}
+
+    def restore(self, account: str, state: Sequence[Mapping[str, Any]] | None) -> None:
+        """Carry on with ``account``'s episodes saved before a restart (no ``entered`` alert said
+        twice). Episodes saved under another account are ignored."""
+        episodes = {k: e for k, e in episodes_from_json(state or ()).items() if k[0] == account}
+        if episodes:
+            self._episodes[account] = episodes
+        else:
+            self._episodes.pop(account, None)
+        self._changed.discard(account)
+
+    def restore_legacy(
+        self, state: Sequence[Mapping[str, Any]] | None, *, saved: Collection[str] = ()
+    ) -> None:
+        """Split the old single row of every account's episodes (:data:`LEGACY_STATE_ACCOUNT`)
+        by account. Accounts in ``saved`` already have a row of their own, which is newer: the
+        old row's episodes of those are ignored. The others are marked changed, so the next save
+        writes them per account, and :attr:`legacy_pending` says the old row is to be emptied."""
+        if state is None:
+            return
+        by_account: dict[str, dict[ConditionKey, Episode]] = {}
+        for key, episode in episodes_from_json(state).items():
+            by_account.setdefault(key[0], {})[key] = episode
+        for account, episodes in by_account.items():
+            if account in saved:
+                continue
+            self._episodes[account] = episodes
+            self._changed.add(account)
+        self.legacy_pending = True
 
     def _forget_old_events(self, now_ms: int, quiet_ms: int) -> None:
-        if len(self._last_event_ms) < 1024:
+        """Drop the events older than the quiet window once there are many. The next pass
+        waits until the count has doubled: with a thousand accounts alerting within the window,
+        an event does not scan every account's events (amortized constant per event)."""
+        if len(self._last_event_ms) < self._forget_at:
             return
         for key, last in list(self._last_event_ms.items()):
             if now_ms - last >= quiet_ms:
                 del self._last_event_ms[key]
+        self._forget_at = max(_FORGET_AT, 2 * len(self._last_event_ms))
+
+
+def restore_saved(
+    center: AlertCenter, get_state: Callable[[str, str], Any], accounts: Iterable[str]
+) -> None:
+    """Give ``center`` the episodes the journal holds (``get_state(account, key)``): each
+    account's own row, then the old single row's episodes of accounts without one."""
+    saved = []
+    for account in accounts:
+        state = get_state(account, STATE_KEY)
+        if state is not None:
+            center.restore(account, state)
+            saved.append(account)
+    center.restore_legacy(get_state(LEGACY_STATE_ACCOUNT, STATE_KEY), saved=saved)

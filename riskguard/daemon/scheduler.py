@@ -44,7 +44,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from riskguard import __version__
-from riskguard.alerts.center import STATE_ACCOUNT as ALERT_STATE_ACCOUNT
+from riskguard.alerts.center import LEGACY_STATE_ACCOUNT as LEGACY_ALERT_STATE_ACCOUNT
 from riskguard.alerts.center import STATE_KEY as ALERT_STATE_KEY
 from riskguard.alerts.center import wall_ms
 from riskguard.alerts.model import alert_from_payload
@@ -503,16 +503,32 @@ class Daemon:
         return self.runtime.dispatcher.outbox.outbox_rows("pending")
 
     def _save_alert_state(self) -> None:
+        """Write the episodes of every account whose episodes changed since its last save (at
+        the stop: an account's own cycles save its row with its state), and empty the old
+        single row of every account's episodes once they are all in rows of their own."""
         center = self.runtime.alerts
-        put_state = getattr(self.runtime.journal, "put_state", None)
-        if put_state is not None and center.dirty:
-            put_state(ALERT_STATE_ACCOUNT, ALERT_STATE_KEY, center.state())
-
-    def _save_state(self, run: AccountRun, *, force: bool = False) -> None:
-        self._save_alert_state()
         put_state = getattr(self.runtime.journal, "put_state", None)
         if put_state is None:
             return
+        for account, episodes in center.take_changed().items():
+            put_state(account, ALERT_STATE_KEY, episodes)
+        if center.legacy_pending:
+            put_state(LEGACY_ALERT_STATE_ACCOUNT, ALERT_STATE_KEY, None)
+            center.legacy_pending = False
+
+    def _save_state(self, run: AccountRun, *, force: bool = False) -> None:
+        """Save the account's memories, and its alert episodes when they changed, in one
+        transaction; nothing of another account is read or written."""
+        center = self.runtime.alerts
+        if center.legacy_pending:
+            self._save_alert_state()  # once, on the first save after an older version's run
+        put_states = getattr(self.runtime.journal, "put_states", None)
+        if put_states is None:
+            return
+        account = run.acct.account
+        values: dict[str, Any] = {}
+        if center.changed(account):
+            values[ALERT_STATE_KEY] = center.take_state(account)
         state = run.acct.state()
         # The cycle counter and the volatility estimates move every cycle; only a change in what
         # decides actions (rule memories, the planner's cooldowns) is written at once.
@@ -522,11 +538,16 @@ class Daemon:
             default=str,
         )
         now = time.monotonic()
-        if not force and text == run.last_state and now - run.last_state_saved < STATE_SAVE_EVERY_S:
-            return
-        put_state(run.acct.account, STATE_KEY, state)
-        run.last_state = text
-        run.last_state_saved = now
+        memories = (
+            force or text != run.last_state or now - run.last_state_saved >= STATE_SAVE_EVERY_S
+        )
+        if memories:
+            values[STATE_KEY] = state
+        if values:
+            put_states(account, values)
+        if memories:
+            run.last_state = text
+            run.last_state_saved = now
 
     async def _refresh_markets(self) -> None:
         done: set[int] = set()

@@ -26,9 +26,7 @@ import ccxt.async_support as ccxt
 import httpx
 import structlog
 
-from riskguard.alerts.center import STATE_ACCOUNT as ALERT_STATE_ACCOUNT
-from riskguard.alerts.center import STATE_KEY as ALERT_STATE_KEY
-from riskguard.alerts.center import AlertCenter, Route, wall_ms
+from riskguard.alerts.center import AlertCenter, Route, restore_saved, wall_ms
 from riskguard.alerts.dispatcher import Dispatcher
 from riskguard.alerts.factory import build_sinks, make_http_client, needs_http
 from riskguard.alerts.from_guard import ConditionFn
@@ -187,7 +185,7 @@ def build_runtime(
     )
     get_state = getattr(journal, "get_state", None)
     if get_state is not None and not all_paper:
-        center.restore(get_state(ALERT_STATE_ACCOUNT, ALERT_STATE_KEY))
+        restore_saved(center, get_state, [a.id for a in config.accounts])
     event = alert if alert is not None else center.alert_fn()
     guards: dict[str, Guard] = {}
     speeds: dict[str, float] = {}

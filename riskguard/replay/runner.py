@@ -19,6 +19,7 @@ import contextlib
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ from riskguard.replay.result import (
     RunResult,
     RunSeries,
     Totals,
+    floats,
     went_negative,
 )
 from riskguard.replay.scenario import Scenario
@@ -159,7 +161,7 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
     start_equity = sum(start_balances.values())
     recorder = _Recorder(venue)
     watch = EquityWatch(venue, opened, stakes).attach()
-    journal = MemoryJournal()
+    journal = MemoryJournal(keep=ACTION_KINDS)
     step: Callable[[], Any]
     accounts = tuple(a.paper_account for a in scenario.accounts)
     bot: StaticStopBot | None = None
@@ -255,7 +257,7 @@ async def run_one(scenario: Scenario, name: str) -> RunResult:
         negative_positions=sum(p.negative for p in positions),
         negative_accounts=sum(a.negative for a in account_results),
     )
-    alerts = len(journal.entries("alert_queued"))
+    alerts = journal.count("alert_queued")
     return RunResult(
         name=name,
         positions=positions,
@@ -305,15 +307,16 @@ class _Recorder:
         series = self.series
         series.times_ms.append(t_ms)
         for acc in venue.accounts.values():
-            series.equity.setdefault(acc.id, []).append(account_equity(venue, acc))
+            series.equity.setdefault(acc.id, floats()).append(account_equity(venue, acc))
         for key in list(series.positions) + [k for k in figures if k not in series.positions]:
             track = series.positions.get(key)
             if track is None:
+                before = len(series.times_ms) - 1
                 track = PositionSeries(
-                    mark=[math.nan] * (len(series.times_ms) - 1),
-                    liquidation=[math.nan] * (len(series.times_ms) - 1),
-                    stop=[math.nan] * (len(series.times_ms) - 1),
-                    size=[0.0] * (len(series.times_ms) - 1),
+                    mark=array("d", [math.nan]) * before,
+                    liquidation=array("d", [math.nan]) * before,
+                    stop=array("d", [math.nan]) * before,
+                    size=array("d", [0.0]) * before,
                 )
                 series.positions[key] = track
             mark, liq, stop, size = figures.get(
@@ -477,6 +480,12 @@ def _stop_fills(
 
 
 _INTENT_KINDS = {"reduce": "reduce", "close": "close", "stop": "place_stop"}
+
+ACTION_KINDS = frozenset(
+    ("order_intent", "order_sent", "order_failed", "margin_added", "leverage_set", "stop_cancelled")
+)
+"""The journal entries a run's actions are read from (:func:`_guard_actions`); the guard run's
+journal keeps only these (the others, a finding every poll among them, are only counted)."""
 
 
 def _guard_actions(

@@ -71,7 +71,7 @@ def test_a_crash_is_alerted_through_the_outbox_once_per_change_not_per_cycle(
         queued = journal.entries(kind="alert_queued")
         rows = journal.outbox_rows()
         plans = journal.entries(kind="plan")
-        saved_episodes = journal.get_state("*", "alert_episodes")
+        saved_episodes = journal.get_state("acct1", "alert_episodes")
     # Every alert routed to the hook was delivered before the daemon stopped.
     assert rows
     assert {r.status for r in rows} == {"delivered"}

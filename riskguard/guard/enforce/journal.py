@@ -8,7 +8,8 @@ protocol.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,17 +40,36 @@ class Journal(Protocol):
 class MemoryJournal:
     """A journal in memory (tests, replays, and until the SQLite journal is configured)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: Collection[str] | None = None) -> None:
+        """``keep`` names the kinds whose entries are kept (``None``: every kind). Entries of
+        other kinds are numbered and counted (:meth:`count`) but not kept: a replay polling every
+        second for days reads back only its orders and alerts, and keeping every cycle's
+        ``finding`` grew it by about 1 KB per poll."""
         self._entries: list[JournalEntry] = []
+        self._keep = None if keep is None else frozenset(keep)
+        self._counts: Counter[str] = Counter()
+        self._seq = 0
 
     def append(
         self, kind: str, account: str, time_ms: int, payload: Mapping[str, Any]
     ) -> JournalEntry:
-        entry = JournalEntry(len(self._entries) + 1, time_ms, kind, account, dict(payload))
-        self._entries.append(entry)
+        self._seq += 1
+        entry = JournalEntry(self._seq, time_ms, kind, account, dict(payload))
+        self._counts[kind] += 1
+        if self._keep is None or kind in self._keep:
+            self._entries.append(entry)
         return entry
 
+    def count(self, kind: str) -> int:
+        """How many entries of ``kind`` were appended (kept or not)."""
+        return self._counts[kind]
+
     def entries(self, kind: str | None = None, account: str | None = None) -> list[JournalEntry]:
+        """The kept entries, in order (of ``kind`` and ``account`` when given). Raises
+        ``ValueError`` for a kind this journal does not keep: its entries are gone, and an empty
+        list would say there were none."""
+        if kind is not None and self._keep is not None and kind not in self._keep:
+            raise ValueError(f"this journal keeps only {sorted(self._keep)}, not {kind!r} entries")
         return [
             e
             for e in self._entries

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from riskguard.domain import MarginMode
 from riskguard.guard.enforce.journal import MemoryJournal
 from riskguard.guard.enforce.quirks import quirks_for, reduce_params, stop_params
@@ -47,3 +49,28 @@ def test_memory_journal_keeps_entries_in_order_and_filters() -> None:
     assert [e.seq for e in journal.entries()] == [1, 2, 3]
     assert [e.account for e in journal.entries(kind="plan")] == ["a", "b"]
     assert journal.entries(kind="plan", account="b")[0].payload == {"steps": 0}
+
+
+def test_a_memory_journal_told_which_kinds_to_keep_counts_the_others_without_keeping_them() -> None:
+    journal = MemoryJournal(keep={"order_intent"})
+
+    for t in range(1, 101):
+        journal.append("finding", "a", t, {"distance_pct": 4.0})
+    intent = journal.append("order_intent", "a", 101, {"cid": "rgx"})
+
+    assert intent.seq == 101
+    assert journal.entries() == [intent]
+    assert journal.entries(kind="order_intent") == [intent]
+    assert (journal.count("finding"), journal.count("order_intent"), journal.count("plan")) == (
+        100,
+        1,
+        0,
+    )
+
+
+def test_a_memory_journal_refuses_to_list_a_kind_it_does_not_keep() -> None:
+    journal = MemoryJournal(keep={"order_intent"})
+    journal.append("finding", "a", 1, {})
+
+    with pytest.raises(ValueError, match="'finding'"):
+        journal.entries(kind="finding")
