@@ -92,10 +92,16 @@ def ratio(requirement: float, equity: float) -> float:
 
 
 def isolated_collateral(position: Position) -> float:
-    """The isolated margin: as given, or the initial margin implied by the leverage."""
+    """The isolated margin: as given, or the initial margin implied by the leverage.
+
+    In the settlement currency: quote for linear contracts, the base coin for inverse ones, whose
+    ``size`` is a quote value (so the implied margin is ``size / entry / leverage`` coins).
+    """
     if position.collateral is not None:
         return position.collateral
     if position.leverage is not None:
+        if position.inverse:
+            return position.size / position.entry_price / position.leverage
         return position.size * position.entry_price / position.leverage
     raise InputError(
         f"{position.symbol}: isolated position needs collateral (or leverage to derive it)"

@@ -13,6 +13,7 @@ from riskguard.risk import (
     assess_account,
     assess_isolated,
     get_profile,
+    isolated_collateral,
     largest_safe_size,
     liquidation_distances,
     stress_account,
@@ -161,3 +162,25 @@ def test_inverse_positions_settling_in_different_coins_are_refused() -> None:
 
     with pytest.raises(InputError, match="different coins"):
         assess_account(snapshot)
+
+
+def test_an_inverse_position_given_only_its_leverage_is_stressed_on_its_coin_margin() -> None:
+    """Leverage alone implies size / entry / leverage coins of margin (size is a USD value), the
+    same coins the liquidation price is solved on; size * entry / leverage would be USD^2/coin."""
+    by_leverage = _inverse(
+        Side.LONG, collateral=None, leverage=5.0, margin_mode=MarginMode.ISOLATED
+    )
+    coins = 100.0 / 92300.0 / 5.0
+    by_coins = _inverse(Side.LONG, collateral=coins, margin_mode=MarginMode.ISOLATED)
+    crash = (Scenario("down 30%", -0.3),)
+
+    assert isolated_collateral(by_leverage) == pytest.approx(coins, rel=1e-12)
+    stressed = [
+        stress_account(AccountSnapshot("okx", 0.0, (p,), NOW), crash).potential_shortfall
+        for p in (by_leverage, by_coins)
+    ]
+    assert stressed[0] == pytest.approx(stressed[1], rel=1e-12)
+    assert stressed[0] > 0.0  # 30% down at 5x is past bankruptcy
+    assert assess_isolated(by_leverage, OKX).liquidation_price == pytest.approx(
+        assess_isolated(by_coins, OKX).liquidation_price, rel=1e-12
+    )
