@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -253,6 +254,14 @@ def settle_notes(currency: str, symbols: Iterable[str]) -> tuple[str, ...]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AccountReading:
+    """A snapshot and the account kind it was read as (which the free balance needs too)."""
+
+    snapshot: AccountSnapshot
+    kind: AccountKind
+
+
 def snapshot_from_ccxt(
     *,
     account: str,
@@ -266,6 +275,34 @@ def snapshot_from_ccxt(
     total_includes_upnl: bool = True,
     settle: str | None = None,
 ) -> AccountSnapshot:
+    """The account as the risk core sees it: :func:`read_account`'s snapshot."""
+    return read_account(
+        account=account,
+        venue=venue,
+        balance=balance,
+        positions=positions,
+        markets=markets,
+        tiers=tiers,
+        taken_at=taken_at,
+        default_mode=default_mode,
+        total_includes_upnl=total_includes_upnl,
+        settle=settle,
+    ).snapshot
+
+
+def read_account(
+    *,
+    account: str,
+    venue: str,
+    balance: Mapping[str, Any],
+    positions: Iterable[Mapping[str, Any]],
+    markets: Mapping[str, Mapping[str, Any]],
+    tiers: Mapping[str, tuple[Tier, ...]],
+    taken_at: datetime,
+    default_mode: MarginMode = MarginMode.CROSS,
+    total_includes_upnl: bool = True,
+    settle: str | None = None,
+) -> AccountReading:
     """The account as the risk core sees it (``total_includes_upnl``: see :func:`cross_wallet`;
     ``settle``: the account's configured settle currency, see :func:`settle_currency`).
 
@@ -323,7 +360,7 @@ def snapshot_from_ccxt(
     if volatile is not None:
         notes += (volatile,)
     sources.insert(0, ("wallet", kind.source or f"ccxt total {currency}"))
-    return AccountSnapshot(
+    snapshot = AccountSnapshot(
         venue=venue,
         wallet_balance=wallet,
         positions=tuple(domain),
@@ -334,6 +371,7 @@ def snapshot_from_ccxt(
         account_type=kind.label,
         sources=tuple(sources),
     )
+    return AccountReading(snapshot, kind)
 
 
 def unified_wallet(kind: AccountKind, positions: Sequence[Position]) -> float:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
         CycleReport,
         Guard,
         GuardAccount,
-        guard_risk_settings,
     )
+    from riskguard.guard.risk_inputs import guard_risk_settings
 
 _FROM_CYCLE = frozenset(
     {"STALE_RULE", "CycleReport", "Guard", "GuardAccount", "guard_risk_settings"}
