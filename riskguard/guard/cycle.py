@@ -56,7 +56,7 @@ from riskguard.guard.planner import (
     PlannerState,
     plan,
 )
-from riskguard.guard.risk_inputs import guard_risk_settings, unchanged_evaluation
+from riskguard.guard.risk_inputs import SettingsMemo, unchanged_evaluation
 from riskguard.guard.rules.base import (
     Action,
     Finding,
@@ -216,6 +216,7 @@ class Guard:
         )
         self._no_fight_config = replace(self.planner_config, fight_threshold=sys.maxsize)
         self.volatility_floor = per_sqrt_second(config.volatility_floor_daily_pct / 100)
+        self._settings = SettingsMemo(config)
         self._tails: weakref.WeakKeyDictionary[SharedMarkets, LearnedTails] = (
             weakref.WeakKeyDictionary()
         )
@@ -259,7 +260,7 @@ class Guard:
             held = sorted({str(r.get("symbol")) for r in positions if _is_open(r)})
             positions = await self._with_marks(acct, positions)
             await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
-            params = dict(quirks_for(acct.exchange_id).open_stops_params)
+            params = dict(_open_stops_params(acct.exchange_id))
             tails = self.tails_of(acct)
             # The bars are fetched with the open orders when they are due (every tail_refresh_s).
             calls = [_open_orders(acct.port, s, params) for s in held]
@@ -277,6 +278,7 @@ class Guard:
         fetched = self.clock.now_ms()
         latency = max(0.0, (fetched - started) / 1000.0)
         acct.latency_s = latency if acct.latency_s is None else 0.8 * acct.latency_s + 0.2 * latency
+        taken_at = to_datetime(fetched)
         try:
             reading = read_account(
                 account=acct.account,
@@ -285,7 +287,7 @@ class Guard:
                 positions=positions,
                 markets=acct.markets,
                 tiers=acct.tiers,
-                taken_at=to_datetime(fetched),
+                taken_at=taken_at,
                 default_mode=acct.default_margin_mode,
                 total_includes_upnl=acct.exchange_id not in TOTAL_EXCLUDES_UPNL,
                 settle=acct.settle,
@@ -308,7 +310,7 @@ class Guard:
         horizon = self.config.poll_interval_s + (acct.latency_s or self.config.latency_s)
         moves = tails.moves((p.symbol for p in snapshot.positions), horizon)
         self._note_moves(acct, moves, fetched, horizon)
-        settings = guard_risk_settings(self.config, sigmas, horizon, moves)
+        settings = self._settings.settings(acct.account, sigmas, horizon, moves)
         try:
             evaluation = unchanged_evaluation(
                 acct.last_snapshot, acct.last_evaluation, snapshot, settings
@@ -323,7 +325,7 @@ class Guard:
         data = RuleInput(
             snapshot=snapshot,
             evaluation=evaluation,
-            now=to_datetime(fetched),
+            now=taken_at,
             horizon_s=horizon,
             free_balance=free,
             sigma_per_sqrt_s=sigmas,
@@ -331,11 +333,7 @@ class Guard:
             data_age_s=0.0,
             consistent=True,
             stress_moves=moves,
-            max_stop_sizes={
-                s: r.to_size(r.max_market_amount)
-                for s, r in acct.market_rules.items()
-                if r.max_market_amount is not None
-            },
+            max_stop_sizes=acct.shared.max_stop_sizes,
         )
         return await self._judge_and_act(acct, data, stops, actionable=True, evaluation=evaluation)
 
@@ -638,6 +636,17 @@ async def _together(
     if one_by_one or len(calls) == 1:
         return [await call() for call in calls]
     return list(await asyncio.gather(*(call() for call in calls)))
+
+
+_OPEN_STOPS_PARAMS: dict[str, Mapping[str, Any]] = {}
+
+
+def _open_stops_params(exchange_id: str) -> Mapping[str, Any]:
+    """The venue's params for listing trigger orders (its quirks, read once per venue)."""
+    params = _OPEN_STOPS_PARAMS.get(exchange_id)
+    if params is None:
+        params = _OPEN_STOPS_PARAMS[exchange_id] = quirks_for(exchange_id).open_stops_params
+    return params
 
 
 def _open_orders(port: Any, symbol: str, params: Mapping[str, Any]) -> Callable[[], Awaitable[Any]]:

@@ -63,6 +63,32 @@ def _risk_settings(
     )
 
 
+class SettingsMemo:
+    """Each account's last risk settings with what they were built from: a cycle that asks
+    with the same volatilities, horizon and moves (most cycles) gets them back at the cost of
+    comparing two small dicts."""
+
+    def __init__(self, config: GuardConfig) -> None:
+        self.config = config
+        self._last: dict[str, tuple[tuple[object, ...], RiskSettings]] = {}
+
+    def settings(
+        self,
+        account: str,
+        sigmas: Mapping[str, float],
+        horizon_s: float,
+        moves: Mapping[str, StressMove],
+    ) -> RiskSettings:
+        """:func:`guard_risk_settings` for ``account``'s cycle."""
+        key = (dict(sigmas), horizon_s, dict(moves))
+        last = self._last.get(account)
+        if last is not None and last[0] == key:
+            return last[1]
+        settings = guard_risk_settings(self.config, sigmas, horizon_s, moves)
+        self._last[account] = (key, settings)
+        return settings
+
+
 BOOK_FIELDS = tuple(f.name for f in fields(AccountSnapshot) if f.name != "taken_at")
 """What the evaluation of a snapshot reads: all of it but the time it was taken."""
 

@@ -339,8 +339,9 @@ class PaperExchange:
             self._symbol(wanted)
         venue = self.venue
         acc = venue.account(self.account)
-        snapshot = venue.snapshot(self.account)
-        risk = assess_account(snapshot, venue.profile) if snapshot.positions else None
+        risk = (
+            assess_account(venue.snapshot(self.account), venue.profile) if acc.positions else None
+        )
         now = venue.now_ms
         result = []
         for i, ((symbol, side), pos) in enumerate(acc.positions.items()):
@@ -663,8 +664,19 @@ def _trigger_source(params: Params) -> TriggerSource:
     return next(iter(chosen.values()), "mark")
 
 
-@functools.lru_cache(maxsize=64)
+DAY_MS = 86_400_000
+
+
 def _iso8601(ms: int) -> str:
-    """:func:`~riskguard.clock.iso8601`, kept for the times asked again (every answer of one
-    poll carries the same time)."""
-    return iso8601(ms)
+    """:func:`~riskguard.clock.iso8601`, the date read once a day: every answer carries one."""
+    day, rest = divmod(ms, DAY_MS)
+    seconds, millis = divmod(rest, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{_date_of(day)}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _date_of(day: int) -> str:
+    """``2020-03-12T`` for the ``day``-th day since 1970-01-01."""
+    return iso8601(day * DAY_MS)[:11]
