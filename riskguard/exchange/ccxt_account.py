@@ -75,7 +75,17 @@ def position_from_ccxt(
     default_mode: MarginMode,
 ) -> Position | None:
     """One ccxt position row as a domain Position, or None for an empty row."""
-    row, _ = fill_row(row)
+    return _filled_position(fill_row(row)[0], market, tiers, default_mode)
+
+
+def _filled_position(
+    row: Mapping[str, Any],
+    market: Mapping[str, Any],
+    tiers: tuple[Tier, ...],
+    default_mode: MarginMode,
+) -> Position | None:
+    """:func:`position_from_ccxt` of a row :func:`~riskguard.exchange.raw_rows.fill_row` has
+    filled already."""
     contracts = _num(row.get("contracts"))
     side = row.get("side")
     if not contracts or contracts <= 0 or side not in ("long", "short"):
@@ -336,7 +346,7 @@ def read_account(
             if rate is None:
                 raise InputError(f"{symbol}: no leverage tiers and no maintenance margin rate")
             symbol_tiers = (Tier(0.0, math.inf, rate),)
-        position = position_from_ccxt(row, market, symbol_tiers, default_mode)
+        position = _filled_position(row, market, symbol_tiers, default_mode)
         if position is not None:
             domain.append(position)
             sources.extend((f"{f.symbol} {f.field}", f.source) for f in filled)
