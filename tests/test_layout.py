@@ -145,8 +145,9 @@ def test_an_unmoved_name_is_not_taken_by_the_moved_module_finder() -> None:
 def test_the_guard_package_hands_out_the_cycle_s_names() -> None:
     import riskguard.guard
     import riskguard.guard.cycle
+    import riskguard.guard.risk_inputs
 
     assert riskguard.guard.Guard is riskguard.guard.cycle.Guard
-    assert riskguard.guard.guard_risk_settings is riskguard.guard.cycle.guard_risk_settings
+    assert riskguard.guard.guard_risk_settings is riskguard.guard.risk_inputs.guard_risk_settings
     with pytest.raises(AttributeError, match="no attribute 'Planner'"):
         _ = riskguard.guard.Planner

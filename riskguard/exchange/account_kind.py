@@ -69,6 +69,8 @@ def _collateral(rows: Any, asset: str, usd: str) -> tuple[tuple[str, float], ...
 
 
 def _bybit(info: Mapping[str, Any]) -> AccountKind | None:
+    if "result" not in info:
+        return None
     account = at(info, ("result", "list", 0))
     if not isinstance(account, Mapping) or "accountType" not in account:
         return None
@@ -89,6 +91,8 @@ def _bybit(info: Mapping[str, Any]) -> AccountKind | None:
 
 
 def _okx(info: Mapping[str, Any]) -> AccountKind | None:
+    if "data" not in info:
+        return None
     account = at(info, ("data", 0))
     if not isinstance(account, Mapping) or "details" not in account or "totalEq" not in account:
         return None

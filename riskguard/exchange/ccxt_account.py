@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -74,7 +75,17 @@ def position_from_ccxt(
     default_mode: MarginMode,
 ) -> Position | None:
     """One ccxt position row as a domain Position, or None for an empty row."""
-    row, _ = fill_row(row)
+    return _filled_position(fill_row(row)[0], market, tiers, default_mode)
+
+
+def _filled_position(
+    row: Mapping[str, Any],
+    market: Mapping[str, Any],
+    tiers: tuple[Tier, ...],
+    default_mode: MarginMode,
+) -> Position | None:
+    """:func:`position_from_ccxt` of a row :func:`~riskguard.exchange.raw_rows.fill_row` has
+    filled already."""
     contracts = _num(row.get("contracts"))
     side = row.get("side")
     if not contracts or contracts <= 0 or side not in ("long", "short"):
@@ -253,6 +264,14 @@ def settle_notes(currency: str, symbols: Iterable[str]) -> tuple[str, ...]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AccountReading:
+    """A snapshot and the account kind it was read as (which the free balance needs too)."""
+
+    snapshot: AccountSnapshot
+    kind: AccountKind
+
+
 def snapshot_from_ccxt(
     *,
     account: str,
@@ -266,6 +285,34 @@ def snapshot_from_ccxt(
     total_includes_upnl: bool = True,
     settle: str | None = None,
 ) -> AccountSnapshot:
+    """The account as the risk core sees it: :func:`read_account`'s snapshot."""
+    return read_account(
+        account=account,
+        venue=venue,
+        balance=balance,
+        positions=positions,
+        markets=markets,
+        tiers=tiers,
+        taken_at=taken_at,
+        default_mode=default_mode,
+        total_includes_upnl=total_includes_upnl,
+        settle=settle,
+    ).snapshot
+
+
+def read_account(
+    *,
+    account: str,
+    venue: str,
+    balance: Mapping[str, Any],
+    positions: Iterable[Mapping[str, Any]],
+    markets: Mapping[str, Mapping[str, Any]],
+    tiers: Mapping[str, tuple[Tier, ...]],
+    taken_at: datetime,
+    default_mode: MarginMode = MarginMode.CROSS,
+    total_includes_upnl: bool = True,
+    settle: str | None = None,
+) -> AccountReading:
     """The account as the risk core sees it (``total_includes_upnl``: see :func:`cross_wallet`;
     ``settle``: the account's configured settle currency, see :func:`settle_currency`).
 
@@ -299,7 +346,7 @@ def snapshot_from_ccxt(
             if rate is None:
                 raise InputError(f"{symbol}: no leverage tiers and no maintenance margin rate")
             symbol_tiers = (Tier(0.0, math.inf, rate),)
-        position = position_from_ccxt(row, market, symbol_tiers, default_mode)
+        position = _filled_position(row, market, symbol_tiers, default_mode)
         if position is not None:
             domain.append(position)
             sources.extend((f"{f.symbol} {f.field}", f.source) for f in filled)
@@ -323,7 +370,7 @@ def snapshot_from_ccxt(
     if volatile is not None:
         notes += (volatile,)
     sources.insert(0, ("wallet", kind.source or f"ccxt total {currency}"))
-    return AccountSnapshot(
+    snapshot = AccountSnapshot(
         venue=venue,
         wallet_balance=wallet,
         positions=tuple(domain),
@@ -334,6 +381,7 @@ def snapshot_from_ccxt(
         account_type=kind.label,
         sources=tuple(sources),
     )
+    return AccountReading(snapshot, kind)
 
 
 def unified_wallet(kind: AccountKind, positions: Sequence[Position]) -> float:

@@ -32,6 +32,22 @@ class SharedMarkets:
         self._bulk_done = False
         self._source: Any = None
         self._adopters: list[Any] = []
+        self._stop_sizes: tuple[Mapping[str, MarketRules], dict[str, float]] = ({}, {})
+
+    @property
+    def max_stop_sizes(self) -> Mapping[str, float]:
+        """The largest stop each capped market takes in one order, in base units (read from
+        :attr:`market_rules` again only when they are replaced: every cycle asks)."""
+        rules, sizes = self._stop_sizes
+        if rules is not self.market_rules:
+            rules = self.market_rules
+            sizes = {
+                s: r.to_size(r.max_market_amount)
+                for s, r in rules.items()
+                if r.max_market_amount is not None
+            }
+            self._stop_sizes = (rules, sizes)
+        return sizes
 
     @property
     def loaded(self) -> bool:

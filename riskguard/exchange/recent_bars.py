@@ -57,11 +57,7 @@ class RecentBars:
         if self.lookback_bars == 0:
             return
         async with self._lock:
-            due = [
-                s
-                for s in sorted(set(symbols))
-                if now_ms - self.attempted_ms.get(s, -(10**15)) >= self.refresh_ms
-            ]
+            due = self.due(symbols, now_ms)
             if not due:
                 return
             for symbol in due:
@@ -77,6 +73,16 @@ class RecentBars:
                     continue
                 self.fetched[symbol] = FetchedBars(answer, now_ms)
                 self.problems.pop(symbol, None)
+
+    def due(self, symbols: Iterable[str], now_ms: int) -> list[str]:
+        """The symbols (sorted) whose bars were never asked for, or not for ``refresh_s``."""
+        if self.lookback_bars == 0:
+            return []
+        return [
+            s
+            for s in sorted(set(symbols))
+            if now_ms - self.attempted_ms.get(s, -(10**15)) >= self.refresh_ms
+        ]
 
     def bars(self, symbol: str) -> FetchedBars | None:
         """The last good bars of ``symbol``, if any."""

@@ -22,12 +22,10 @@ if TYPE_CHECKING:
         CycleReport,
         Guard,
         GuardAccount,
-        guard_risk_settings,
     )
+    from riskguard.guard.risk_inputs import guard_risk_settings
 
-_FROM_CYCLE = frozenset(
-    {"STALE_RULE", "CycleReport", "Guard", "GuardAccount", "guard_risk_settings"}
-)
+_FROM_CYCLE = frozenset({"STALE_RULE", "CycleReport", "Guard", "GuardAccount"})
 
 
 def __getattr__(name: str) -> Any:
@@ -35,6 +33,8 @@ def __getattr__(name: str) -> Any:
     without the cycle's exchange and alert dependencies."""
     if name in _FROM_CYCLE:
         return getattr(importlib.import_module("riskguard.guard.cycle"), name)
+    if name == "guard_risk_settings":
+        return getattr(importlib.import_module("riskguard.guard.risk_inputs"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -11,11 +11,10 @@ pass its checks, only the ``stale_data`` rule runs (it alerts), and the last goo
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
 import sys
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -34,11 +33,11 @@ from riskguard.clock import Clock, to_datetime
 from riskguard.config import GuardConfig
 from riskguard.domain import AccountSnapshot, MarginMode, MarketRules, OpenStop, Tier
 from riskguard.errors import ExchangeProblem, InputError, RetryLater, StopAccount
-from riskguard.exchange.account_kind import account_kind, free_collateral
+from riskguard.exchange.account_kind import free_collateral
 from riskguard.exchange.ccxt_account import (
     TOTAL_EXCLUDES_UPNL,
     open_stops_from_ccxt,
-    snapshot_from_ccxt,
+    read_account,
 )
 from riskguard.exchange.errors import translate
 from riskguard.exchange.markets import SharedMarkets
@@ -57,6 +56,7 @@ from riskguard.guard.planner import (
     PlannerState,
     plan,
 )
+from riskguard.guard.risk_inputs import SettingsMemo, unchanged_evaluation
 from riskguard.guard.rules.base import (
     Action,
     Finding,
@@ -67,9 +67,8 @@ from riskguard.guard.rules.base import (
     RuleResult,
 )
 from riskguard.guard.rules.stale_data import StaleDataRule, data_is_actionable
-from riskguard.risk.evaluation import AccountEvaluation, RiskSettings, evaluate_account
-from riskguard.risk.scenarios import gap_scenarios, span_scenarios
-from riskguard.risk.tails import StressMove, tail_scenarios
+from riskguard.risk.evaluation import AccountEvaluation, evaluate_account
+from riskguard.risk.tails import StressMove
 from riskguard.risk.volatility import EwmaVolatility, per_sqrt_second
 
 STALE_RULE = "stale_data"
@@ -217,6 +216,7 @@ class Guard:
         )
         self._no_fight_config = replace(self.planner_config, fight_threshold=sys.maxsize)
         self.volatility_floor = per_sqrt_second(config.volatility_floor_daily_pct / 100)
+        self._settings = SettingsMemo(config)
         self._tails: weakref.WeakKeyDictionary[SharedMarkets, LearnedTails] = (
             weakref.WeakKeyDictionary()
         )
@@ -249,22 +249,25 @@ class Guard:
         try:
             if not acct.shared.loaded:
                 await _call("load_markets", self.prepare(acct))
-            balance, positions = await asyncio.gather(
-                _call("fetch_balance", acct.port.fetch_balance()),
-                _call("fetch_positions", acct.port.fetch_positions()),
+            at_once = bool(getattr(acct.port, "answers_at_once", False))
+            balance, positions = await _together(
+                [
+                    lambda: _call("fetch_balance", acct.port.fetch_balance()),
+                    lambda: _call("fetch_positions", acct.port.fetch_positions()),
+                ],
+                one_by_one=at_once,
             )
             held = sorted({str(r.get("symbol")) for r in positions if _is_open(r)})
             positions = await self._with_marks(acct, positions)
             await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
-            params = dict(quirks_for(acct.exchange_id).open_stops_params)
+            params = dict(_open_stops_params(acct.exchange_id))
             tails = self.tails_of(acct)
-            _, *per_symbol = await asyncio.gather(
-                tails.refresh(acct.port, held, started),
-                *(
-                    _call("fetch_open_orders", acct.port.fetch_open_orders(s, None, None, params))
-                    for s in held
-                ),
-            )
+            # The bars are fetched with the open orders when they are due (every tail_refresh_s).
+            calls = [_open_orders(acct.port, s, params) for s in held]
+            if tails.due(held, started):
+                calls.insert(0, lambda: tails.refresh(acct.port, held, started))
+            answers = await _together(calls, one_by_one=at_once)
+            per_symbol = answers[len(calls) - len(held) :]
         except StopAccount:
             raise
         except ExchangeProblem as exc:
@@ -275,21 +278,23 @@ class Guard:
         fetched = self.clock.now_ms()
         latency = max(0.0, (fetched - started) / 1000.0)
         acct.latency_s = latency if acct.latency_s is None else 0.8 * acct.latency_s + 0.2 * latency
+        taken_at = to_datetime(fetched)
         try:
-            snapshot = snapshot_from_ccxt(
+            reading = read_account(
                 account=acct.account,
                 venue=acct.venue,
                 balance=balance,
                 positions=positions,
                 markets=acct.markets,
                 tiers=acct.tiers,
-                taken_at=to_datetime(fetched),
+                taken_at=taken_at,
                 default_mode=acct.default_margin_mode,
                 total_includes_upnl=acct.exchange_id not in TOTAL_EXCLUDES_UPNL,
                 settle=acct.settle,
             )
         except (InputError, ValueError) as exc:
             return self._stale(acct, fetched, f"inconsistent snapshot: {exc}")
+        snapshot = reading.snapshot
         stops = open_stops_from_ccxt(
             orders, acct.markets, lambda cid: is_guard_client_id(cid, self.config.client_id_prefix)
         )
@@ -305,21 +310,22 @@ class Guard:
         horizon = self.config.poll_interval_s + (acct.latency_s or self.config.latency_s)
         moves = tails.moves((p.symbol for p in snapshot.positions), horizon)
         self._note_moves(acct, moves, fetched, horizon)
+        settings = self._settings.settings(acct.account, sigmas, horizon, moves)
         try:
-            evaluation = evaluate_account(
-                snapshot, guard_risk_settings(self.config, sigmas, horizon, moves)
-            )
+            evaluation = unchanged_evaluation(
+                acct.last_snapshot, acct.last_evaluation, snapshot, settings
+            ) or evaluate_account(snapshot, settings)
         except (InputError, ValueError) as exc:
             return self._stale(acct, fetched, f"cannot evaluate the snapshot: {exc}")
         acct.last_snapshot = snapshot
         acct.last_evaluation = evaluation
         acct.last_good_ms = fetched
         self._cross_check(acct, positions, snapshot, evaluation, fetched)
-        free = _free_balance(balance, snapshot)
+        free = free_collateral(balance, reading.kind, snapshot.settle or "USDT")
         data = RuleInput(
             snapshot=snapshot,
             evaluation=evaluation,
-            now=to_datetime(fetched),
+            now=taken_at,
             horizon_s=horizon,
             free_balance=free,
             sigma_per_sqrt_s=sigmas,
@@ -327,14 +333,9 @@ class Guard:
             data_age_s=0.0,
             consistent=True,
             stress_moves=moves,
-            max_stop_sizes={
-                s: r.to_size(r.max_market_amount)
-                for s, r in acct.market_rules.items()
-                if r.max_market_amount is not None
-            },
+            max_stop_sizes=acct.shared.max_stop_sizes,
         )
-        report = await self._judge_and_act(acct, data, stops, actionable=True)
-        return replace(report, evaluation=evaluation)
+        return await self._judge_and_act(acct, data, stops, actionable=True, evaluation=evaluation)
 
     async def _settle_stops(self, acct: GuardAccount, stops: Sequence[OpenStop]) -> None:
         """Tell the fate of each of the guard's stops that is no longer open (fired, gone)."""
@@ -484,7 +485,13 @@ class Guard:
         )
 
     async def _judge_and_act(
-        self, acct: GuardAccount, data: RuleInput, stops: Sequence[OpenStop], *, actionable: bool
+        self,
+        acct: GuardAccount,
+        data: RuleInput,
+        stops: Sequence[OpenStop],
+        *,
+        actionable: bool,
+        evaluation: AccountEvaluation | None = None,
     ) -> CycleReport:
         now_ms = self.clock.now_ms()
         results: list[RuleResult] = []
@@ -572,49 +579,15 @@ class Guard:
         held = [(p.symbol, p.side.value) for p in data.snapshot.positions]
         self.conditions(acct.account, conditions, actionable, held if actionable else None)
         return CycleReport(
-            acct.account, now_ms, actionable, data.snapshot, findings, planned, tuple(outcomes)
+            acct.account,
+            now_ms,
+            actionable,
+            data.snapshot,
+            findings,
+            planned,
+            tuple(outcomes),
+            evaluation=evaluation,
         )
-
-
-def guard_risk_settings(
-    config: GuardConfig,
-    sigmas: Mapping[str, float],
-    horizon_s: float,
-    moves: Mapping[str, StressMove] | None = None,
-) -> RiskSettings:
-    """The risk settings the guard evaluates with: SPAN over the reaction horizon, the
-    configured gaps and, per symbol whose learned tail is larger, that tail
-    (:func:`~riskguard.risk.tails.tail_scenarios`); volatility per symbol floored at the
-    configured minimum."""
-    floor = per_sqrt_second(config.volatility_floor_daily_pct / 100)
-    floored = tuple(sorted((s, max(v, floor)) for s, v in sigmas.items()))
-    learned = tuple(sorted((s, m.fall, m.rise) for s, m in (moves or {}).items()))
-    return _risk_settings(floor, floored, horizon_s, tuple(config.stress_gaps_pct), learned)
-
-
-@functools.lru_cache(maxsize=256)
-def _risk_settings(
-    floor: float,
-    floored: tuple[tuple[str, float], ...],
-    horizon_s: float,
-    gaps_pct: tuple[float, ...],
-    learned: tuple[tuple[str, float, float], ...],
-) -> RiskSettings:
-    # Cached: in calm markets every volatility sits at its floor, so consecutive cycles ask for
-    # the same settings (95% of a replayed crash day's cycles); the result is immutable.
-    gaps = tuple(g / 100.0 for g in gaps_pct)
-    moves = {s: StressMove(s, fall, rise, "") for s, fall, rise in learned}
-    scenarios = (
-        span_scenarios(dict(floored), horizon_s, default_sigma_per_sqrt_s=floor)
-        + gap_scenarios(gaps)
-        + tail_scenarios(gaps, moves)
-    )
-    return RiskSettings(
-        sigma_per_sqrt_s=floor,
-        horizon_s=horizon_s,
-        scenarios=scenarios,
-        symbol_sigmas=floored,
-    )
 
 
 def _planned_action(step: PlannedStep) -> Action:
@@ -651,9 +624,34 @@ def _positive(value: Any) -> float | None:
     return number if math.isfinite(number) and number > 0 else None
 
 
-def _free_balance(balance: Mapping[str, Any], snapshot: AccountSnapshot) -> float:
-    settle = snapshot.settle or "USDT"
-    return free_collateral(balance, account_kind(balance, settle), settle)
+async def _together(
+    calls: Sequence[Callable[[], Awaitable[Any]]], *, one_by_one: bool = False
+) -> list[Any]:
+    """The answers of ``calls``, awaited concurrently where there are several.
+
+    A lone call is awaited as it is, and so are all of them, one after the other, with
+    ``one_by_one``: for a port whose calls answer at once (the paper venue without latency or
+    faults, ``answers_at_once``), where tasks would only cost trips through the event loop.
+    """
+    if one_by_one or len(calls) == 1:
+        return [await call() for call in calls]
+    return list(await asyncio.gather(*(call() for call in calls)))
+
+
+_OPEN_STOPS_PARAMS: dict[str, Mapping[str, Any]] = {}
+
+
+def _open_stops_params(exchange_id: str) -> Mapping[str, Any]:
+    """The venue's params for listing trigger orders (its quirks, read once per venue)."""
+    params = _OPEN_STOPS_PARAMS.get(exchange_id)
+    if params is None:
+        params = _OPEN_STOPS_PARAMS[exchange_id] = quirks_for(exchange_id).open_stops_params
+    return params
+
+
+def _open_orders(port: Any, symbol: str, params: Mapping[str, Any]) -> Callable[[], Awaitable[Any]]:
+    """The call that fetches ``symbol``'s open orders."""
+    return lambda: _call("fetch_open_orders", port.fetch_open_orders(symbol, None, None, params))
 
 
 def _same_move(a: StressMove, b: StressMove) -> bool:

@@ -39,6 +39,10 @@ class LearnedTails:
         if self.enabled:
             await self.recent.ensure(port, symbols, now_ms)
 
+    def due(self, symbols: Iterable[str], now_ms: int) -> bool:
+        """Whether :meth:`refresh` would fetch anything now."""
+        return self.enabled and bool(self.recent.due(symbols, now_ms))
+
     def moves(self, symbols: Iterable[str], horizon_s: float) -> dict[str, StressMove]:
         """Each symbol's stress move for ``horizon_s``, with where it came from."""
         gaps = tuple(g / 100.0 for g in self.config.stress_gaps_pct)

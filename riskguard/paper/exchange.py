@@ -15,6 +15,7 @@ executor's stops always ask for it). Any other value, or two that disagree, is r
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, ClassVar
 
@@ -88,6 +89,13 @@ class PaperExchange:
         self._closed = False
 
     # ------------------------------------------------------------------ plumbing
+
+    @property
+    def answers_at_once(self) -> bool:
+        """Every call answers without waiting and without faults (none configured, and a
+        virtual clock or none): a caller may await its calls one after the other, in the order
+        it would have started them together, and see the same answers."""
+        return not self.faults.config.methods and not isinstance(self.clock, PacedClock)
 
     def milliseconds(self) -> int:
         return self.venue.now_ms
@@ -195,7 +203,7 @@ class PaperExchange:
         return {
             "symbol": symbol,
             "timestamp": now,
-            "datetime": iso8601(now),
+            "datetime": _iso8601(now),
             "last": last,
             "close": last,
             "bid": last * (1 - spread / 2),
@@ -241,11 +249,11 @@ class PaperExchange:
             "indexPrice": mark,
             "fundingRate": m.funding_rate,
             "fundingTimestamp": nxt,
-            "fundingDatetime": iso8601(nxt),
+            "fundingDatetime": _iso8601(nxt),
             "nextFundingRate": m.funding_rate,
             "interval": f"{m.funding_interval_ms // 3_600_000}h",
             "timestamp": now,
-            "datetime": iso8601(now),
+            "datetime": _iso8601(now),
             "info": {"symbol": symbol},
         }
 
@@ -320,7 +328,7 @@ class PaperExchange:
             "used": {settle: used},
             "total": {settle: total},
             "timestamp": now,
-            "datetime": iso8601(now),
+            "datetime": _iso8601(now),
         }
 
     async def fetch_positions(
@@ -331,8 +339,9 @@ class PaperExchange:
             self._symbol(wanted)
         venue = self.venue
         acc = venue.account(self.account)
-        snapshot = venue.snapshot(self.account)
-        risk = assess_account(snapshot, venue.profile) if snapshot.positions else None
+        risk = (
+            assess_account(venue.snapshot(self.account), venue.profile) if acc.positions else None
+        )
         now = venue.now_ms
         result = []
         for i, ((symbol, side), pos) in enumerate(acc.positions.items()):
@@ -351,7 +360,7 @@ class PaperExchange:
                     "id": None,
                     "symbol": symbol,
                     "timestamp": now,
-                    "datetime": iso8601(now),
+                    "datetime": _iso8601(now),
                     "lastUpdateTimestamp": now,
                     "contracts": pos.size / m.contract_size,
                     "contractSize": m.contract_size,
@@ -438,7 +447,7 @@ class PaperExchange:
             "code": self.venue.markets[symbol].settle,
             "status": "ok",
             "timestamp": now,
-            "datetime": iso8601(now),
+            "datetime": _iso8601(now),
         }
 
     # ------------------------------------------------------------------ orders
@@ -564,7 +573,7 @@ class PaperExchange:
             "id": o.id,
             "clientOrderId": o.client_order_id,
             "timestamp": o.timestamp,
-            "datetime": iso8601(o.timestamp),
+            "datetime": _iso8601(o.timestamp),
             "lastTradeTimestamp": o.last_update if o.filled else None,
             "lastUpdateTimestamp": o.last_update,
             "symbol": o.symbol,
@@ -603,7 +612,7 @@ class PaperExchange:
             "order": t.order_id,
             "clientOrderId": t.client_order_id,
             "timestamp": t.timestamp,
-            "datetime": iso8601(t.timestamp),
+            "datetime": _iso8601(t.timestamp),
             "symbol": t.symbol,
             "type": t.order_type,
             "side": t.side,
@@ -653,3 +662,21 @@ def _trigger_source(params: Params) -> TriggerSource:
         given = ", ".join(f"{name}={params[name]!r}" for name in chosen)
         raise ccxt.BadRequest(f"paper: the trigger price params disagree: {given}")
     return next(iter(chosen.values()), "mark")
+
+
+DAY_MS = 86_400_000
+
+
+def _iso8601(ms: int) -> str:
+    """:func:`~riskguard.clock.iso8601`, the date read once a day: every answer carries one."""
+    day, rest = divmod(ms, DAY_MS)
+    seconds, millis = divmod(rest, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{_date_of(day)}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _date_of(day: int) -> str:
+    """``2020-03-12T`` for the ``day``-th day since 1970-01-01."""
+    return iso8601(day * DAY_MS)[:11]

@@ -621,3 +621,21 @@ def test_live_clients_of_one_exchange_share_market_dicts_instead_of_copying() ->
             await other.close()
 
     run(scenario())
+
+
+# ---------------------------------------------------------------------- stop-size caps
+
+
+def test_stop_size_caps_follow_the_market_rules_each_time_they_are_replaced() -> None:
+    capped = {**MARKETS[BTC], "contractSize": 0.01, "limits": {"market": {"max": 120.0}}}
+    port = FakePort(bulk=False, markets={BTC: capped, ETH: MARKETS[ETH]})
+    shared = SharedMarkets()
+    assert shared.max_stop_sizes == {}
+
+    run(shared.ensure(port, 1_000))
+
+    assert shared.max_stop_sizes == {BTC: pytest.approx(1.2)}  # 120 contracts of 0.01 BTC
+    assert shared.max_stop_sizes is shared.max_stop_sizes  # read once per load
+    port.answer_markets = {BTC: {**capped, "limits": {"market": {"max": 50.0}}}}
+    run(shared.refresh(port, 2_000))
+    assert shared.max_stop_sizes == {BTC: pytest.approx(0.5)}

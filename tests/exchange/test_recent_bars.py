@@ -132,3 +132,15 @@ def test_a_lookback_of_zero_fetches_nothing() -> None:
     asyncio.run(RecentBars(lookback_bars=0, refresh_s=60).ensure(port, [NEAR], NOW))
 
     assert port.calls == []
+
+
+def test_symbols_are_due_when_never_asked_or_asked_a_refresh_interval_ago() -> None:
+    recent = RecentBars(lookback_bars=60, refresh_s=300)
+    port = FakePort()
+    assert recent.due([NEAR, "BTC/USDT:USDT", NEAR], NOW) == ["BTC/USDT:USDT", NEAR]
+
+    asyncio.run(recent.ensure(port, [NEAR], NOW))
+
+    assert recent.due([NEAR], NOW + 299_999) == []
+    assert recent.due([NEAR], NOW + 300_000) == [NEAR]
+    assert RecentBars(lookback_bars=0, refresh_s=300).due([NEAR], NOW) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from riskguard.config import GuardConfig
-from riskguard.guard.cycle import guard_risk_settings
+from riskguard.guard.risk_inputs import guard_risk_settings
 from riskguard.risk.evaluation import RiskSettings
 from riskguard.risk.tails import StressMove
 from riskguard.risk.volatility import per_sqrt_second

@@ -119,6 +119,9 @@ class LiquidationDistanceRule(ConfiguredRule[LiquidationDistanceConfig]):
         findings: list[Finding] = []
         actions: list[Action] = []
         new_memory: dict[str, float | int | str | None] = {}
+        levels = self._levels()
+        by_pct = [(lvl, t.distance_pct if t else None) for lvl, t in levels]
+        by_sigma = [(lvl, t.sigma if t else None) for lvl, t in levels]
         for position, item in zip(data.snapshot.positions, data.evaluation.positions, strict=True):
             if not self.applies_to(account, position.symbol):
                 continue
@@ -140,14 +143,14 @@ class LiquidationDistanceRule(ConfiguredRule[LiquidationDistanceConfig]):
             level = max(
                 classify(
                     pct,
-                    [(lvl, t.distance_pct if t else None) for lvl, t in self._levels()],
+                    by_pct,
                     previous,
                     worse_when_lower=True,
                     hysteresis=hysteresis,
                 ),
                 classify(
                     sigmas,
-                    [(lvl, t.sigma if t else None) for lvl, t in self._levels()],
+                    by_sigma,
                     previous,
                     worse_when_lower=True,
                     hysteresis=hysteresis,
@@ -165,7 +168,7 @@ class LiquidationDistanceRule(ConfiguredRule[LiquidationDistanceConfig]):
                 size=position.size,
                 margin_mode=position.margin_mode.value,
             )
-            threshold = dict(self._levels())[level]
+            threshold = dict(levels)[level]
             findings.append(
                 Finding(
                     rule=self.name,

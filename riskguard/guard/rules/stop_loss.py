@@ -161,6 +161,9 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
         findings: list[Finding] = []
         actions: list[Action] = []
         new_memory: dict[str, FigureValue] = {}
+        protecting: dict[tuple[str, Side], list[OpenStop]] = {}
+        for st in data.open_stops:
+            protecting.setdefault((st.symbol, st.protects), []).append(st)
         for position, item in zip(data.snapshot.positions, data.evaluation.positions, strict=True):
             if not self.applies_to(account, position.symbol):
                 continue
@@ -170,11 +173,7 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
             sigma = data.sigma_per_sqrt_s.get(
                 position.symbol, data.evaluation.settings.sigma_for(position.symbol)
             )
-            stops = tuple(
-                st
-                for st in data.open_stops
-                if st.symbol == position.symbol and st.protects == position.side
-            )
+            stops = tuple(protecting.get((position.symbol, position.side), ()))
             move = data.stress_moves.get(position.symbol)
             gap = _GapFill(
                 None if move is None else move.against(position.side is Side.LONG),
@@ -220,14 +219,17 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
             )
         buffer_pct = s * (desired - lp) / lp * 100.0
         mark_pct = s * (mark - lp) / lp * 100.0  # same unit as buffer_pct: % of LP
-        base = figures(
-            mark=mark,
-            liquidation_price=lp,
-            desired_stop=desired,
-            buffer_pct=buffer_pct,
-            distance_from_liquidation_pct=mark_pct,
-            position_size=position.size,
-        )
+
+        def base() -> Figures:
+            return figures(
+                mark=mark,
+                liquidation_price=lp,
+                desired_stop=desired,
+                buffer_pct=buffer_pct,
+                distance_from_liquidation_pct=mark_pct,
+                position_size=position.size,
+            )
+
         if _crossed(side, mark, desired):
             message = (
                 f"{label}: mark {mark:,.2f} is inside the stop buffer (stop {desired:,.2f}, "
@@ -241,10 +243,10 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
                         mark_pct,
                         buffer_pct,
                         message,
-                        base,
+                        base(),
                     )
                 ],
-                [ctx.action(ActionKind.CLOSE, Level.ACT, message, base)],
+                [ctx.action(ActionKind.CLOSE, Level.ACT, message, base())],
             )
 
         target = desired
@@ -270,8 +272,16 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
         guard = [st for st in stops if st.guard_owned]
         guard_best = _safest(side, guard)
         covered = sum((st.size for st in stops if keeps(st.stop_price, desired)), 0.0)
+        tolerance = 1.0 - cfg.size_tolerance_pct / 100.0
+        needed = position.size if ctx.largest is None else min(position.size, ctx.largest)
+        if (
+            covered >= position.size * tolerance
+            and covered >= needed * tolerance
+            and (guard_best is None or keeps(guard_best, target))
+        ):
+            return [], []  # covered whole by stops that keep the buffer: nothing to say
         facts = (
-            *base,
+            *base(),
             *figures(
                 target_stop=target,
                 existing_stop=_safest(side, stops),
@@ -281,8 +291,6 @@ class StopLossRule(ConfiguredRule[StopLossConfig]):
             ),
             *gap_fill.figures(side, safer(side, target, guard_best) if guard_best else target),
         )
-        tolerance = 1.0 - cfg.size_tolerance_pct / 100.0
-        needed = position.size if ctx.largest is None else min(position.size, ctx.largest)
         if covered >= needed * tolerance:
             partial: list[Finding] = []
             if covered < position.size * tolerance:
