@@ -17,7 +17,7 @@ from riskguard.clock import to_datetime
 from riskguard.config import load_config
 from riskguard.domain import MarginMode
 from riskguard.exchange.ccxt_account import snapshot_from_ccxt, tiers_from_ccxt
-from riskguard.guard.cycle import guard_risk_settings
+from riskguard.guard import guard_risk_settings
 from riskguard.guard.pretrade import Decision, ProposedOrder, pre_trade_check
 from riskguard.guard.rules.registry import build_rules
 from riskguard.paper.config import build_paper

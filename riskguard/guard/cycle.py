@@ -56,7 +56,11 @@ from riskguard.guard.planner import (
     PlannerState,
     plan,
 )
-from riskguard.guard.risk_inputs import SettingsMemo, unchanged_evaluation
+from riskguard.guard.risk_inputs import (
+    SettingsMemo,
+    guard_risk_settings,  # noqa: F401 - its old import path
+    unchanged_evaluation,
+)
 from riskguard.guard.rules.base import (
     Action,
     Finding,
