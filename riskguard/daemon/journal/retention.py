@@ -51,9 +51,12 @@ class Retention(JournalConnection):
 
     def vacuum(self) -> None:
         """Give the space freed by :meth:`prune` back to the file system (rewrites the file)."""
+        self._call(self._vacuum)
+
+    def _vacuum(self, conn: sqlite3.Connection) -> None:
         self._check_trusted()
         try:
-            self._conn.execute("VACUUM")
+            conn.execute("VACUUM")
         except sqlite3.Error as exc:
             raise self._fail(f"cannot vacuum ({exc})") from exc
         self._check_files()

@@ -67,7 +67,7 @@ from types import TracebackType
 from typing import Final, Literal
 
 from riskguard.clock import Clock, SystemClock
-from riskguard.daemon.journal.connection import FileId, file_id
+from riskguard.daemon.journal.connection import FileId, file_id, stored_last_seq
 from riskguard.daemon.journal.entries import EntryLog
 from riskguard.daemon.journal.errors import JournalFileError
 from riskguard.daemon.journal.orders import OrderBook
@@ -109,6 +109,7 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         self.failure = None
         self._files: dict[str, FileId | None] = {}
         self._conn = self._connect(synchronous)
+        self._last_seq = stored_last_seq(self._conn)
         if not readonly and self.path != ":memory:":
             try:
                 opened = file_id(self.path)
@@ -180,8 +181,7 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         if target.exists():
             return None  # never write over an earlier rescue
         try:
-            with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as copy:
-                self._conn.backup(copy)
+            self._call(lambda conn: _backup(conn, target))
         except (sqlite3.Error, OSError):
             return None
         return target
@@ -200,6 +200,12 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _backup(conn: sqlite3.Connection, target: Path) -> None:
+    """Copy what ``conn`` reads into a new database at ``target``."""
+    with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as copy:
+        conn.backup(copy)
 
 
 def _maybe_id(journal: SqliteJournal) -> FileId | None:
