@@ -10,10 +10,17 @@ orders whose fate the journal does not know (the last run died mid-request) are 
 client id (:mod:`riskguard.daemon.wiring`). Each cycle's memories are saved in the journal's state
 table, so a restart continues with the same cooldowns, holds and volatility estimates.
 
+The journal commits on a writer thread, many entries per fsync
+(:class:`~riskguard.daemon.journal.writer.GroupCommitJournal`), so the loop never waits for the
+disk; a cycle is observed in the metrics and handed to ``on_cycle`` only after ``await
+journal.durable()`` (its findings, plans, snapshot and state are on disk), and the executor
+awaits the same barrier before each order.
+
 Stop: SIGINT or SIGTERM (or ``run_for_s``) stops the scheduler, lets the cycles in flight finish,
-saves every account's state, journals ``stop``, closes the exchange clients and the journal, and
-the process exits 0. A cycle that raises does not stop the daemon: it is journalled and alerted.
-An account whose exchange says waiting will not help (bad key, suspended) is stopped alone.
+saves every account's state, journals ``stop`` and waits until it is durable, closes the exchange
+clients and the journal (which commits anything still queued), and the process exits 0. A cycle that
+raises does not stop the daemon: it is journalled and alerted. An account whose exchange says
+waiting will not help (bad key, suspended) is stopped alone.
 
 A journal that cannot be trusted stops everything (issue 15: D11). When any write raises
 :class:`~riskguard.daemon.journal.JournalWriteError` (the file deleted or replaced under the
@@ -277,6 +284,7 @@ class Daemon:
                         }
                     },
                 )
+                await self.runtime.journal.durable()
             except JournalWriteError as exc:
                 self._journal_failed(exc)
         if self.journal_error is not None:
@@ -397,6 +405,8 @@ class Daemon:
             run.actions[outcome.kind.value] = run.actions.get(outcome.kind.value, 0) + 1
         self._sample_snapshot(run, report)
         self._save_state(run)
+        # Reported as done (metrics, on_cycle) only once what it journalled is on disk.
+        await self.runtime.journal.durable()
         if self.metrics is not None:
             self.metrics.observe_cycle(report, acct.last_evaluation, duration)
             if report.error_class is not None and report.error_action is not None:
@@ -421,6 +431,7 @@ class Daemon:
         acct = run.acct
         try:
             report = await guard.cycle(acct)
+            await self.runtime.journal.durable()
         except JournalWriteError as exc:
             self._journal_failed(exc)
             return
@@ -545,13 +556,13 @@ class Daemon:
                 )
 
     async def _retention(self) -> None:
-        prune = getattr(self.runtime.journal, "prune", None)
+        prune = getattr(self.runtime.journal, "prune_async", None)
         if prune is None:
             return
         days = self.runtime.config.journal.retention_days
         cutoff = int((time.time() - days * 86_400) * 1000)
         try:
-            deleted = prune(cutoff)
+            deleted = await prune(cutoff)
         except JournalWriteError as exc:
             self._journal_failed(exc)
             return

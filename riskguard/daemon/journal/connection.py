@@ -158,6 +158,10 @@ class JournalConnection:
             self.failure = error
         return error
 
+    def flush(self) -> None:
+        """:meth:`durable` for a caller that may block; here every write is already committed."""
+        self._refuse_if_failed()
+
     async def durable(self) -> None:
         """Return once every write made so far is committed; raise if one failed.
 
