@@ -230,6 +230,12 @@ class GroupCommitJournal(SqliteJournal):
             if self._committed < ticket:
                 raise self._failed_error()
 
+    @property
+    def queued_seq(self) -> int:
+        """The ``seq`` of the latest entry appended (queued or committed); everything appended
+        so far is on disk when :attr:`committed_seq` has reached it."""
+        return self._last_seq
+
     def stats(self) -> CommitStats:
         """Commits, writes and entries committed so far (the scale bench reports them)."""
         with self._state:
