@@ -148,6 +148,11 @@ class Daemon:
                 "accounts": [a.account for a in self.runtime.accounts],
             },
         )
+        last_times = getattr(journal, "last_times", None)
+        if last_times is not None:  # one read for every account, not one per first cycle
+            times = last_times("snapshot")
+            for run in self.runs.values():
+                run.last_snapshot_ms = times.get(run.acct.account, -(2**62))
         # Alerts left pending by the previous run go out first, before this run adds more.
         self._delivery = asyncio.create_task(self._deliver())
         await check_keys(self.runtime, self.alert)
@@ -473,7 +478,7 @@ class Daemon:
 
     def _sample_snapshot(self, run: AccountRun, report: CycleReport) -> None:
         """Journal a snapshot when one is due. The time of the last one is read from the journal
-        once per account (it survives restarts), then kept here: no query per cycle."""
+        at start (it survives restarts), then kept here: no query per cycle."""
         journal = self.runtime.journal
         if report.snapshot is None or report.evaluation is None:
             return
