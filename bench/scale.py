@@ -26,12 +26,13 @@ to ``os.devnull``) guarding N paper accounts on one paper venue, in one process,
 Figures per N: data age p50 / p99 / max, cycles per second achieved against N expected, CPU (process
 time / wall time, 100% = one core, the writer thread included), event-loop lag (how late a 100 ms
 sleep wakes), APScheduler's skipped runs (missed or still running), journal commits per second (one
-fsync each with ``synchronous: full``) and entries per commit, the peak RSS, and the machine's
-1-minute load average at the end (other processes on the machine take cores from the daemon: a row
-measured under load undercounts what one process keeps). Each N runs in a fresh subprocess (the
-script calls itself with ``--child``), so ``ru_maxrss`` is that configuration's
-own peak. The answer is the largest N with p99 < 1.5 s (target >= 1,000): a ladder of N up to the
-first miss, then a bisection between the last pass and the first miss.
+fsync each with ``synchronous: full``) and per commit the writes (appends, state saves, outbox rows)
+and the entries, the peak RSS, and the machine's 1-minute load average at the end (other processes
+on the machine take cores from the daemon: a row measured under load undercounts what one process
+keeps). Each N runs in a fresh subprocess (the script calls itself with ``--child``), so
+``ru_maxrss`` is that configuration's own peak. The answer is the largest N with p99 < 1.5 s (target
+>= 1,000): a ladder of N up to the first miss, then a bisection between the last pass and the first
+miss.
 
 The paper venue runs in the same process (ticks, liquidation checks, order books), so its CPU
 counts against the guard here; a live deployment pays ccxt's parsing and HTTP instead. Run with
@@ -41,7 +42,7 @@ time).
 Run: .venv/bin/python bench/scale.py            # full: 5 to 10 minutes
      .venv/bin/python bench/scale.py --quick    # about 2 minutes
      .venv/bin/python bench/scale.py --synchronous normal
-     .venv/bin/python bench/scale.py --journal direct --ladder 100,200  # the loop-commit reference
+     .venv/bin/python bench/scale.py --compare 100,200  # each N committing on the loop, then not
      .venv/bin/python bench/scale.py --profile 500
 """
 
@@ -192,18 +193,18 @@ class _CountedJournal:
                 super()._write(action)
                 self.commits += 1
 
-            def totals(self) -> tuple[int, int]:
-                return self.commits, self._last_seq
+            def totals(self) -> tuple[int, int, int]:
+                return self.commits, self.commits, self._last_seq
 
         return Counted(path, synchronous=synchronous)  # type: ignore[arg-type]
 
 
-def _journal_totals(journal: Any) -> tuple[int, int]:
-    """(commits, entries) the journal has committed so far."""
+def _journal_totals(journal: Any) -> tuple[int, int, int]:
+    """(commits, writes, entries) the journal has committed so far."""
     stats = getattr(journal, "stats", None)
     if stats is not None:
         got = stats()
-        return got.commits, got.entries
+        return got.commits, got.writes, got.entries
     return journal.totals()  # type: ignore[no-any-return]
 
 
@@ -241,7 +242,7 @@ async def _measure(
     async def sample() -> None:
         await asyncio.sleep(warmup_s)
         window["cycles0"] = sum(r.cycles for r in daemon.runs.values())
-        window["commits0"], window["entries0"] = _journal_totals(runtime.journal)
+        window["commits0"], window["writes0"], window["entries0"] = _journal_totals(runtime.journal)
         window["cpu0"] = time.process_time()
         window["wall0"] = time.perf_counter()
         skips.missed = skips.busy = 0
@@ -260,7 +261,7 @@ async def _measure(
         if profiler is not None:
             profiler.disable()
         window["cycles1"] = sum(r.cycles for r in daemon.runs.values())
-        window["commits1"], window["entries1"] = _journal_totals(runtime.journal)
+        window["commits1"], window["writes1"], window["entries1"] = _journal_totals(runtime.journal)
         window["cpu1"] = time.process_time()
         window["wall1"] = time.perf_counter()
         daemon.request_stop("bench window over")
@@ -272,6 +273,7 @@ async def _measure(
     wall = window["wall1"] - window["wall0"]
     cycles = window["cycles1"] - window["cycles0"]
     commits = window["commits1"] - window["commits0"]
+    writes = window["writes1"] - window["writes0"]
     entries = window["entries1"] - window["entries0"]
     return {
         "accounts": len(accounts),
@@ -285,6 +287,7 @@ async def _measure(
         "lag_p99_ms": 1000 * _percentile(lags, 0.99),
         "lag_max_ms": 1000 * max(lags, default=math.nan),
         "commits_per_s": commits / wall,
+        "writes_per_commit": writes / commits if commits else math.nan,
         "entries_per_commit": entries / commits if commits else math.nan,
         "skipped": skips.missed + skips.busy,
         "errors": sum(1 for r in daemon.runs.values() if r.stopped),
@@ -317,7 +320,9 @@ def run_child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def measure_in_subprocess(accounts: int, args: argparse.Namespace) -> dict[str, Any]:
+def measure_in_subprocess(
+    accounts: int, args: argparse.Namespace, journal: str | None = None
+) -> dict[str, Any]:
     """Run one N in a fresh interpreter (its own peak RSS); its figures."""
     command = [
         sys.executable,
@@ -334,7 +339,7 @@ def measure_in_subprocess(accounts: int, args: argparse.Namespace) -> dict[str, 
         "--synchronous",
         args.synchronous,
         "--journal",
-        args.journal,
+        journal or args.journal,
     ]
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
         command, capture_output=True, text=True, check=False
@@ -353,16 +358,17 @@ def _row(r: dict[str, Any]) -> str:
         f"| {r['accounts']:>5} | {r['journal']} | {r['age_p50_s']:6.2f} | {r['age_p99_s']:6.2f} | "
         f"{r['age_max_s']:6.2f} | {r['cycles_per_s']:7.1f} | {r['cpu_pct']:5.0f}% | "
         f"{r['lag_p99_ms']:7.0f} | {r['lag_max_ms']:7.0f} | {r['skipped']:>7} | "
-        f"{r['commits_per_s']:7.1f} | {r['entries_per_commit']:6.1f} | {r['maxrss_mb']:7.0f} | "
+        f"{r['commits_per_s']:7.1f} | {r['writes_per_commit']:6.2f} | "
+        f"{r['entries_per_commit']:6.2f} | {r['maxrss_mb']:7.0f} | "
         f"{r['load']:4.1f} | {ok} |"
     )
 
 
 HEADER = (
     "| accounts | journal | age p50 s | age p99 s | age max s | cycles/s | CPU "
-    "| loop lag p99 ms | loop lag max ms | skipped | commits/s | entries/commit | peak RSS MB "
-    "| load 1 min | p99 < 1.5 s |\n"
-    "|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
+    "| loop lag p99 ms | loop lag max ms | skipped | commits/s | writes/commit | entries/commit "
+    "| peak RSS MB | load 1 min | p99 < 1.5 s |\n"
+    "|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
 )
 
 
@@ -426,6 +432,21 @@ def search(args: argparse.Namespace) -> None:
         f"{verdict}: peak RSS with {args.rss_accounts} accounts on one exchange {rss:.0f} MB "
         f"(target < {RSS_TARGET_MB:g} MB; ru_maxrss of a fresh process)"
     )
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Each N of ``--compare`` with the journal committing on the loop, then on its writer."""
+    print("# riskguard scale bench: the journal on the event loop vs on its writer thread")
+    print(_machine())
+    print(
+        f"window {args.duration:g} s after a {args.warmup:g} s warm-up; journal SQLite "
+        f"synchronous={args.synchronous}; each N runs direct, then writer"
+    )
+    print()
+    print(HEADER, flush=True)
+    for n in args.compare:
+        for journal in ("direct", "writer"):
+            print(_row(measure_in_subprocess(n, args, journal)), flush=True)
 
 
 def _component(filename: str, function: str) -> str:
@@ -521,6 +542,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rss-accounts", type=int, default=RSS_ACCOUNTS, help="accounts for the memory figure"
     )
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile N accounts instead")
+    parser.add_argument(
+        "--compare",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="instead of the search: these N, each with --journal direct then writer",
+    )
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--accounts", type=int, default=RSS_ACCOUNTS, help=argparse.SUPPRESS)
@@ -543,6 +569,8 @@ def main(argv: list[str] | None = None) -> None:
         run_child(args)
     elif args.profile:
         profile(args)
+    elif args.compare:
+        compare(args)
     else:
         search(args)
 
