@@ -12,9 +12,10 @@ table, so a restart continues with the same cooldowns, holds and volatility esti
 
 The journal commits on a writer thread, many entries per fsync
 (:class:`~riskguard.daemon.journal.writer.GroupCommitJournal`), so the loop never waits for the
-disk; a cycle is observed in the metrics and handed to ``on_cycle`` only after ``await
-journal.durable()`` (its findings, plans, snapshot and state are on disk), and the executor
-awaits the same barrier before each order.
+disk; a cycle is counted, observed in the metrics and handed to ``on_cycle`` only after ``await
+journal.durable()`` (its findings, plans, snapshot and state are on disk), in a task of its own so
+that a slow disk does not hold up the next poll, and the executor awaits the same barrier before
+each order.
 
 Stop: SIGINT or SIGTERM (or ``run_for_s``) stops the scheduler, lets the cycles in flight finish,
 saves every account's state, journals ``stop`` and waits until it is durable, closes the exchange
@@ -404,14 +405,25 @@ class Daemon:
             self.alert(Level.CRITICAL, message, {"account": acct.account})
             return
         duration = time.perf_counter() - started
+        self._sample_snapshot(run, report)
+        self._save_state(run)
+        done = asyncio.create_task(self._report_done(run, report, duration))
+        self._inflight.add(done)
+        done.add_done_callback(self._inflight.discard)
+
+    async def _report_done(self, run: AccountRun, report: CycleReport, duration: float) -> None:
+        """Count the cycle, observe it in the metrics and hand it to ``on_cycle`` once what it
+        journalled is on disk. A task of its own: a slow disk delays this, not the next poll."""
+        try:
+            await self.runtime.journal.durable()
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
+            return
+        acct = run.acct
         run.cycles += 1
         run.last_report = report
         for outcome in report.outcomes:
             run.actions[outcome.kind.value] = run.actions.get(outcome.kind.value, 0) + 1
-        self._sample_snapshot(run, report)
-        self._save_state(run)
-        # Reported as done (metrics, on_cycle) only once what it journalled is on disk.
-        await self.runtime.journal.durable()
         if self.metrics is not None:
             self.metrics.observe_cycle(report, acct.last_evaluation, duration)
             if report.error_class is not None and report.error_action is not None:
