@@ -10,8 +10,11 @@ to ``os.devnull``) guarding N paper accounts on one paper venue, in one process,
   cycle makes two rounds of calls (balance and positions together, then the open orders of each
   held symbol together), so the data is ~100 ms old when it arrives;
 - the journal is a SQLite file in a temporary folder with ``synchronous: full`` (the config's
-  default: every commit fsynced, which blocks the event loop for the fsync) unless
-  ``--synchronous normal``;
+  default: every commit fsynced) unless ``--synchronous normal``. The daemon's journal commits
+  on its writer thread, many writes per commit (``--journal writer``, the default:
+  :class:`~riskguard.daemon.journal.GroupCommitJournal`); ``--journal direct`` runs the same
+  daemon on :class:`~riskguard.daemon.journal.SqliteJournal`, which commits each write on the
+  event loop (how the daemon journalled before issue 17), as the reference in the same session;
 - each account holds 1 to 3 positions at 2-5x on three markets (GBM, 1-minute bars), isolated or
   cross, so the rules look at every position but rarely act (the steady state);
 - after a warm-up, a concurrent task samples every account's **data age** every 100 ms:
@@ -20,14 +23,16 @@ to ``os.devnull``) guarding N paper accounts on one paper venue, in one process,
   interval (1 s) and drops back; its 99th percentile stays under 1.5 s only while the cycles
   keep up with the schedule (late starts and a busy event loop add to it).
 
-Figures per N: data age p50 / p99 / max, cycles per second achieved against N expected, CPU
-(process time / wall time, 100% = one core), event-loop lag (how late a 100 ms sleep wakes),
-APScheduler's skipped runs (missed or still running), the peak RSS, and the machine's 1-minute
-load average at the end (other processes on the machine take cores from the daemon: a row
-measured under load undercounts what one process keeps). Each N runs in a fresh
-subprocess (the script calls itself with ``--child``), so ``ru_maxrss`` is that configuration's
-own peak. The answer is the largest N with p99 < 1.5 s (target >= 500): a ladder of N up to the
-first miss, then a bisection between the last pass and the first miss.
+Figures per N: data age p50 / p99 / max, cycles per second achieved against N expected, CPU (process
+time / wall time, 100% = one core, the writer thread included), event-loop lag (how late a 100 ms
+sleep wakes), APScheduler's skipped runs (missed or still running), journal commits per second (one
+fsync each with ``synchronous: full``) and per commit the writes (appends, state saves, outbox rows)
+and the entries, the peak RSS, and the machine's 1-minute load average at the end (other processes
+on the machine take cores from the daemon: a row measured under load undercounts what one process
+keeps). Each N runs in a fresh subprocess (the script calls itself with ``--child``), so
+``ru_maxrss`` is that configuration's own peak. The answer is the largest N with p99 < 1.5 s (target
+>= 1,000): a ladder of N up to the first miss, then a bisection between the last pass and the first
+miss.
 
 The paper venue runs in the same process (ticks, liquidation checks, order books), so its CPU
 counts against the guard here; a live deployment pays ccxt's parsing and HTTP instead. Run with
@@ -37,6 +42,7 @@ time).
 Run: .venv/bin/python bench/scale.py            # full: 5 to 10 minutes
      .venv/bin/python bench/scale.py --quick    # about 2 minutes
      .venv/bin/python bench/scale.py --synchronous normal
+     .venv/bin/python bench/scale.py --compare 100,200  # each N committing on the loop, then not
      .venv/bin/python bench/scale.py --profile 500
 """
 
@@ -66,7 +72,7 @@ from typing import Any
 import yaml
 
 AGE_TARGET_S = 1.5
-ACCOUNT_TARGET = 500
+ACCOUNT_TARGET = 1_000
 RSS_TARGET_MB = 300.0
 RSS_ACCOUNTS = 50
 MARKETS = (
@@ -173,11 +179,42 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
+class _CountedJournal:
+    """Builds the ``--journal direct`` reference: SQLite committing on the loop, commits counted."""
+
+    @staticmethod
+    def open(path: Path, synchronous: str) -> Any:
+        from riskguard.daemon.journal import SqliteJournal
+
+        class Counted(SqliteJournal):
+            commits = 0
+
+            def _write(self, action: Any) -> None:
+                super()._write(action)
+                self.commits += 1
+
+            def totals(self) -> tuple[int, int, int]:
+                return self.commits, self.commits, self._last_seq
+
+        return Counted(path, synchronous=synchronous)  # type: ignore[arg-type]
+
+
+def _journal_totals(journal: Any) -> tuple[int, int, int]:
+    """(commits, writes, entries) the journal has committed so far."""
+    stats = getattr(journal, "stats", None)
+    if stats is not None:
+        got = stats()
+        return got.commits, got.writes, got.entries
+    return journal.totals()  # type: ignore[no-any-return]
+
+
 async def _measure(
     config_path: Path,
     *,
     warmup_s: float,
     duration_s: float,
+    journal_kind: str = "writer",
+    synchronous: str = "full",
     profiler: cProfile.Profile | None = None,
 ) -> dict[str, Any]:
     from riskguard.daemon.metrics import GuardMetrics
@@ -190,7 +227,10 @@ async def _measure(
     skips = _SkipCounter()
     logging.getLogger("apscheduler").addHandler(skips)
     built = time.perf_counter()
-    runtime = build_runtime(config_path)
+    journal = None
+    if journal_kind == "direct":
+        journal = _CountedJournal.open(config_path.parent / "journal.sqlite3", synchronous)
+    runtime = build_runtime(config_path, journal=journal)
     build_s = time.perf_counter() - built
     daemon = Daemon(runtime, metrics=GuardMetrics())
     accounts = runtime.accounts
@@ -202,6 +242,7 @@ async def _measure(
     async def sample() -> None:
         await asyncio.sleep(warmup_s)
         window["cycles0"] = sum(r.cycles for r in daemon.runs.values())
+        window["commits0"], window["writes0"], window["entries0"] = _journal_totals(runtime.journal)
         window["cpu0"] = time.process_time()
         window["wall0"] = time.perf_counter()
         skips.missed = skips.busy = 0
@@ -220,6 +261,7 @@ async def _measure(
         if profiler is not None:
             profiler.disable()
         window["cycles1"] = sum(r.cycles for r in daemon.runs.values())
+        window["commits1"], window["writes1"], window["entries1"] = _journal_totals(runtime.journal)
         window["cpu1"] = time.process_time()
         window["wall1"] = time.perf_counter()
         daemon.request_stop("bench window over")
@@ -230,8 +272,12 @@ async def _measure(
     devnull.close()
     wall = window["wall1"] - window["wall0"]
     cycles = window["cycles1"] - window["cycles0"]
+    commits = window["commits1"] - window["commits0"]
+    writes = window["writes1"] - window["writes0"]
+    entries = window["entries1"] - window["entries0"]
     return {
         "accounts": len(accounts),
+        "journal": journal_kind,
         "build_s": build_s,
         "age_p50_s": _percentile(ages, 0.50),
         "age_p99_s": _percentile(ages, 0.99),
@@ -239,6 +285,10 @@ async def _measure(
         "cycles_per_s": cycles / wall,
         "cpu_pct": 100 * (window["cpu1"] - window["cpu0"]) / wall,
         "lag_p99_ms": 1000 * _percentile(lags, 0.99),
+        "lag_max_ms": 1000 * max(lags, default=math.nan),
+        "commits_per_s": commits / wall,
+        "writes_per_commit": writes / commits if commits else math.nan,
+        "entries_per_commit": entries / commits if commits else math.nan,
         "skipped": skips.missed + skips.busy,
         "errors": sum(1 for r in daemon.runs.values() if r.stopped),
         "fetch_ms": 1000 * statistics.median(a.latency_s or math.nan for a in accounts),
@@ -258,11 +308,21 @@ def run_child(args: argparse.Namespace) -> None:
             latency_ms=args.latency_ms,
             synchronous=args.synchronous,
         )
-        result = asyncio.run(_measure(path, warmup_s=args.warmup, duration_s=args.duration))
+        result = asyncio.run(
+            _measure(
+                path,
+                warmup_s=args.warmup,
+                duration_s=args.duration,
+                journal_kind=args.journal,
+                synchronous=args.synchronous,
+            )
+        )
     print(json.dumps(result))
 
 
-def measure_in_subprocess(accounts: int, args: argparse.Namespace) -> dict[str, Any]:
+def measure_in_subprocess(
+    accounts: int, args: argparse.Namespace, journal: str | None = None
+) -> dict[str, Any]:
     """Run one N in a fresh interpreter (its own peak RSS); its figures."""
     command = [
         sys.executable,
@@ -278,6 +338,8 @@ def measure_in_subprocess(accounts: int, args: argparse.Namespace) -> dict[str, 
         str(args.latency_ms),
         "--synchronous",
         args.synchronous,
+        "--journal",
+        journal or args.journal,
     ]
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
         command, capture_output=True, text=True, check=False
@@ -293,18 +355,27 @@ def measure_in_subprocess(accounts: int, args: argparse.Namespace) -> dict[str, 
 def _row(r: dict[str, Any]) -> str:
     ok = "yes" if r["age_p99_s"] < AGE_TARGET_S else "**no**"
     return (
-        f"| {r['accounts']:>5} | {r['age_p50_s']:6.2f} | {r['age_p99_s']:6.2f} | "
+        f"| {r['accounts']:>5} | {r['journal']} | {r['age_p50_s']:6.2f} | {r['age_p99_s']:6.2f} | "
         f"{r['age_max_s']:6.2f} | {r['cycles_per_s']:7.1f} | {r['cpu_pct']:5.0f}% | "
-        f"{r['lag_p99_ms']:7.0f} | {r['skipped']:>7} | {r['maxrss_mb']:7.0f} | {r['load']:4.1f} | "
-        f"{ok} |"
+        f"{r['lag_p99_ms']:7.0f} | {r['lag_max_ms']:7.0f} | {r['skipped']:>7} | "
+        f"{r['commits_per_s']:7.1f} | {r['writes_per_commit']:6.2f} | "
+        f"{r['entries_per_commit']:6.2f} | {r['maxrss_mb']:7.0f} | "
+        f"{r['load']:4.1f} | {ok} |"
     )
 
 
 HEADER = (
-    "| accounts | age p50 s | age p99 s | age max s | cycles/s | CPU | loop lag p99 ms "
-    "| skipped | peak RSS MB | load 1 min | p99 < 1.5 s |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
+    "| accounts | journal | age p50 s | age p99 s | age max s | cycles/s | CPU "
+    "| loop lag p99 ms | loop lag max ms | skipped | commits/s | writes/commit | entries/commit "
+    "| peak RSS MB | load 1 min | p99 < 1.5 s |\n"
+    "|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
 )
+
+
+_JOURNALS = {
+    "writer": "the daemon's writer thread (group commit)",
+    "direct": "each write on the event loop (the pre-issue-17 reference)",
+}
 
 
 def _machine() -> str:
@@ -320,7 +391,8 @@ def search(args: argparse.Namespace) -> None:
     print(_machine())
     print(
         f"window {args.duration:g} s after a {args.warmup:g} s warm-up; journal SQLite "
-        f"synchronous={args.synchronous}; ladder {', '.join(map(str, args.ladder))}"
+        f"synchronous={args.synchronous}, committed by {_JOURNALS[args.journal]}; "
+        f"ladder {', '.join(map(str, args.ladder))}"
     )
     print()
     print(HEADER, flush=True)
@@ -362,6 +434,21 @@ def search(args: argparse.Namespace) -> None:
     )
 
 
+def compare(args: argparse.Namespace) -> None:
+    """Each N of ``--compare`` with the journal committing on the loop, then on its writer."""
+    print("# riskguard scale bench: the journal on the event loop vs on its writer thread")
+    print(_machine())
+    print(
+        f"window {args.duration:g} s after a {args.warmup:g} s warm-up; journal SQLite "
+        f"synchronous={args.synchronous}; each N runs direct, then writer"
+    )
+    print()
+    print(HEADER, flush=True)
+    for n in args.compare:
+        for journal in ("direct", "writer"):
+            print(_row(measure_in_subprocess(n, args, journal)), flush=True)
+
+
 def _component(filename: str, function: str) -> str:
     """Which part of the process a profiled function belongs to (for the own-time summary)."""
     path = filename.replace(os.sep, "/")
@@ -401,7 +488,14 @@ def profile(args: argparse.Namespace) -> None:
         )
         profiler = cProfile.Profile()
         result = asyncio.run(
-            _measure(path, warmup_s=args.warmup, duration_s=args.duration, profiler=profiler)
+            _measure(
+                path,
+                warmup_s=args.warmup,
+                duration_s=args.duration,
+                journal_kind=args.journal,
+                synchronous=args.synchronous,
+                profiler=profiler,
+            )
         )
     print(HEADER)
     print(_row(result))
@@ -439,9 +533,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=50.0, help="per exchange call")
     parser.add_argument("--synchronous", choices=("normal", "full"), default="full")
     parser.add_argument(
+        "--journal",
+        choices=tuple(_JOURNALS),
+        default="writer",
+        help="writer: the daemon's group-commit journal; direct: commits on the loop (reference)",
+    )
+    parser.add_argument(
         "--rss-accounts", type=int, default=RSS_ACCOUNTS, help="accounts for the memory figure"
     )
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile N accounts instead")
+    parser.add_argument(
+        "--compare",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="instead of the search: these N, each with --journal direct then writer",
+    )
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--accounts", type=int, default=RSS_ACCOUNTS, help=argparse.SUPPRESS)
@@ -464,6 +569,8 @@ def main(argv: list[str] | None = None) -> None:
         run_child(args)
     elif args.profile:
         profile(args)
+    elif args.compare:
+        compare(args)
     else:
         search(args)
 

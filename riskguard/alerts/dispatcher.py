@@ -12,11 +12,12 @@ Per sink, each pass:
    service's ``Retry-After``; a permanent failure, or the sink's ``max_attempts``-th failure,
    moves the rows to the dead letters with an ``error`` log line.
 
-Sinks are served concurrently (a slow SMTP server does not hold up Slack). Every decision is
-in the outbox before the next send, so a restart at any point loses nothing: rows still pending
-are picked up by the next process (see :mod:`riskguard.alerts.outbox`). Pending rows for a sink
-that is no longer configured are dead-lettered at start, with an error log, rather than kept
-silently forever.
+Sinks are served concurrently (a slow SMTP server does not hold up Slack). A row goes out only once
+it is durable (:meth:`Outbox.durable <riskguard.alerts.outbox.Outbox.durable>`: the daemon's journal
+commits on a writer thread). Every decision is in the outbox before the next send, so a restart at
+any point loses nothing: rows still pending are picked up by the next process (see
+:mod:`riskguard.alerts.outbox`). Pending rows for a sink that is no longer configured are
+dead-lettered at start, with an error log, rather than kept silently forever.
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ class Dispatcher:
         alerts = [Alert.from_json(r.alert) for r in rows]
         ids = tuple(r.alert_id for r in rows)
         row_ids = [r.row_id for r in rows]
+        await self.outbox.durable()  # never tell what the journal could still lose
         try:
             await self.sinks[name].send(alerts)
         except DeliveryError as exc:

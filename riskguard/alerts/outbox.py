@@ -10,11 +10,12 @@ Row life::
 
 The rows live in the journal (:class:`riskguard.daemon.journal.SqliteJournal` implements
 :class:`Outbox`; its ``outbox`` table is schema step 2), so a restart finds every pending row with
-its attempt count and its next attempt time and carries on: an alert is delivered at least once
-or ends as a dead letter, never lost. A crash between a successful send and marking the row
-delivered sends it again after the restart (at-least-once; webhook receivers can dedupe on the
-``X-Riskguard-Alert-Id`` header). :class:`MemoryOutbox` is the same store in memory for the
-one-shot ``check`` command and for tests.
+its attempt count and its next attempt time and carries on: an alert is delivered at least once or
+ends as a dead letter, never lost. The daemon's journal commits on a writer thread, so a row can be
+read before it is on disk: the dispatcher awaits :meth:`Outbox.durable` before it sends. A crash
+between a successful send and marking the row delivered sends it again after the restart
+(at-least-once; webhook receivers can dedupe on the ``X-Riskguard-Alert-Id`` header).
+:class:`MemoryOutbox` is the same store in memory for the one-shot ``check`` command and for tests.
 
 Queueing an alert also appends an ``alert_queued`` journal entry in the same transaction;
 delivering appends ``alert_delivered`` and dead-lettering ``alert_dead``.
@@ -92,6 +93,11 @@ class Outbox(Protocol):
 
     def outbox_rows(self, status: str | None = None) -> list[OutboxRow]:
         """Every row (of ``status``), oldest first."""
+        ...
+
+    async def durable(self) -> None:
+        """Return once every change made so far is durable (a row read may be only queued);
+        raise when the store failed. Awaited before a row is delivered."""
         ...
 
 
@@ -220,6 +226,9 @@ class MemoryOutbox:
 
     def outbox_rows(self, status: str | None = None) -> list[OutboxRow]:
         return [r for r in self._rows.values() if status is None or r.status == status]
+
+    async def durable(self) -> None:
+        await self.journal.durable()
 
 
 _SEVERITY_RANK: Final = {"info": 0, "warning": 1, "critical": 2}

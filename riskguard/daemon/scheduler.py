@@ -10,10 +10,18 @@ orders whose fate the journal does not know (the last run died mid-request) are 
 client id (:mod:`riskguard.daemon.wiring`). Each cycle's memories are saved in the journal's state
 table, so a restart continues with the same cooldowns, holds and volatility estimates.
 
+The journal commits on a writer thread, many entries per fsync
+(:class:`~riskguard.daemon.journal.writer.GroupCommitJournal`), so the loop never waits for the
+disk; a cycle is counted, observed in the metrics and handed to ``on_cycle`` only after ``await
+journal.durable()`` (its findings, plans, snapshot and state are on disk), in a task of its own so
+that a slow disk does not hold up the next poll, and the executor awaits the same barrier before
+each order.
+
 Stop: SIGINT or SIGTERM (or ``run_for_s``) stops the scheduler, lets the cycles in flight finish,
-saves every account's state, journals ``stop``, closes the exchange clients and the journal, and
-the process exits 0. A cycle that raises does not stop the daemon: it is journalled and alerted.
-An account whose exchange says waiting will not help (bad key, suspended) is stopped alone.
+saves every account's state, journals ``stop`` and waits until it is durable, closes the exchange
+clients and the journal (which commits anything still queued), and the process exits 0. A cycle that
+raises does not stop the daemon: it is journalled and alerted. An account whose exchange says
+waiting will not help (bad key, suspended) is stopped alone.
 
 A journal that cannot be trusted stops everything (issue 15: D11). When any write raises
 :class:`~riskguard.daemon.journal.JournalWriteError` (the file deleted or replaced under the
@@ -141,6 +149,11 @@ class Daemon:
                 "accounts": [a.account for a in self.runtime.accounts],
             },
         )
+        last_times = getattr(journal, "last_times", None)
+        if last_times is not None:  # one read for every account, not one per first cycle
+            times = last_times("snapshot")
+            for run in self.runs.values():
+                run.last_snapshot_ms = times.get(run.acct.account, -(2**62))
         # Alerts left pending by the previous run go out first, before this run adds more.
         self._delivery = asyncio.create_task(self._deliver())
         await check_keys(self.runtime, self.alert)
@@ -277,6 +290,7 @@ class Daemon:
                         }
                     },
                 )
+                await self.runtime.journal.durable()
             except JournalWriteError as exc:
                 self._journal_failed(exc)
         if self.journal_error is not None:
@@ -391,12 +405,25 @@ class Daemon:
             self.alert(Level.CRITICAL, message, {"account": acct.account})
             return
         duration = time.perf_counter() - started
+        self._sample_snapshot(run, report)
+        self._save_state(run)
+        done = asyncio.create_task(self._report_done(run, report, duration))
+        self._inflight.add(done)
+        done.add_done_callback(self._inflight.discard)
+
+    async def _report_done(self, run: AccountRun, report: CycleReport, duration: float) -> None:
+        """Count the cycle, observe it in the metrics and hand it to ``on_cycle`` once what it
+        journalled is on disk. A task of its own: a slow disk delays this, not the next poll."""
+        try:
+            await self.runtime.journal.durable()
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
+            return
+        acct = run.acct
         run.cycles += 1
         run.last_report = report
         for outcome in report.outcomes:
             run.actions[outcome.kind.value] = run.actions.get(outcome.kind.value, 0) + 1
-        self._sample_snapshot(run, report)
-        self._save_state(run)
         if self.metrics is not None:
             self.metrics.observe_cycle(report, acct.last_evaluation, duration)
             if report.error_class is not None and report.error_action is not None:
@@ -421,6 +448,7 @@ class Daemon:
         acct = run.acct
         try:
             report = await guard.cycle(acct)
+            await self.runtime.journal.durable()
         except JournalWriteError as exc:
             self._journal_failed(exc)
             return
@@ -462,7 +490,7 @@ class Daemon:
 
     def _sample_snapshot(self, run: AccountRun, report: CycleReport) -> None:
         """Journal a snapshot when one is due. The time of the last one is read from the journal
-        once per account (it survives restarts), then kept here: no query per cycle."""
+        at start (it survives restarts), then kept here: no query per cycle."""
         journal = self.runtime.journal
         if report.snapshot is None or report.evaluation is None:
             return
@@ -566,13 +594,13 @@ class Daemon:
                 )
 
     async def _retention(self) -> None:
-        prune = getattr(self.runtime.journal, "prune", None)
+        prune = getattr(self.runtime.journal, "prune_async", None)
         if prune is None:
             return
         days = self.runtime.config.journal.retention_days
         cutoff = int((time.time() - days * 86_400) * 1000)
         try:
-            deleted = prune(cutoff)
+            deleted = await prune(cutoff)
         except JournalWriteError as exc:
             self._journal_failed(exc)
             return

@@ -33,7 +33,7 @@ from riskguard.alerts.from_guard import ConditionFn
 from riskguard.alerts.outbox import MemoryOutbox, Outbox
 from riskguard.clock import Clock, PacedClock, SystemClock
 from riskguard.config import AccountConfig, GuardConfig, RiskguardConfig, load_config
-from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.journal import GroupCommitJournal, SqliteJournal
 from riskguard.domain import MarginMode
 from riskguard.errors import ConfigError, InputError
 from riskguard.exchange.credentials import load_credentials, read_secrets_file
@@ -163,7 +163,8 @@ def build_runtime(
     if journal is None:
         journal_path = resolve_path(path, config.journal.path)
         journal_path.parent.mkdir(parents=True, exist_ok=True)
-        journal = SqliteJournal(journal_path, synchronous=config.journal.synchronous)
+        # The daemon's journal commits on its own thread, many writes per fsync.
+        journal = GroupCommitJournal(journal_path, synchronous=config.journal.synchronous)
     paper = None
     if any(a.exchange == "paper" for a in config.accounts) and config.paper is not None:
         paper = build_paper(config.paper, path.parent)

@@ -14,7 +14,7 @@ from riskguard.alerts.config import AlertingConfig
 from riskguard.alerts.dispatcher import Dispatcher, TokenBucket
 from riskguard.alerts.model import Severity
 from riskguard.alerts.outbox import MemoryOutbox, Outbox
-from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.journal import GroupCommitJournal, SqliteJournal
 from tests.alerts.conftest import (
     Clock,
     ScriptedSink,
@@ -25,12 +25,13 @@ from tests.alerts.conftest import (
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-writer-thread"])
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     if request.param == "memory":
         yield MemoryOutbox()
         return
-    with SqliteJournal(tmp_path / "journal.sqlite3", synchronous="normal") as journal:
+    kind = GroupCommitJournal if request.param == "sqlite-writer-thread" else SqliteJournal
+    with kind(tmp_path / "journal.sqlite3", synchronous="normal") as journal:
         yield journal
 
 

@@ -2,19 +2,23 @@
 
 Durability: :meth:`EntryLog.append` is one transaction (:meth:`JournalConnection._write
 <riskguard.daemon.journal.connection.JournalConnection._write>`): the entry and the order row it
-updates (:func:`~riskguard.daemon.journal.orders.track_order`) commit together or not at all, and
-when ``append`` returns they are committed. ``seq`` comes from ``AUTOINCREMENT``, so it is never
-reused, even after pruning. Reads filter on kind, account, time and ``seq`` and stream in batches.
+updates (:func:`~riskguard.daemon.journal.orders.track_order`) commit together or not at all. On
+:class:`~riskguard.daemon.journal.SqliteJournal` they are committed when ``append`` returns; on the
+daemon's :class:`~riskguard.daemon.journal.writer.GroupCommitJournal` they are queued, and
+``await journal.durable()`` returns once they are committed. ``seq`` is numbered when the entry is
+appended, after the largest ``seq`` the table ever held (``AUTOINCREMENT``'s record), so it is
+never reused, even after pruning. Reads filter on kind, account, time and ``seq`` and stream in
+pages ordered by ``seq``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from riskguard.daemon.journal.codec import decode_json, encode_json
-from riskguard.daemon.journal.connection import JournalConnection
+from riskguard.daemon.journal.connection import Action, JournalConnection, stored_last_seq
 from riskguard.daemon.journal.orders import track_order
 from riskguard.guard.enforce.journal import JournalEntry
 
@@ -35,19 +39,17 @@ class EntryLog(JournalConnection):
         the write (nothing is written).
         """
         text = encode_json(payload, f"{kind} payload")
-        seq = 0
+        when = int(time_ms)
 
-        def insert(conn: sqlite3.Connection) -> None:
-            nonlocal seq
-            cursor = conn.execute(
-                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
-                (int(time_ms), kind, account, text),
-            )
-            seq = int(cursor.lastrowid or 0)
-            track_order(conn, kind, account, time_ms, seq, payload)
+        def build(seq: int) -> Action:
+            def insert(conn: sqlite3.Connection) -> None:
+                insert_entry(conn, seq, when, kind, account, text)
+                track_order(conn, kind, account, when, seq, payload)
 
-        self._write(insert)
-        return JournalEntry(seq, int(time_ms), kind, account, decode_json(text))
+            return insert
+
+        seq = self._write_entries(1, build)
+        return JournalEntry(seq, when, kind, account, decode_json(text))
 
     def entries(
         self,
@@ -81,52 +83,73 @@ class EntryLog(JournalConnection):
         after_seq: int | None = None,
         limit: int | None = None,
     ) -> Iterator[JournalEntry]:
-        """Entries in ``seq`` order, read in batches (for exports of weeks of journal).
+        """Entries in ``seq`` order, read in pages of ``seq`` (for exports of weeks of journal).
 
         ``since_ms`` is inclusive and ``until_ms`` exclusive (on the entry's ``time_ms``);
         ``after_seq`` keeps entries with a larger ``seq`` (to follow the journal);
         ``limit`` keeps the first ``limit`` matches.
         """
-        where, args = _entry_filter(kind, account, since_ms, until_ms, after_seq)
-        # Every f-string SQL here joins fixed clauses; values are always bound parameters.
-        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries{where} ORDER BY seq"  # noqa: S608
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(max(int(limit), 0))
-        cursor = self._conn.execute(sql, args)
-        try:
-            while rows := cursor.fetchmany(_FETCH_BATCH):
-                for seq, time_ms, kind_, account_, payload in rows:
-                    yield JournalEntry(seq, time_ms, kind_, account_, decode_json(payload))
-        finally:
-            cursor.close()
+        left = None if limit is None else max(int(limit), 0)
+        last = after_seq
+        while left is None or left > 0:
+            page = _FETCH_BATCH if left is None else min(_FETCH_BATCH, left)
+            where, args = _entry_filter(kind, account, since_ms, until_ms, last)
+            # Every f-string SQL here joins fixed clauses; values are always bound parameters.
+            sql = f"SELECT {_ENTRY_COLUMNS} FROM entries{where} ORDER BY seq LIMIT ?"  # noqa: S608
+            rows = self._read(_fetch_all(sql, [*args, page]))
+            for seq, time_ms, kind_, account_, payload in rows:
+                yield JournalEntry(seq, time_ms, kind_, account_, decode_json(payload))
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+            if left is not None:
+                left -= len(rows)
 
     def last_entry(
         self, kind: str | None = None, account: str | None = None
     ) -> JournalEntry | None:
         """The entry with the largest ``seq`` among those of ``kind`` and ``account``."""
         where, args = _entry_filter(kind, account, None, None, None)
-        row = self._conn.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM entries{where} ORDER BY seq DESC LIMIT 1",  # noqa: S608
-            args,
-        ).fetchone()
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries{where} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+        row = self._read(lambda conn: conn.execute(sql, args).fetchone())
         if row is None:
             return None
         return JournalEntry(row[0], row[1], row[2], row[3], decode_json(row[4]))
 
+    def last_times(self, kind: str) -> dict[str, int]:
+        """The ``time_ms`` of the latest entry (largest ``seq``) of ``kind``, per account that has
+        one: what :meth:`last_entry` tells one account at a time, in one query."""
+        sql = (
+            "SELECT account, time_ms FROM entries WHERE seq IN "
+            "(SELECT MAX(seq) FROM entries WHERE kind = ? GROUP BY account)"
+        )
+        return {str(a): int(t) for a, t in self._read(_fetch_all(sql, [kind]))}
+
     def last_seq(self) -> int:
         """The ``seq`` the latest append got (0 before the first); pruning does not lower it."""
-        row = self._conn.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'entries'"
-        ).fetchone()
-        return 0 if row is None else int(row[0])
+        return self._read(stored_last_seq)
 
     def count(self, kind: str | None = None, account: str | None = None) -> int:
         """How many entries are stored (of ``kind``, for ``account``)."""
         where, args = _entry_filter(kind, account, None, None, None)
         sql = f"SELECT count(*) FROM entries{where}"  # noqa: S608
-        row = self._conn.execute(sql, args).fetchone()
-        return int(row[0])
+        return int(self._read(lambda conn: conn.execute(sql, args).fetchone()[0]))
+
+
+def _fetch_all(sql: str, args: Sequence[Any]) -> Callable[[sqlite3.Connection], list[Any]]:
+    """A query returning every row of ``sql`` (bound now, run where the connection lives)."""
+    return lambda conn: conn.execute(sql, args).fetchall()
+
+
+def insert_entry(
+    conn: sqlite3.Connection, seq: int, time_ms: int, kind: str, account: str, text: str
+) -> None:
+    """Insert one entry, numbered ``seq``, with its payload already encoded, in the caller's
+    transaction."""
+    conn.execute(
+        "INSERT INTO entries (seq, time_ms, kind, account, payload) VALUES (?, ?, ?, ?, ?)",
+        (seq, time_ms, kind, account, text),
+    )
 
 
 def _entry_filter(

@@ -181,10 +181,8 @@ class OrderBook(JournalConnection):
 
     def order(self, client_id: str) -> OrderRecord | None:
         """The order row for ``client_id``, if the journal has seen its intent."""
-        row = self._conn.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_id = ?",  # noqa: S608
-            (client_id,),
-        ).fetchone()
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_id = ?"  # noqa: S608
+        row = self._read(lambda conn: conn.execute(sql, (client_id,)).fetchone())
         return None if row is None else OrderRecord(*row)
 
     def orders(self, account: str | None = None, since_ms: int | None = None) -> list[OrderRecord]:
@@ -210,8 +208,6 @@ class OrderBook(JournalConnection):
 
     def _orders(self, clauses: list[str], args: Sequence[Any]) -> list[OrderRecord]:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._conn.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders{where} ORDER BY intent_seq",  # noqa: S608
-            args,
-        ).fetchall()
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders{where} ORDER BY intent_seq"  # noqa: S608
+        rows = self._read(lambda conn: conn.execute(sql, args).fetchall())
         return [OrderRecord(*row) for row in rows]

@@ -22,7 +22,8 @@ from riskguard.alerts.outbox import (
     severity_rank,
 )
 from riskguard.daemon.journal.codec import decode_json, encode_json
-from riskguard.daemon.journal.connection import JournalConnection
+from riskguard.daemon.journal.connection import Action, JournalConnection
+from riskguard.daemon.journal.entries import insert_entry
 from riskguard.daemon.journal.orders import track_order
 from riskguard.guard.enforce.journal import JournalEntry
 
@@ -35,13 +36,7 @@ class OutboxTable(JournalConnection):
     ) -> JournalEntry:
         """Journal ``alert_queued`` and add a pending row per sink, in one transaction."""
         queue = _AlertRows(alert, sinks, time_ms)
-        seq = 0
-
-        def insert(conn: sqlite3.Connection) -> None:
-            nonlocal seq
-            seq = queue.insert(conn)
-
-        self._write(insert)
+        seq = self._write_entries(1, lambda first: lambda conn: queue.insert(conn, first))
         return JournalEntry(seq, int(time_ms), "alert_queued", queue.account, queue.payload)
 
     def append_with_alert(
@@ -58,36 +53,38 @@ class OutboxTable(JournalConnection):
         transaction: either both are in the journal or neither is, so no fact goes untold."""
         text = encode_json(payload, f"{kind} payload")
         queue = _AlertRows(alert, sinks, due_ms)
-        seq = 0
+        when = int(time_ms)
 
-        def insert(conn: sqlite3.Connection) -> None:
-            nonlocal seq
-            cursor = conn.execute(
-                "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
-                (int(time_ms), kind, account, text),
-            )
-            seq = int(cursor.lastrowid or 0)
-            track_order(conn, kind, account, time_ms, seq, payload)
-            queue.insert(conn)
+        def build(seq: int) -> Action:
+            def insert(conn: sqlite3.Connection) -> None:
+                insert_entry(conn, seq, when, kind, account, text)
+                track_order(conn, kind, account, when, seq, payload)
+                queue.insert(conn, seq + 1)
 
-        self._write(insert)
-        return JournalEntry(seq, int(time_ms), kind, account, decode_json(text))
+            return insert
+
+        seq = self._write_entries(2, build)
+        return JournalEntry(seq, when, kind, account, decode_json(text))
 
     def due_alerts(self, sink: str, now_ms: int, limit: int) -> list[OutboxRow]:
         """Pending rows of ``sink`` due by ``now_ms``: most severe first, then oldest."""
-        rows = self._conn.execute(
+        sql = (
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND sink = ? "  # noqa: S608
-            "AND next_ms <= ? ORDER BY severity DESC, created_ms, row_id LIMIT ?",
-            (sink, int(now_ms), int(limit)),
-        ).fetchall()
+            "AND next_ms <= ? ORDER BY severity DESC, created_ms, row_id LIMIT ?"
+        )
+        args = (sink, int(now_ms), int(limit))
+        rows = self._read(lambda conn: conn.execute(sql, args).fetchall())
         return [_outbox_row(r) for r in rows]
 
     def next_alert_due_ms(self, after_ms: int | None = None) -> int | None:
         """The earliest next attempt of any pending row (later than ``after_ms``), or ``None``."""
-        row = self._conn.execute(
-            "SELECT MIN(next_ms) FROM outbox WHERE status = 'pending' AND next_ms > ?",
-            (-(2**62) if after_ms is None else int(after_ms),),
-        ).fetchone()
+        after = -(2**62) if after_ms is None else int(after_ms)
+        row = self._read(
+            lambda conn: conn.execute(
+                "SELECT MIN(next_ms) FROM outbox WHERE status = 'pending' AND next_ms > ?",
+                (after,),
+            ).fetchone()
+        )
         return None if row is None or row[0] is None else int(row[0])
 
     def alerts_delivered(self, row_ids: Sequence[int], time_ms: int) -> None:
@@ -128,20 +125,18 @@ class OutboxTable(JournalConnection):
     def outbox_rows(self, status: str | None = None) -> list[OutboxRow]:
         """Every outbox row (of ``status``), oldest first."""
         where, args = ("WHERE status = ?", (status,)) if status is not None else ("", ())
-        rows = self._conn.execute(
-            f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where} ORDER BY row_id",  # noqa: S608
-            args,
-        ).fetchall()
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where} ORDER BY row_id"  # noqa: S608
+        rows = self._read(lambda conn: conn.execute(sql, args).fetchall())
         return [_outbox_row(r) for r in rows]
 
     def _outbox_by_id(self, row_ids: Sequence[int]) -> list[OutboxRow]:
         ids = [int(i) for i in row_ids]
         marks = ", ".join("?" for _ in ids)
-        rows = self._conn.execute(
+        sql = (
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE row_id IN ({marks}) "  # noqa: S608
-            "ORDER BY row_id",
-            ids,
-        ).fetchall()
+            "ORDER BY row_id"
+        )
+        rows = self._read(lambda conn: conn.execute(sql, ids).fetchall())
         if len(rows) != len(set(ids)):
             raise KeyError(f"outbox: no rows {sorted(set(ids) - {r[0] for r in rows})}")
         return [_outbox_row(r) for r in rows]
@@ -153,18 +148,22 @@ class OutboxTable(JournalConnection):
         args: Sequence[tuple[Any, ...]],
         entry: tuple[str, str, int, Mapping[str, Any]] | None,
     ) -> None:
-        body = None if entry is None else encode_json(entry[3])
+        if not rows:
+            return
+        if entry is None:
+            self._write(lambda conn: _execute_many(conn, statement, args))
+            return
+        kind, account, time_ms, payload = entry
+        body = encode_json(payload)
 
-        def update(conn: sqlite3.Connection) -> None:
-            conn.executemany(statement, args)
-            if entry is not None:
-                conn.execute(
-                    "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
-                    (int(entry[2]), entry[0], entry[1], body),
-                )
+        def build(seq: int) -> Action:
+            def update(conn: sqlite3.Connection) -> None:
+                conn.executemany(statement, args)
+                insert_entry(conn, seq, int(time_ms), kind, account, body)
 
-        if rows:
-            self._write(update)
+            return update
+
+        self._write_entries(1, build)
 
 
 _OUTBOX_COLUMNS: Final = (
@@ -187,19 +186,21 @@ class _AlertRows:
         self._time_ms = when
         self._rows = [(str(alert["id"]), sink, rank, when, when, when, text) for sink in sinks]
 
-    def insert(self, conn: sqlite3.Connection) -> int:
-        """Write the entry and the rows inside the caller's transaction; the entry's seq."""
-        cursor = conn.execute(
-            "INSERT INTO entries (time_ms, kind, account, payload) VALUES (?, ?, ?, ?)",
-            (self._time_ms, "alert_queued", self.account, self._body),
-        )
+    def insert(self, conn: sqlite3.Connection, seq: int) -> None:
+        """Write the entry (numbered ``seq``) and the rows inside the caller's transaction."""
+        insert_entry(conn, seq, self._time_ms, "alert_queued", self.account, self._body)
         conn.executemany(
             "INSERT OR IGNORE INTO outbox (alert_id, sink, severity, status, attempts, "
             "next_ms, created_ms, updated_ms, last_error, alert) "
             "VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)",
             self._rows,
         )
-        return int(cursor.lastrowid or 0)
+
+
+def _execute_many(
+    conn: sqlite3.Connection, statement: str, args: Sequence[tuple[Any, ...]]
+) -> None:
+    conn.executemany(statement, args)
 
 
 def _outbox_row(row: Sequence[Any]) -> OutboxRow:

@@ -22,21 +22,33 @@ class Retention(JournalConnection):
 
         Kept whatever their age: entries of ``keep_kinds``, and the intent entries of pending
         orders. Order rows older than the cutoff go too, unless pending, and delivered or dead
-        outbox rows last updated before it (pending ones stay). State is not pruned.
+        outbox rows last updated before it (pending ones stay). State is not pruned. Returns
+        once committed (blocking: the daemon's loop awaits :meth:`prune_async` instead).
         """
-        deleted = 0
+        deleted = self._queue_prune(older_than_ms, keep_kinds)
+        self.flush()
+        return deleted[0]
+
+    async def prune_async(self, older_than_ms: int, *, keep_kinds: Sequence[str] = ()) -> int:
+        """:meth:`prune`, awaiting its commit without blocking the event loop."""
+        deleted = self._queue_prune(older_than_ms, keep_kinds)
+        await self.durable()
+        return deleted[0]
+
+    def _queue_prune(self, older_than_ms: int, keep_kinds: Sequence[str]) -> list[int]:
+        """Write the deletions; the one-item list gets how many entries went once they ran."""
+        deleted = [0]
         kinds = [str(k) for k in keep_kinds]
         marks = ", ".join("?" for _ in kinds)
         keep = f" AND kind NOT IN ({marks})" if kinds else ""
 
         def delete(conn: sqlite3.Connection) -> None:
-            nonlocal deleted
             cursor = conn.execute(
                 f"DELETE FROM entries WHERE time_ms < ?{keep} AND seq NOT IN "  # noqa: S608
                 "(SELECT intent_seq FROM orders WHERE status IN ('intent', 'unknown'))",
                 [int(older_than_ms), *kinds],
             )
-            deleted = cursor.rowcount
+            deleted[0] = cursor.rowcount
             conn.execute(
                 "DELETE FROM orders WHERE time_ms < ? AND status NOT IN ('intent', 'unknown')",
                 (int(older_than_ms),),
@@ -51,9 +63,12 @@ class Retention(JournalConnection):
 
     def vacuum(self) -> None:
         """Give the space freed by :meth:`prune` back to the file system (rewrites the file)."""
+        self._call(self._vacuum)
+
+    def _vacuum(self, conn: sqlite3.Connection) -> None:
         self._check_trusted()
         try:
-            self._conn.execute("VACUUM")
+            conn.execute("VACUUM")
         except sqlite3.Error as exc:
             raise self._fail(f"cannot vacuum ({exc})") from exc
         self._check_files()

@@ -18,7 +18,8 @@ from riskguard.daemon.journal.entries import EntryLog
 
 
 class SavedState(JournalConnection):
-    """JSON values per (account, key), written in one transaction per call."""
+    """JSON values per (account, key), written in one transaction per call (a daemon's
+    journal queues it with the other writes: see :meth:`durable`)."""
 
     def put_state(self, account: str, key: str, value: Any) -> None:
         """Store ``value`` (JSON-ready) under ``(account, key)``, replacing the previous one."""
@@ -44,23 +45,29 @@ class SavedState(JournalConnection):
 
     def get_state(self, account: str, key: str) -> Any | None:
         """The value stored under ``(account, key)``, or ``None``."""
-        row = self._conn.execute(
-            "SELECT value FROM state WHERE account = ? AND key = ?", (account, key)
-        ).fetchone()
+        row = self._read(
+            lambda conn: conn.execute(
+                "SELECT value FROM state WHERE account = ? AND key = ?", (account, key)
+            ).fetchone()
+        )
         return None if row is None else decode_json(row[0])
 
     def load_state(self, account: str) -> dict[str, Any]:
         """Every key stored for ``account`` (what a restarted daemon reloads)."""
-        rows = self._conn.execute(
-            "SELECT key, value FROM state WHERE account = ? ORDER BY key", (account,)
-        ).fetchall()
+        rows = self._read(
+            lambda conn: conn.execute(
+                "SELECT key, value FROM state WHERE account = ? ORDER BY key", (account,)
+            ).fetchall()
+        )
         return {key: decode_json(value) for key, value in rows}
 
     def state_time_ms(self, account: str, key: str) -> int | None:
         """When ``(account, key)`` was last stored (by the journal's clock), or ``None``."""
-        row = self._conn.execute(
-            "SELECT time_ms FROM state WHERE account = ? AND key = ?", (account, key)
-        ).fetchone()
+        row = self._read(
+            lambda conn: conn.execute(
+                "SELECT time_ms FROM state WHERE account = ? AND key = ?", (account, key)
+            ).fetchone()
+        )
         return None if row is None else int(row[0])
 
 

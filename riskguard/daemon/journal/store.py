@@ -5,11 +5,12 @@ a daemon that runs for weeks and may be killed (``SIGKILL``, power loss) at any 
 
 Durability
     One connection, WAL mode, one transaction per :meth:`SqliteJournal.append`: when ``append``
-    returns, the entry (and the order row it updates) is committed. With ``synchronous="full"``
-    (the default) every commit is fsynced, so it also survives power loss and OS crashes; with
-    ``synchronous="normal"`` a commit survives the process being killed but the last commits may
-    be lost on power loss (fine for replays and paper runs, which append thousands of times a
-    second). Opening a file again after a crash is safe: SQLite replays the WAL on open.
+    returns, the entry (and the order row it updates) is committed (on the daemon's
+    :class:`~riskguard.daemon.journal.writer.GroupCommitJournal`, when ``durable()`` returns). With
+    ``synchronous="full"`` (the default) every commit is fsynced, so it also survives power loss and
+    OS crashes; with ``synchronous="normal"`` a commit survives the process being killed but the
+    last commits may be lost on power loss (fine for replays and paper runs, which append thousands
+    of times a second). Opening a file again after a crash is safe: SQLite replays the WAL on open.
 
 Trust (issue 15: D10, D11)
     Every write checks that the journal's files are still the ones opened and that SQLite took
@@ -39,11 +40,15 @@ Exclusive, so that no signal can kill the daemon (D10)
     caller does).
 
 Threads
-    The daemon is single-threaded asyncio, and the journal is synchronous on purpose: the guard
-    must not send an order before its intent is on disk, so blocking the loop for one fsync is
-    the point. The connection keeps sqlite3's ``check_same_thread=True``: calling from another
-    thread raises instead of interleaving two transactions on one connection. ``readonly=True``
-    opens a journal no daemon holds without ever writing or creating it.
+    :class:`SqliteJournal` is synchronous: each write commits (and fsyncs) on the caller's thread
+    before it returns, which is what the CLI, replays and tests want. The daemon does not block
+    its event loop on fsyncs: it uses
+    :class:`~riskguard.daemon.journal.writer.GroupCommitJournal`, this class with its connection
+    on a writer thread, many writes per commit, and ``await journal.durable()`` where the guard
+    must know an intent is on disk (that module argues the design). Either way the connection
+    keeps sqlite3's ``check_same_thread=True``: calling from another thread raises instead of
+    interleaving two transactions on one connection. ``readonly=True`` opens a journal no daemon
+    holds without ever writing or creating it.
 
 Parts (each a base class over the one connection of
 :class:`~riskguard.daemon.journal.connection.JournalConnection`, in its own module)
@@ -67,7 +72,7 @@ from types import TracebackType
 from typing import Final, Literal
 
 from riskguard.clock import Clock, SystemClock
-from riskguard.daemon.journal.connection import FileId, file_id
+from riskguard.daemon.journal.connection import FileId, file_id, stored_last_seq
 from riskguard.daemon.journal.entries import EntryLog
 from riskguard.daemon.journal.errors import JournalFileError
 from riskguard.daemon.journal.orders import OrderBook
@@ -109,6 +114,7 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         self.failure = None
         self._files: dict[str, FileId | None] = {}
         self._conn = self._connect(synchronous)
+        self._last_seq = stored_last_seq(self._conn)
         if not readonly and self.path != ":memory:":
             try:
                 opened = file_id(self.path)
@@ -180,8 +186,7 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         if target.exists():
             return None  # never write over an earlier rescue
         try:
-            with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as copy:
-                self._conn.backup(copy)
+            self._call(lambda conn: _backup(conn, target))
         except (sqlite3.Error, OSError):
             return None
         return target
@@ -200,6 +205,12 @@ class SqliteJournal(SnapshotSampling, EntryLog, OrderBook, SavedState, OutboxTab
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _backup(conn: sqlite3.Connection, target: Path) -> None:
+    """Copy what ``conn`` reads into a new database at ``target``."""
+    with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as copy:
+        conn.backup(copy)
 
 
 def _maybe_id(journal: SqliteJournal) -> FileId | None:

@@ -1,8 +1,9 @@
 """Carry out a plan through the exchange port, journalling every step before it is taken.
 
 Guarantees:
-- **Journal first.** The plan, then each order's intent (with its client id), is written before
-  anything is sent; the outcome is written as soon as it is known.
+- **Journal first.** The plan, then each order's intent (with its client id), is written and
+  durable (``await journal.durable()`` before every order, cancel, margin or leverage call)
+  before anything is sent; the outcome is written as soon as it is known.
 - **Deterministic client ids** (:mod:`riskguard.guard.enforce.order_ids`): the same planned order
   always carries the same id, so a resend after a timeout cannot create a second order.
 - **An order is sent again only when it is known not to exist**
@@ -453,6 +454,7 @@ class Executor(MarginSteps):
             if self.config.dry_run:
                 self._log("order_dry_run", client_id=cid)
                 continue
+            await self.journal.durable()
             placed = await self.sender.place(
                 request.symbol,
                 request.side,
@@ -558,6 +560,7 @@ class Executor(MarginSteps):
         )
         cids.append(cid)
         params = reduce_params(self.quirks, cid, position.margin_mode, self.hedged)
+        await self.journal.durable()
         return await self.sender.place(
             request.symbol, request.side, half, cid, params, announce=self._announcer(action)
         )
@@ -614,6 +617,7 @@ class Executor(MarginSteps):
             self._log("order_dry_run", client_id=cid)
             return StepOutcome(action.kind, action.symbol, "dry_run", (cid,))
         params = stop_params(self.quirks, cid, price, position.margin_mode, self.hedged)
+        await self.journal.durable()
         placed = await self.sender.place(
             position.symbol,
             closing_side,
@@ -636,6 +640,7 @@ class Executor(MarginSteps):
             self.watched[cid] = WatchedStop(cid, position.symbol, side, str(order.get("id")))
         for old in own_old:
             unwatch(self.watched, old.order_id, cancel_requested=True)  # a kill may come next
+            await self.journal.durable()  # the new stop's intent and placement, which replace it
             try:
                 await self.port.cancel_order(
                     old.order_id, old.symbol, dict(self.quirks.cancel_stop_params)

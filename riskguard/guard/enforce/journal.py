@@ -4,6 +4,12 @@ Entries are append-only: ``kind`` (``plan``, ``order_intent``, ``order_sent``, `
 ``order_found``, ``margin_added``, ``alert``, ...), the account, the time and a JSON-ready payload.
 :class:`MemoryJournal` keeps them in memory; the daemon's SQLite journal implements the same
 protocol.
+
+``append`` records an entry; ``await durable()`` returns once every entry appended so far is on
+disk (raising when the journal failed). A journal may return from ``append`` before the entry is
+durable (the daemon's journal commits on a writer thread, many entries per fsync:
+:mod:`riskguard.daemon.journal.writer`), so whoever is about to act on the exchange, or to report
+something as done, awaits ``durable()`` first: nothing is done that is not journalled.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ class Journal(Protocol):
     def entries(
         self, kind: str | None = None, account: str | None = None
     ) -> list[JournalEntry]: ...
+
+    async def durable(self) -> None:
+        """Return once every entry appended so far is durable; raise if the journal failed."""
+        ...
 
 
 class MemoryJournal:
@@ -75,3 +85,6 @@ class MemoryJournal:
             for e in self._entries
             if (kind is None or e.kind == kind) and (account is None or e.account == account)
         ]
+
+    async def durable(self) -> None:
+        """Nothing to wait for: memory is as durable as it gets."""

@@ -3,7 +3,7 @@
 ``add_margin`` is never retried blindly: some venues (OKX) apply it and still raise, so after an
 error the position is read back and the collateral it shows decides what is journalled and
 alerted (:meth:`MarginSteps._margin_in_doubt`): applied, not applied, or unknown. Leverage is
-only ever lowered, to a whole number.
+only ever lowered, to a whole number. Each call goes out once its intent is durable.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import ccxt.async_support as ccxt
 
 from riskguard.domain import MarginMode, Position
 from riskguard.exchange.errors import short_text
+from riskguard.guard.enforce.journal import Journal
 from riskguard.guard.enforce.outcomes import StepOutcome
 from riskguard.guard.rules.base import Action, Level
 
@@ -23,6 +24,7 @@ class MarginSteps:
     """Margin and leverage steps, mixed into :class:`~riskguard.guard.enforce.executor.Executor`."""
 
     port: Any
+    journal: Journal
     hedged: bool
     config: Any
 
@@ -53,6 +55,7 @@ class MarginSteps:
         params: dict[str, Any] = {}
         if self.hedged:
             params["positionSide"] = position.side.value.upper()
+        await self.journal.durable()
         try:
             await self.port.add_margin(position.symbol, amount, params)
         except (ccxt.BaseError, TypeError) as exc:
@@ -123,6 +126,7 @@ class MarginSteps:
         self._log("leverage_intent", plan_id=plan_id, symbol=position.symbol, leverage=target)
         if self.config.dry_run:
             return StepOutcome(action.kind, action.symbol, "dry_run")
+        await self.journal.durable()
         try:
             await self.port.set_leverage(target, position.symbol)
         except ccxt.BaseError as exc:

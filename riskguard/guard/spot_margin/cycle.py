@@ -315,6 +315,7 @@ class MarginGuard:
 
         sender = OrderSender(acct.exchange, quirks, self.clock, self._log(acct), self.pauses_s)
         params = {**REPAY_PARAMS, quirks.client_id_param: cid}
+        await self.journal.durable()  # the intent is on disk before the order goes out
         placement = await sender.place(symbol, remedy.side, amount, cid, params, announce=announce)
         if placement.state == "unknown":
             acct.pending[cid] = symbol

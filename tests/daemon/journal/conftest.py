@@ -9,6 +9,7 @@ import pytest
 
 from riskguard.clock import VirtualClock
 from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.journal.writer import GroupCommitJournal
 from tests.daemon.journal.helpers import T0
 
 
@@ -17,7 +18,9 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "journal.sqlite"
 
 
-@pytest.fixture
-def journal(path: Path) -> Iterator[SqliteJournal]:
-    with SqliteJournal(path, clock=VirtualClock(T0)) as opened:
+@pytest.fixture(params=[SqliteJournal, GroupCommitJournal], ids=["direct", "writer-thread"])
+def journal(path: Path, request: pytest.FixtureRequest) -> Iterator[SqliteJournal]:
+    """The journal both ways: committing on the caller's thread, and on a writer thread with
+    group commit (every read must see the writes queued before it)."""
+    with request.param(path, clock=VirtualClock(T0)) as opened:
         yield opened

@@ -1,11 +1,13 @@
-"""Helpers shared by the journal's tests: the start time, an order intent, a raw connection."""
+"""Helpers shared by the journal's tests: the start time, an order intent, a raw connection, and
+a writer thread held busy (a disk as slow as it may be)."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
-from riskguard.daemon.journal import SqliteJournal
+from riskguard.daemon.journal import GroupCommitJournal, SqliteJournal
 from tests.guard.enforce.paper_account import SYMBOL
 
 T0 = 1_700_000_000_000
@@ -31,3 +33,18 @@ def _intent(journal: SqliteJournal, cid: str, *, account: str = "main", t: int =
 
 def _raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None)
+
+
+def hold_writer(journal: GroupCommitJournal) -> threading.Event:
+    """Keep ``journal``'s writer thread busy until the returned event is set: writes queued
+    meanwhile wait for it, as behind a slow fsync (returns once the writer is held)."""
+    release = threading.Event()
+    held = threading.Event()
+
+    def wait(_conn: sqlite3.Connection) -> None:
+        held.set()
+        release.wait()
+
+    threading.Thread(target=journal._call, args=(wait,), daemon=True).start()
+    held.wait()
+    return release

@@ -28,9 +28,11 @@ def test_non_finite_numbers_round_trip_and_are_stored_as_strict_json(
     assert figures["distance_pct"] == math.inf
     assert figures["short"] == -math.inf
     assert math.isnan(figures["sigma"])
-    stored = journal._conn.execute(
-        "SELECT json_extract(payload, '$.figures.distance_pct'), payload FROM entries"
-    ).fetchone()
+    stored = journal._read(
+        lambda conn: conn.execute(
+            "SELECT json_extract(payload, '$.figures.distance_pct'), payload FROM entries"
+        ).fetchone()
+    )
     assert stored[0] == "inf"
     json.loads(stored[1], parse_constant=lambda token: pytest.fail(f"non-JSON {token}"))
 

@@ -58,3 +58,15 @@ def test_last_entry_and_count_follow_kind_and_account(journal: SqliteJournal) ->
     assert journal.count() == 3
     assert journal.count("snapshot") == 2
     assert journal.count(account="a") == 2
+
+
+def test_last_times_gives_each_accounts_latest_entry_of_a_kind_in_seq_order(
+    journal: SqliteJournal,
+) -> None:
+    journal.append("snapshot", "a", T0 + 5, {})
+    journal.append("snapshot", "a", T0 + 3, {})  # the clock went back: still the latest
+    journal.append("snapshot", "b", T0 + 1, {})
+    journal.append("cycle", "c", T0 + 9, {})
+
+    assert journal.last_times("snapshot") == {"a": T0 + 3, "b": T0 + 1}
+    assert journal.last_times("plan") == {}
