@@ -61,7 +61,7 @@ from riskguard.daemon.metrics import GuardMetrics
 from riskguard.daemon.recovery import recover_orders, watch_journalled_stops
 from riskguard.daemon.wiring import STATE_KEY, Runtime, check_keys
 from riskguard.errors import StopAccount
-from riskguard.guard.cycle import CycleReport, GuardAccount
+from riskguard.guard.cycle import STALE_RULE, CycleReport, GuardAccount
 from riskguard.guard.enforce.executor import AlertFn
 from riskguard.guard.rules.base import Level
 from riskguard.guard.spot_margin.cycle import MarginAccount, MarginCycleReport
@@ -75,6 +75,12 @@ DIRECT_ALERT_TIMEOUT_S = 20.0
 STATE_SAVE_EVERY_S = 60.0
 """Unchanged memories are saved at least this often (wall seconds): volatility moves every cycle
 but losing a minute of it costs nothing, while a changed rule memory is saved at once."""
+
+MOVING_MEMORIES: dict[str, frozenset[str]] = {STALE_RULE: frozenset({"last_good_at"})}
+"""Rule memory keys that move every cycle without deciding anything: saved with the rest, at
+least every ``STATE_SAVE_EVERY_S``, but a change in them alone is no reason to write. A restart
+that restores a ``last_good_at`` up to a minute old only makes the stale-data rule stricter
+until the next consistent snapshot."""
 
 
 @dataclass
@@ -558,13 +564,7 @@ class Daemon:
         if center.changed(account):
             values[ALERT_STATE_KEY] = center.take_state(account)
         state = run.acct.state()
-        # The cycle counter and the volatility estimates move every cycle; only a change in what
-        # decides actions (rule memories, the planner's cooldowns) is written at once.
-        text = json.dumps(
-            {k: v for k, v in state.items() if k not in ("volatility", "cycles")},
-            sort_keys=True,
-            default=str,
-        )
+        text = json.dumps(decisive_state(state), sort_keys=True, default=str)
         now = time.monotonic()
         memories = (
             force or text != run.last_state or now - run.last_state_saved >= STATE_SAVE_EVERY_S
@@ -625,6 +625,18 @@ class Daemon:
             stopped=[n for n, r in self.runs.items() if r.stopped],
             max_data_age_s=max(ages.values(), default=0.0),
         )
+
+
+def decisive_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The part of an account's saved state whose change is written at once: its rule memories
+    (less :data:`MOVING_MEMORIES`), the planner's cooldowns and pending orders; not the cycle
+    counter nor the volatility estimates, which move every cycle."""
+    memories = {
+        rule: {k: v for k, v in memory.items() if k not in MOVING_MEMORIES.get(rule, ())}
+        for rule, memory in (state.get("memories") or {}).items()
+    }
+    kept = {k: v for k, v in state.items() if k not in ("volatility", "cycles", "memories")}
+    return {**kept, "memories": memories}
 
 
 def snapshot_payload(report: CycleReport) -> dict[str, Any]:
