@@ -103,9 +103,17 @@ def unchanged_evaluation(
     ``last`` (positions, marks, wallet, notes: all but the time it was taken) and ``settings``
     are the ones ``before`` was computed with; None when anything differs (a figure that is
     not a number never equals itself, so it is evaluated afresh)."""
-    if last is None or before is None or before.settings != settings:
+    if before is None or before.settings != settings or not same_book(last, snapshot):
         return None
+    return before
+
+
+def same_book(last: AccountSnapshot | None, snapshot: AccountSnapshot) -> bool:
+    """Whether ``snapshot`` holds the same book as ``last``: every field but the time it was
+    taken equal (a figure that is not a number never equals itself, so it is never the same)."""
+    if last is None:
+        return False
     for name in BOOK_FIELDS:
         if getattr(last, name) != getattr(snapshot, name):
-            return None
-    return before
+            return False
+    return True
