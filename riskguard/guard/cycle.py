@@ -198,7 +198,9 @@ class Guard:
         (the alert center's hysteresis decides what is news). Without ``conditions`` every
         condition is passed to ``alert`` every cycle (tests that want to see them all)."""
         self.config = config
-        self.rules = list(rules)
+        self.rules = tuple(rules)
+        self._stale_rules = tuple(r for r in self.rules if isinstance(r, StaleDataRule))
+        self._applicable: dict[str, tuple[tuple[str, ...], tuple[Rule, ...]]] = {}
         self.journal = journal
         self.clock = clock
         self.alert = alert
@@ -220,6 +222,24 @@ class Guard:
         self._tails: weakref.WeakKeyDictionary[SharedMarkets, LearnedTails] = (
             weakref.WeakKeyDictionary()
         )
+
+    def _rules_for(self, account: str, snapshot: AccountSnapshot) -> Sequence[Rule]:
+        """The rules that apply to ``account`` or to a symbol it holds, in config order.
+
+        Remembered per account with the symbols it was worked out for: which rules apply
+        depends only on the account, the symbols and the rules' scopes (frozen config).
+        """
+        symbols = tuple(p.symbol for p in snapshot.positions)
+        last = self._applicable.get(account)
+        if last is not None and last[0] == symbols:
+            return last[1]
+        rules = tuple(
+            rule
+            for rule in self.rules
+            if rule.applies_to(account, None) or any(rule.applies_to(account, s) for s in symbols)
+        )
+        self._applicable[account] = (symbols, rules)
+        return rules
 
     def tails_of(self, acct: GuardAccount) -> LearnedTails:
         """The learned tails of ``acct``'s exchange (one per exchange, shared by its accounts)."""
@@ -495,16 +515,12 @@ class Guard:
     ) -> CycleReport:
         now_ms = self.clock.now_ms()
         results: list[RuleResult] = []
-        for rule in self.rules:
-            if isinstance(rule, StaleDataRule) and not data_is_actionable(data, rule.config):
+        for stale in self._stale_rules:
+            if not data_is_actionable(data, stale.config):
                 actionable = False
-        for rule in self.rules:
+        for rule in self._rules_for(acct.account, data.snapshot):
             if not actionable and rule.rule_type != STALE_RULE:
                 continue  # never act on stale or inconsistent data
-            if not rule.applies_to(acct.account, None) and not any(
-                rule.applies_to(acct.account, p.symbol) for p in data.snapshot.positions
-            ):
-                continue
             result = rule.evaluate(data, acct.memories.get(rule.name, {}))
             acct.memories[rule.name] = result.memory
             results.append(result)
