@@ -278,8 +278,10 @@ class Guard:
                 one_by_one=at_once,
             )
             held = sorted({str(r.get("symbol")) for r in positions if _is_open(r)})
-            positions = await self._with_marks(acct, positions)
-            await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
+            if _without_mark(positions):
+                positions = await self._with_marks(acct, positions)
+            if acct.shared.tiers_wanted(held):
+                await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
             params = dict(_open_stops_params(acct.exchange_id))
             tails = self.tails_of(acct)
             # The bars are fetched with the open orders when they are due (every tail_refresh_s).
@@ -318,7 +320,9 @@ class Guard:
         stops = open_stops_from_ccxt(
             orders, acct.markets, lambda cid: is_guard_client_id(cid, self.config.client_id_prefix)
         )
-        await self._settle_stops(acct, stops)
+        watch_open_stops(acct.watched_stops, stops)
+        if acct.watched_stops:
+            await self._settle_stops(acct, stops)
         for p in snapshot.positions:
             state = acct.volatility.get(p.symbol) or EwmaVolatility(
                 self.config.volatility_half_life_s, self.volatility_floor
@@ -358,8 +362,8 @@ class Guard:
         return await self._judge_and_act(acct, data, stops, actionable=True, evaluation=evaluation)
 
     async def _settle_stops(self, acct: GuardAccount, stops: Sequence[OpenStop]) -> None:
-        """Tell the fate of each of the guard's stops that is no longer open (fired, gone)."""
-        watch_open_stops(acct.watched_stops, stops)
+        """Tell the fate of each of the guard's watched stops that is no longer open (fired,
+        gone); the cycle has watched the stops it saw open (``watch_open_stops``)."""
         if acct.watched_stops:
             tell = teller(self.record, self.journal, self.alert, self.clock, acct.account)
             open_ids = {s.client_order_id for s in stops if s.client_order_id}
@@ -540,7 +544,6 @@ class Guard:
             # was only journalled is not a bot fighting the guard.
             self.planner_config if sends else self._no_fight_config,
         )
-        plan_id = f"{acct.account}-{acct.cycles}-{now_ms}"
         for alert in planned.alerts:
             payload = {
                 "account": alert.account,
@@ -581,7 +584,7 @@ class Guard:
                 describe=fact_description,
             )
             outcomes = await executor.execute(
-                plan_id,
+                f"{acct.account}-{acct.cycles}-{now_ms}",
                 [(_planned_action(step), step.amounts) for step in planned.steps],
                 data.snapshot,
                 stops,
@@ -626,6 +629,11 @@ async def _call(method: str, awaitable: Any) -> Any:
         return await awaitable
     except ccxt.BaseError as exc:
         raise translate(exc, method) from exc
+
+
+def _without_mark(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an open position's row has no mark price (:meth:`Guard._with_marks` fetches it)."""
+    return any(_is_open(r) and not r.get("markPrice") for r in rows)
 
 
 def _is_open(row: Mapping[str, Any]) -> bool:
