@@ -641,7 +641,7 @@ def test_stop_size_caps_follow_the_market_rules_each_time_they_are_replaced() ->
     assert shared.max_stop_sizes == {BTC: pytest.approx(0.5)}
 
 
-@pytest.mark.parametrize("venue, bulk", [("okx", False), ("binanceusdm", True)])
+@pytest.mark.parametrize(("venue", "bulk"), [("okx", False), ("binanceusdm", True)])
 def test_tiers_are_wanted_exactly_when_ensure_tiers_would_ask_for_them(
     venue: str, bulk: bool
 ) -> None:
