@@ -103,7 +103,9 @@ def unchanged_evaluation(
     ``last`` (positions, marks, wallet, notes: all but the time it was taken) and ``settings``
     are the ones ``before`` was computed with; None when anything differs (a figure that is
     not a number never equals itself, so it is evaluated afresh)."""
-    if before is None or before.settings != settings or not same_book(last, snapshot):
+    if before is None or not same_book(last, snapshot):
+        return None
+    if before.settings is not settings and before.settings != settings:
         return None
     return before
 
