@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import fields
 
 from riskguard.config import GuardConfig
 from riskguard.domain import AccountSnapshot
@@ -89,10 +88,6 @@ class SettingsMemo:
         return settings
 
 
-BOOK_FIELDS = tuple(f.name for f in fields(AccountSnapshot) if f.name != "taken_at")
-"""What the evaluation of a snapshot reads: all of it but the time it was taken."""
-
-
 def unchanged_evaluation(
     last: AccountSnapshot | None,
     before: AccountEvaluation | None,
@@ -103,19 +98,8 @@ def unchanged_evaluation(
     ``last`` (positions, marks, wallet, notes: all but the time it was taken) and ``settings``
     are the ones ``before`` was computed with; None when anything differs (a figure that is
     not a number never equals itself, so it is evaluated afresh)."""
-    if before is None or not same_book(last, snapshot):
+    if before is None or not snapshot.same_book(last):
         return None
     if before.settings is not settings and before.settings != settings:
         return None
     return before
-
-
-def same_book(last: AccountSnapshot | None, snapshot: AccountSnapshot) -> bool:
-    """Whether ``snapshot`` holds the same book as ``last``: every field but the time it was
-    taken equal (a figure that is not a number never equals itself, so it is never the same)."""
-    if last is None:
-        return False
-    for name in BOOK_FIELDS:  # noqa: SIM110 (a loop: no generator frame on the hot path)
-        if getattr(last, name) != getattr(snapshot, name):
-            return False
-    return True

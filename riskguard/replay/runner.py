@@ -29,10 +29,9 @@ from riskguard.alerts.center import AlertCenter
 from riskguard.alerts.config import AlertingConfig
 from riskguard.alerts.outbox import MemoryOutbox
 from riskguard.clock import VirtualClock, iso8601
-from riskguard.domain import AccountSnapshot, MarginMode, Side
+from riskguard.domain import MarginMode, Side
 from riskguard.guard.cycle import Guard, GuardAccount
 from riskguard.guard.enforce.journal import JournalEntry, MemoryJournal
-from riskguard.guard.risk_inputs import same_book
 from riskguard.guard.rules.registry import build_rules
 from riskguard.paper.config import PaperSetup, build_paper
 from riskguard.paper.engine import PaperAccount, PaperVenue
@@ -51,7 +50,6 @@ from riskguard.replay.result import (
     went_negative,
 )
 from riskguard.replay.scenario import Scenario
-from riskguard.risk import AccountRisk, assess_account
 
 SERIES_EVERY_MS = 15_000
 """Samples are kept for the report at most this often (and at every change of size)."""
@@ -283,9 +281,6 @@ class _Recorder:
         self.min_distance: dict[PositionKey, float] = {}
         self._last_kept = -(2**62)
         self._last_sizes: dict[PositionKey, float] = {}
-        # Each account's last snapshot and its figures: the venue's prices move a few times a
-        # minute, so most polls sample the book they sampled before (same book, same figures).
-        self._risks: dict[str, tuple[AccountSnapshot, AccountRisk]] = {}
 
     def sample(self, t_ms: int, *, final: bool = False) -> None:
         venue = self.venue
@@ -293,13 +288,7 @@ class _Recorder:
         for acc in venue.accounts.values():
             if not acc.positions:
                 continue
-            snapshot = venue.snapshot(acc.id)
-            last = self._risks.get(acc.id)
-            if last is not None and same_book(last[0], snapshot):
-                risk = last[1]
-            else:
-                risk = assess_account(snapshot, venue.profile)
-                self._risks[acc.id] = (snapshot, risk)
+            risk = venue.assessed(acc.id)
             for pos, fig in zip(acc.positions.values(), risk.positions, strict=True):
                 key = (acc.id, pos.symbol, pos.side.value)
                 liq = fig.liquidation_price if fig.liquidation_price is not None else math.nan

@@ -13,7 +13,6 @@ from riskguard.domain import MarginMode, Side
 from riskguard.guard.risk_inputs import (
     SettingsMemo,
     guard_risk_settings,
-    same_book,
     unchanged_evaluation,
 )
 from riskguard.risk import assess_account
@@ -136,9 +135,9 @@ def test_the_same_book_taken_later_has_the_same_risk_figures(
     last = _book(btc_a, eth_a, wallet_a)
     now = replace(_book(btc_b, eth_b, wallet_b), taken_at=TAKEN_AT + timedelta(seconds=5))
 
-    same = same_book(last, now)
+    same = now.same_book(last)
 
     assert same == ((btc_a, eth_a, wallet_a) == (btc_b, eth_b, wallet_b))
     if same:
         assert assess_account(now) == assess_account(last)
-    assert not same_book(None, now)
+    assert not now.same_book(None)
