@@ -270,13 +270,16 @@ class Guard:
             if not acct.shared.loaded:
                 await _call("load_markets", self.prepare(acct))
             at_once = bool(getattr(acct.port, "answers_at_once", False))
-            balance, positions = await _together(
-                [
-                    lambda: _call("fetch_balance", acct.port.fetch_balance()),
-                    lambda: _call("fetch_positions", acct.port.fetch_positions()),
-                ],
-                one_by_one=at_once,
-            )
+            if at_once:  # one after the other, in the order they would have started together
+                balance = await _call("fetch_balance", acct.port.fetch_balance())
+                positions = await _call("fetch_positions", acct.port.fetch_positions())
+            else:
+                balance, positions = await _together(
+                    [
+                        lambda: _call("fetch_balance", acct.port.fetch_balance()),
+                        lambda: _call("fetch_positions", acct.port.fetch_positions()),
+                    ]
+                )
             held = sorted({str(r.get("symbol")) for r in positions if _is_open(r)})
             if _without_mark(positions):
                 positions = await self._with_marks(acct, positions)
