@@ -224,20 +224,14 @@ class Guard:
         )
 
     def _rules_for(self, account: str, snapshot: AccountSnapshot) -> Sequence[Rule]:
-        """The rules that apply to ``account`` or to a symbol it holds, in config order.
-
-        Remembered per account with the symbols it was worked out for: which rules apply
-        depends only on the account, the symbols and the rules' scopes (frozen config).
-        """
+        """The rules that apply to ``account`` or to a symbol it holds, in config order; kept
+        per account with its symbols (the answer depends on them and the rules' frozen scopes)."""
         symbols = tuple(p.symbol for p in snapshot.positions)
         last = self._applicable.get(account)
         if last is not None and last[0] == symbols:
             return last[1]
-        rules = tuple(
-            rule
-            for rule in self.rules
-            if rule.applies_to(account, None) or any(rule.applies_to(account, s) for s in symbols)
-        )
+        wanted = (None, *symbols)
+        rules = tuple(r for r in self.rules if any(r.applies_to(account, s) for s in wanted))
         self._applicable[account] = (symbols, rules)
         return rules
 
@@ -365,8 +359,7 @@ class Guard:
         return await self._judge_and_act(acct, data, stops, actionable=True, evaluation=evaluation)
 
     async def _settle_stops(self, acct: GuardAccount, stops: Sequence[OpenStop]) -> None:
-        """Tell the fate of each of the guard's watched stops that is no longer open (fired,
-        gone); the cycle has watched the stops it saw open (``watch_open_stops``)."""
+        """Tell the fate of each watched stop that is no longer open (fired, gone)."""
         if acct.watched_stops:
             tell = teller(self.record, self.journal, self.alert, self.clock, acct.account)
             open_ids = {s.client_order_id for s in stops if s.client_order_id}
