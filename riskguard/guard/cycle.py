@@ -275,7 +275,7 @@ class Guard:
                     ]
                 )
             held = sorted({str(r.get("symbol")) for r in positions if _is_open(r)})
-            if _without_mark(positions):
+            if any(_is_open(r) and not r.get("markPrice") for r in positions):
                 positions = await self._with_marks(acct, positions)
             if acct.shared.tiers_wanted(held):
                 await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
@@ -625,11 +625,6 @@ async def _call(method: str, awaitable: Any) -> Any:
         return await awaitable
     except ccxt.BaseError as exc:
         raise translate(exc, method) from exc
-
-
-def _without_mark(rows: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether an open position's row has no mark price (:meth:`Guard._with_marks` fetches it)."""
-    return any(_is_open(r) and not r.get("markPrice") for r in rows)
 
 
 def _is_open(row: Mapping[str, Any]) -> bool:
