@@ -10,7 +10,7 @@ and by the code that sizes orders with them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
@@ -207,6 +207,20 @@ class AccountSnapshot:
             raise ValueError("wallet_balance must be finite")
         if self.taken_at.tzinfo is None:
             raise ValueError("taken_at must be timezone-aware")
+
+    def same_book(self, other: AccountSnapshot | None) -> bool:
+        """Whether ``other`` holds the same book: every field but the time it was taken equal
+        (a figure that is not a number never equals itself, so it is never the same). What the
+        risk core reads of a snapshot is its book: the same book gives the same figures."""
+        if other is None:
+            return False
+        for name in _BOOK_FIELDS:  # noqa: SIM110 (a loop: no generator frame on the hot path)
+            if getattr(self, name) != getattr(other, name):
+                return False
+        return True
+
+
+_BOOK_FIELDS = tuple(f.name for f in fields(AccountSnapshot) if f.name != "taken_at")
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,9 +173,11 @@ class AlertCenter:
         """Feed one cycle's conditions of ``account``; send and return what is news.
 
         ``held`` lists the (symbol, side) positions the cycle saw (``None``: not known)."""
+        before = self._episodes.get(account, {})
+        if not before and not conditions:
+            return []  # nothing open and nothing new: no episode to start, end or recover
         now = self._now_ms() if now_ms is None else now_ms
         hold_ms = int(self.policy.recovery_hold_s * 1000)
-        before = self._episodes.get(account, {})
         alerts, after = track(
             account, conditions, before, now, hold_ms, complete=complete, held=held
         )

@@ -130,10 +130,14 @@ def _binance(info: Mapping[str, Any]) -> AccountKind | None:
     )
 
 
+_MAPPING = (dict, Mapping)
+"""What a mapping is, dict first: ccxt's answers are dicts, told without the ABC's check."""
+
+_PAPER = AccountKind(label="paper venue account", source="paper venue crossWalletBalance")
+
+
 def _paper(info: Mapping[str, Any]) -> AccountKind | None:
-    if "crossWalletBalance" not in info:
-        return None
-    return AccountKind(label="paper venue account", source="paper venue crossWalletBalance")
+    return _PAPER if "crossWalletBalance" in info else None
 
 
 _READERS: Final = (_bybit, _okx, _binance, _paper)
@@ -153,10 +157,10 @@ def portfolio_margin(balance: Mapping[str, Any]) -> str | None:
         isinstance(r, Mapping) and ("umWalletBalance" in r or "cmWalletBalance" in r) for r in info
     ):
         return "Binance portfolio margin (papi balance)"
-    result = info.get("result", info) if isinstance(info, Mapping) else None
-    summaries: Any = result.get("summaries", [result]) if isinstance(result, Mapping) else []
+    result = info.get("result", info) if isinstance(info, _MAPPING) else None
+    summaries: Any = result.get("summaries", [result]) if isinstance(result, _MAPPING) else []
     for summary in summaries if isinstance(summaries, list) else []:
-        if not isinstance(summary, Mapping):
+        if not isinstance(summary, _MAPPING):
             continue
         model = str(summary.get("margin_model") or "")
         if summary.get("portfolio_margining_enabled") is True or model.endswith("_pm"):
@@ -168,7 +172,7 @@ def account_kind(balance: Mapping[str, Any], settle: str) -> AccountKind:
     """The account's kind from its balance answer; a plain ``<settle>-settled`` account where the
     answer has no sign of a venue-defined account type."""
     info = balance.get("info")
-    if isinstance(info, Mapping):
+    if isinstance(info, _MAPPING):
         for reader in _READERS:
             kind = reader(info)
             if kind is not None:

@@ -47,7 +47,7 @@ def tiers_from_ccxt(rows: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
         info = row.get("info") or {}
         low = _num(row.get("minNotional")) or 0.0
         high = _num(row.get("maxNotional"))
-        cum = _num(info.get("cum")) if isinstance(info, Mapping) else None
+        cum = _num(info.get("cum")) if isinstance(info, (dict, Mapping)) else None
         has_amounts = has_amounts or cum is not None
         rate = _num(row.get("maintenanceMarginRate"))
         if rate is None:
@@ -141,12 +141,12 @@ _ENTRY_FIELDS: Final = (
 
 def raw_entry_price(info: Any) -> float | None:
     """A position's entry price from the venue's raw row (``info``), where ccxt gave none."""
-    if not isinstance(info, Mapping):
+    if not isinstance(info, (dict, Mapping)):
         return None
     for path in _ENTRY_FIELDS:
         value: Any = info
         for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
+            value = value.get(key) if isinstance(value, (dict, Mapping)) else None
         number = _num(value)
         if number is not None and number > 0:
             return number
@@ -196,7 +196,7 @@ def _own_margin(info: Any) -> float | None:
     and Bybit positionBalance + uPnL in 4.5.90; margin alone in older parses), so the raw field is
     read first and ccxt's ``collateral - unrealizedPnl`` is only the fallback.
     """
-    if not isinstance(info, Mapping):
+    if not isinstance(info, (dict, Mapping)):
         return None
     for field, condition in _OWN_MARGIN_FIELDS:
         if condition is not None and info.get(condition[0]) != condition[1]:
@@ -427,7 +427,7 @@ def cross_wallet(
     isolated collateral, and less unrealised PnL where the total includes it.
     """
     info = balance.get("info") or {}
-    if isinstance(info, Mapping):
+    if isinstance(info, (dict, Mapping)):
         for key in ("crossWalletBalance", "totalCrossWalletBalance"):
             reported = _num(info.get(key))
             if reported is not None:

@@ -73,6 +73,11 @@ class SharedMarkets:
                 if other is not self._source:
                     _adopt(other, self.markets, self._source)
 
+    def tiers_wanted(self, symbols: Iterable[str]) -> bool:
+        """Whether :meth:`ensure_tiers` would fetch anything for ``symbols`` (checked without a
+        coroutine: a cycle asks every poll, and the tiers are almost always known)."""
+        return not self._bulk_done and any(s not in self.tiers for s in symbols)
+
     async def ensure_tiers(self, port: Any, symbols: Iterable[str]) -> None:
         """Make sure the tiers of ``symbols`` are known (per-symbol venues fetch the missing)."""
         missing = sorted({s for s in symbols if s not in self.tiers})

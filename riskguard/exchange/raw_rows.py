@@ -77,7 +77,7 @@ def at(info: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(key, int):
             value = value[key] if isinstance(value, list) and len(value) > key else None
         else:
-            value = value.get(key) if isinstance(value, Mapping) else None
+            value = value.get(key) if isinstance(value, (dict, Mapping)) else None
     return value
 
 
@@ -133,7 +133,7 @@ def fill_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Filled, ...]
     filled = dict(row)
     said: list[Filled] = []
     info = row.get("info")
-    if not isinstance(info, Mapping):
+    if not isinstance(info, (dict, Mapping)):
         return filled, ()
     symbol = str(row.get("symbol"))
     contracts = number(row.get("contracts"))

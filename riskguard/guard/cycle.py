@@ -202,7 +202,9 @@ class Guard:
         (the alert center's hysteresis decides what is news). Without ``conditions`` every
         condition is passed to ``alert`` every cycle (tests that want to see them all)."""
         self.config = config
-        self.rules = list(rules)
+        self.rules = tuple(rules)
+        self._stale_rules = tuple(r for r in self.rules if isinstance(r, StaleDataRule))
+        self._applicable: dict[str, tuple[tuple[str, ...], tuple[Rule, ...]]] = {}
         self.journal = journal
         self.clock = clock
         self.alert = alert
@@ -224,6 +226,18 @@ class Guard:
         self._tails: weakref.WeakKeyDictionary[SharedMarkets, LearnedTails] = (
             weakref.WeakKeyDictionary()
         )
+
+    def _rules_for(self, account: str, snapshot: AccountSnapshot) -> Sequence[Rule]:
+        """The rules that apply to ``account`` or to a symbol it holds, in config order; kept
+        per account with its symbols (the answer depends on them and the rules' frozen scopes)."""
+        symbols = tuple(p.symbol for p in snapshot.positions)
+        last = self._applicable.get(account)
+        if last is not None and last[0] == symbols:
+            return last[1]
+        wanted = (None, *symbols)
+        rules = tuple(r for r in self.rules if any(r.applies_to(account, s) for s in wanted))
+        self._applicable[account] = (symbols, rules)
+        return rules
 
     def tails_of(self, acct: GuardAccount) -> LearnedTails:
         """The learned tails of ``acct``'s exchange (one per exchange, shared by its accounts)."""
@@ -254,16 +268,21 @@ class Guard:
             if not acct.shared.loaded:
                 await _call("load_markets", self.prepare(acct))
             at_once = bool(getattr(acct.port, "answers_at_once", False))
-            balance, positions = await _together(
-                [
-                    lambda: _call("fetch_balance", acct.port.fetch_balance()),
-                    lambda: _call("fetch_positions", acct.port.fetch_positions()),
-                ],
-                one_by_one=at_once,
-            )
+            if at_once:  # one after the other, in the order they would have started together
+                balance = await _call("fetch_balance", acct.port.fetch_balance())
+                positions = await _call("fetch_positions", acct.port.fetch_positions())
+            else:
+                balance, positions = await _together(
+                    [
+                        lambda: _call("fetch_balance", acct.port.fetch_balance()),
+                        lambda: _call("fetch_positions", acct.port.fetch_positions()),
+                    ]
+                )
             held = sorted({str(r.get("symbol")) for r in positions if _is_open(r)})
-            positions = await self._with_marks(acct, positions)
-            await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
+            if any(_is_open(r) and not r.get("markPrice") for r in positions):
+                positions = await self._with_marks(acct, positions)
+            if acct.shared.tiers_wanted(held):
+                await _call("fetch_leverage_tiers", acct.shared.ensure_tiers(acct.port, held))
             params = dict(_open_stops_params(acct.exchange_id))
             tails = self.tails_of(acct)
             # The bars are fetched with the open orders when they are due (every tail_refresh_s).
@@ -302,7 +321,9 @@ class Guard:
         stops = open_stops_from_ccxt(
             orders, acct.markets, lambda cid: is_guard_client_id(cid, self.config.client_id_prefix)
         )
-        await self._settle_stops(acct, stops)
+        watch_open_stops(acct.watched_stops, stops)
+        if acct.watched_stops:
+            await self._settle_stops(acct, stops)
         for p in snapshot.positions:
             state = acct.volatility.get(p.symbol) or EwmaVolatility(
                 self.config.volatility_half_life_s, self.volatility_floor
@@ -342,8 +363,7 @@ class Guard:
         return await self._judge_and_act(acct, data, stops, actionable=True, evaluation=evaluation)
 
     async def _settle_stops(self, acct: GuardAccount, stops: Sequence[OpenStop]) -> None:
-        """Tell the fate of each of the guard's stops that is no longer open (fired, gone)."""
-        watch_open_stops(acct.watched_stops, stops)
+        """Tell the fate of each watched stop that is no longer open (fired, gone)."""
         if acct.watched_stops:
             tell = teller(self.record, self.journal, self.alert, self.clock, acct.account)
             open_ids = {s.client_order_id for s in stops if s.client_order_id}
@@ -499,16 +519,12 @@ class Guard:
     ) -> CycleReport:
         now_ms = self.clock.now_ms()
         results: list[RuleResult] = []
-        for rule in self.rules:
-            if isinstance(rule, StaleDataRule) and not data_is_actionable(data, rule.config):
+        for stale in self._stale_rules:
+            if not data_is_actionable(data, stale.config):
                 actionable = False
-        for rule in self.rules:
+        for rule in self._rules_for(acct.account, data.snapshot):
             if not actionable and rule.rule_type != STALE_RULE:
                 continue  # never act on stale or inconsistent data
-            if not rule.applies_to(acct.account, None) and not any(
-                rule.applies_to(acct.account, p.symbol) for p in data.snapshot.positions
-            ):
-                continue
             result = rule.evaluate(data, acct.memories.get(rule.name, {}))
             acct.memories[rule.name] = result.memory
             results.append(result)
@@ -528,7 +544,6 @@ class Guard:
             # was only journalled is not a bot fighting the guard.
             self.planner_config if sends else self._no_fight_config,
         )
-        plan_id = f"{acct.account}-{acct.cycles}-{now_ms}"
         for alert in planned.alerts:
             payload = {
                 "account": alert.account,
@@ -569,7 +584,7 @@ class Guard:
                 describe=fact_description,
             )
             outcomes = await executor.execute(
-                plan_id,
+                f"{acct.account}-{acct.cycles}-{now_ms}",
                 [(_planned_action(step), step.amounts) for step in planned.steps],
                 data.snapshot,
                 stops,

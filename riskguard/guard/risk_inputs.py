@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import fields
 
 from riskguard.config import GuardConfig
 from riskguard.domain import AccountSnapshot
@@ -89,10 +88,6 @@ class SettingsMemo:
         return settings
 
 
-BOOK_FIELDS = tuple(f.name for f in fields(AccountSnapshot) if f.name != "taken_at")
-"""What the evaluation of a snapshot reads: all of it but the time it was taken."""
-
-
 def unchanged_evaluation(
     last: AccountSnapshot | None,
     before: AccountEvaluation | None,
@@ -103,9 +98,8 @@ def unchanged_evaluation(
     ``last`` (positions, marks, wallet, notes: all but the time it was taken) and ``settings``
     are the ones ``before`` was computed with; None when anything differs (a figure that is
     not a number never equals itself, so it is evaluated afresh)."""
-    if last is None or before is None or before.settings != settings:
+    if before is None or not snapshot.same_book(last):
         return None
-    for name in BOOK_FIELDS:
-        if getattr(last, name) != getattr(snapshot, name):
-            return None
+    if before.settings is not settings and before.settings != settings:
+        return None
     return before

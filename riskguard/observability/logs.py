@@ -75,6 +75,11 @@ _SECRET_PAIR = re.compile(
 
 _LEVELS = {"debug", "info", "warning", "error", "critical"}
 
+_MEMO_TEXT_CHARS = 64
+"""Texts up to this long are remembered with their redaction (a key, a symbol, a figure)."""
+_MEMO_TEXTS = 4096
+"""How many texts are remembered at most (the memo starts afresh when full)."""
+
 
 def looks_secret(key: str, *, header: bool = False) -> bool:
     """Whether a field called ``key`` holds a secret (``apiKey``, ``x_api_key``, ``token``,
@@ -101,7 +106,9 @@ class SecretRedactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: frozenset[str] = frozenset()
-        self._pattern: re.Pattern[str] | None = None
+        # The registered secrets' pattern with the texts already redacted by it, swapped as one
+        # when a secret is added, so no text is ever answered from a memo of a smaller set.
+        self._state: tuple[re.Pattern[str] | None, dict[str, str]] = (None, {})
         for secret in secrets:
             self.add(secret)
 
@@ -114,7 +121,7 @@ class SecretRedactor:
             secrets = self._secrets | forms
             # Longest first, so a secret containing another is masked whole.
             ordered = sorted(secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            self._state = (re.compile("|".join(re.escape(s) for s in ordered)), {})
             self._secrets = secrets
         return True
 
@@ -122,11 +129,22 @@ class SecretRedactor:
         return len(self._secrets)
 
     def redact_text(self, text: str) -> str:
-        """``text`` with registered secrets and secret-looking ``name: value`` pairs masked."""
-        pattern = self._pattern
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
-        return _SECRET_PAIR.sub(_mask_pair, mask_shapes(text))
+        """``text`` with registered secrets and secret-looking ``name: value`` pairs masked.
+
+        Short texts (keys, symbols, names: most of an event) are remembered with their answer
+        until a secret is added; the regular expressions run once per distinct text.
+        """
+        pattern, memo = self._state
+        known = memo.get(text)
+        if known is not None:
+            return known
+        masked = text if pattern is None else pattern.sub(MASK, text)
+        masked = _SECRET_PAIR.sub(_mask_pair, mask_shapes(masked))
+        if len(text) <= _MEMO_TEXT_CHARS:
+            if len(memo) >= _MEMO_TEXTS:
+                memo.clear()
+            memo[text] = masked
+        return masked
 
     def redact_value(self, value: Any, *, headers: bool = False) -> Any:
         """``value`` with secrets masked, recursing through dicts, lists, tuples and sets.

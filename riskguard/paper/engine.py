@@ -86,6 +86,7 @@ class PaperVenue(Liquidation, MarginSettings, Funding):
         if missing:
             raise ValueError(f"no price feed for {', '.join(missing)}")
         self.profile = profile
+        self._assessed = {}
         self.markets = {m.symbol: m for m in markets}
         self.intrabar = Intrabar(intrabar)
         self.liquidation_fee_rate = liquidation_fee_rate

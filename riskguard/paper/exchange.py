@@ -27,7 +27,6 @@ from riskguard.paper.engine import PaperOrder, PaperTrade, PaperVenue
 from riskguard.paper.faults import Decision, FaultConfig, FaultInjector
 from riskguard.paper.ohlcv import timeframe_ms
 from riskguard.paper.records import TriggerSource
-from riskguard.risk.account import assess_account
 
 Params = dict[str, Any]
 
@@ -339,9 +338,7 @@ class PaperExchange:
             self._symbol(wanted)
         venue = self.venue
         acc = venue.account(self.account)
-        risk = (
-            assess_account(venue.snapshot(self.account), venue.profile) if acc.positions else None
-        )
+        risk = venue.assessed(self.account) if acc.positions else None
         now = venue.now_ms
         result = []
         for i, ((symbol, side), pos) in enumerate(acc.positions.items()):

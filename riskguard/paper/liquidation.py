@@ -53,7 +53,6 @@ from riskguard.domain import MarginMode, Side, TierUnit
 from riskguard.paper.orders import Orders
 from riskguard.paper.records import LiquidationRecord, PaperAccount, PaperOrder, PaperPosition
 from riskguard.paper.venue_rules import LiquidationKind, LossPayer, VenueRules, rules_for
-from riskguard.risk.account import assess_account
 from riskguard.risk.venues import MarginBasis
 
 
@@ -211,7 +210,7 @@ class Liquidation(Orders):
         :attr:`~riskguard.paper.venue_rules.VenueRules.shortfall_payer` covers a shortfall.
         """
         isolated = positions[0].margin_mode is MarginMode.ISOLATED
-        risk = assess_account(self.snapshot(acc.id), self.profile)
+        risk = self.assessed(acc.id)
         figures = {(r.symbol, r.side): r for r in risk.positions}
         self._cancel_orders_of(acc, positions)
         collateral = positions[0].isolated_margin if isolated else acc.wallet
@@ -285,7 +284,7 @@ class Liquidation(Orders):
         isolated position: its share of the margin plus its PnL; cross: the account's equity);
         if that is below zero the venue covers it, as for a full liquidation.
         """
-        risk = assess_account(self.snapshot(acc.id), self.profile)
+        risk = self.assessed(acc.id)
         fig = next(
             (r for r in risk.positions if (r.symbol, r.side) == (pos.symbol, pos.side.value)), None
         )

@@ -15,6 +15,7 @@ import ccxt.async_support as ccxt
 from riskguard.domain import AccountSnapshot, MarginMode, Position, Side
 from riskguard.paper.records import PaperAccount, PaperOrder, PaperPosition
 from riskguard.paper.venue_state import VenueState
+from riskguard.risk import AccountRisk, assess_account
 from riskguard.risk.margin import Schedule, schedule_for
 
 
@@ -100,6 +101,18 @@ class Margin(VenueState):
             taken_at=to_datetime(self.now_ms),
             account=account_id,
         )
+
+    def assessed(self, account_id: str) -> AccountRisk:
+        """``assess_account`` of the account's :meth:`snapshot`, reused while its book (and the
+        venue's profile) is unchanged: prices move a few times a minute, and the venue, its
+        clients and a replay's recorder ask for the figures many times in between."""
+        snapshot = self.snapshot(account_id)
+        last = self._assessed.get(account_id)
+        if last is not None and last[0] is self.profile and snapshot.same_book(last[1]):
+            return last[2]
+        risk = assess_account(snapshot, self.profile)
+        self._assessed[account_id] = (self.profile, snapshot, risk)
+        return risk
 
     def _schedule(self, pos: PaperPosition) -> Schedule:
         if pos.schedule is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import ccxt.async_support as ccxt
 
-from riskguard.domain import MarginMode
+from riskguard.domain import AccountSnapshot, MarginMode
 from riskguard.paper import fill_pricing
 from riskguard.paper.feeds import Bars
 from riskguard.paper.ledger import Ledger
@@ -21,6 +21,7 @@ from riskguard.paper.market import PaperMarket
 from riskguard.paper.ohlcv import completed_rows
 from riskguard.paper.price_path import Intrabar, SymbolState
 from riskguard.paper.records import LiquidationRecord, PaperAccount, PaperOrder
+from riskguard.risk import AccountRisk
 from riskguard.risk.venues import VenueProfile
 
 EPS = 1e-12
@@ -47,6 +48,7 @@ class VenueState:
     _limits: dict[str, list[PaperOrder]]
     """Each symbol's resting limit orders, waiting for the last price to cross them."""
     _history: dict[str, Bars]
+    _assessed: dict[str, tuple[VenueProfile, AccountSnapshot, AccountRisk]]
     """Bars before each symbol's feed (a replay's window starts later): served, never played."""
 
     def account(self, account_id: str) -> PaperAccount:

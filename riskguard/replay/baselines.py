@@ -22,7 +22,6 @@ import ccxt
 from riskguard.domain import Side
 from riskguard.paper.engine import PaperVenue
 from riskguard.replay.result import Action
-from riskguard.risk import assess_account
 
 OFFSET = 0.05
 """Fraction of the entry-to-liquidation distance the stop sits inside the liquidation price."""
@@ -60,7 +59,7 @@ class StaticStopBot:
             positions = list(acc.positions.values())
             if not positions:
                 continue
-            risk = assess_account(self.venue.snapshot(account), self.venue.profile)
+            risk = self.venue.assessed(account)
             for pos, figures in zip(positions, risk.positions, strict=True):
                 key = (account, pos.symbol, pos.side.value)
                 held.add(key)

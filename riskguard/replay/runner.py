@@ -50,7 +50,6 @@ from riskguard.replay.result import (
     went_negative,
 )
 from riskguard.replay.scenario import Scenario
-from riskguard.risk import assess_account
 
 SERIES_EVERY_MS = 15_000
 """Samples are kept for the report at most this often (and at every change of size)."""
@@ -289,7 +288,7 @@ class _Recorder:
         for acc in venue.accounts.values():
             if not acc.positions:
                 continue
-            risk = assess_account(venue.snapshot(acc.id), venue.profile)
+            risk = venue.assessed(acc.id)
             for pos, fig in zip(acc.positions.values(), risk.positions, strict=True):
                 key = (acc.id, pos.symbol, pos.side.value)
                 liq = fig.liquidation_price if fig.liquidation_price is not None else math.nan

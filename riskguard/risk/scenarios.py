@@ -97,32 +97,29 @@ def span_scenarios(
     if common < 0 or any(v < 0 for v in per_symbol.values()):
         raise ValueError("sigma must be >= 0")
     root_h = math.sqrt(horizon_s)
+    symbols = sorted(per_symbol.items())
+    expm1 = math.expm1
+    bound = MAX_LOG_MOVE
 
     def make(name: str, fraction: float, weight: float, cost: float) -> Scenario:
+        # log_move inlined; the products are taken in the same order as
+        # fraction * scan_sigmas * sigma * root_h, so the floats are log_move's.
+        scan = fraction * scan_sigmas
         overrides = tuple(
-            (sym, log_move(fraction * scan_sigmas * sig * root_h))
-            for sym, sig in sorted(per_symbol.items())
+            [(sym, expm1(max(-bound, min(bound, scan * sig * root_h)))) for sym, sig in symbols]
         )
         return Scenario(
             name=name,
-            move=log_move(fraction * scan_sigmas * common * root_h),
+            move=expm1(max(-bound, min(bound, scan * common * root_h))),
             symbol_moves=overrides,
             loss_weight=weight,
             cost_factor=cost,
         )
 
     out: list[Scenario] = []
-    for label, fraction in (
-        ("0", 0.0),
-        ("+1/3", 1 / 3),
-        ("-1/3", -1 / 3),
-        ("+2/3", 2 / 3),
-        ("-2/3", -2 / 3),
-        ("+1", 1.0),
-        ("-1", -1.0),
-    ):
-        out.append(make(f"span {label} vol up", fraction, 1.0, vol_up_cost_factor))
-        out.append(make(f"span {label} vol down", fraction, 1.0, 1.0))
+    for up, down, fraction in _SPAN_FRACTIONS:
+        out.append(make(up, fraction, 1.0, vol_up_cost_factor))
+        out.append(make(down, fraction, 1.0, 1.0))
     out.append(
         make(
             f"span +{extreme_multiple:g}x extreme",
@@ -140,3 +137,18 @@ def span_scenarios(
         )
     )
     return tuple(out)
+
+
+_SPAN_FRACTIONS: tuple[tuple[str, str, float], ...] = tuple(
+    (f"span {label} vol up", f"span {label} vol down", fraction)
+    for label, fraction in (
+        ("0", 0.0),
+        ("+1/3", 1 / 3),
+        ("-1/3", -1 / 3),
+        ("+2/3", 2 / 3),
+        ("-2/3", -2 / 3),
+        ("+1", 1.0),
+        ("-1", -1.0),
+    )
+)
+"""The scan range's fractions SPAN moves by, each with the names of its vol up / down pair."""

@@ -639,3 +639,27 @@ def test_stop_size_caps_follow_the_market_rules_each_time_they_are_replaced() ->
     port.answer_markets = {BTC: {**capped, "limits": {"market": {"max": 50.0}}}}
     run(shared.refresh(port, 2_000))
     assert shared.max_stop_sizes == {BTC: pytest.approx(0.5)}
+
+
+@pytest.mark.parametrize(("venue", "bulk"), [("okx", False), ("binanceusdm", True)])
+def test_tiers_are_wanted_exactly_when_ensure_tiers_would_ask_for_them(
+    venue: str, bulk: bool
+) -> None:
+    shared = SharedMarkets(venue)
+    port = FakePort(bulk=bulk)
+    asks = [[ETH, BTC], [BTC], [], [BTC, SOL], [SOL, ETH], ["DOGE/USDT:USDT"]]
+
+    async def scenario() -> list[tuple[bool, bool]]:
+        await shared.ensure(port, 1_000)
+        seen = []
+        for symbols in asks:
+            wanted = shared.tiers_wanted(symbols)
+            before = len(port.calls)
+            await shared.ensure_tiers(port, symbols)
+            seen.append((wanted, len(port.calls) > before))
+        return seen
+
+    seen = run(scenario())
+
+    assert all(wanted == asked for wanted, asked in seen)
+    assert any(asked for _, asked in seen) == (not bulk)

@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from riskguard.config import GuardConfig
 from riskguard.domain import MarginMode, Side
-from riskguard.guard.risk_inputs import SettingsMemo, guard_risk_settings, unchanged_evaluation
+from riskguard.guard.risk_inputs import (
+    SettingsMemo,
+    guard_risk_settings,
+    unchanged_evaluation,
+)
+from riskguard.risk import assess_account
 from riskguard.risk.evaluation import evaluate_account
 from riskguard.risk.tails import StressMove
 from riskguard.risk.volatility import per_sqrt_second
@@ -120,3 +125,19 @@ def test_the_settings_memo_keeps_what_it_was_given_not_a_later_change_to_it() ->
 
     assert memo.settings("a", sigma, 6.0, {}) != first
     assert memo.settings("a", sigma, 6.0, {}) == guard_risk_settings(CONFIG, sigma, 6.0, {})
+
+
+@given(marks, eth_marks, wallets, marks, eth_marks, wallets)
+def test_the_same_book_taken_later_has_the_same_risk_figures(
+    btc_a: float, eth_a: float, wallet_a: float, btc_b: float, eth_b: float, wallet_b: float
+) -> None:
+    # The replay's recorder samples a book's figures again only when the book changed.
+    last = _book(btc_a, eth_a, wallet_a)
+    now = replace(_book(btc_b, eth_b, wallet_b), taken_at=TAKEN_AT + timedelta(seconds=5))
+
+    same = now.same_book(last)
+
+    assert same == ((btc_a, eth_a, wallet_a) == (btc_b, eth_b, wallet_b))
+    if same:
+        assert assess_account(now) == assess_account(last)
+    assert not now.same_book(None)

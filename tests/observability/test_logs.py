@@ -480,3 +480,33 @@ def test_record_to_a_closed_stream_fails_silently(capsys: pytest.CaptureFixture[
     structlog.get_logger("riskguard").info("lost", value=SECRET)
 
     assert capsys.readouterr().err == ""
+
+
+def test_a_text_redacted_before_a_secret_was_registered_is_masked_after_it() -> None:
+    # Short texts are remembered with their redaction; adding a secret must forget them all.
+    redactor = SecretRedactor()
+    secret = "s3cr3t-value-0123456789"
+    text = f"token {secret}"
+    first = redactor.redact_text(f"id {secret}")
+
+    assert redactor.redact_text(f"id {secret}") == first == f"id {secret}"  # not yet a secret
+    assert redactor.add(secret)
+    assert redactor.redact_text(f"id {secret}") == "id ***"
+    assert secret not in redactor.redact_text(text)
+
+
+def test_remembered_redactions_are_the_fresh_ones() -> None:
+    redactor = SecretRedactor(["another-secret-value-42"])
+    fresh = SecretRedactor(["another-secret-value-42"])
+    texts = [
+        "BTC/USDT:USDT",
+        "apiKey=abcdef123456",
+        "https://user:pass@example.com/x",
+        "a note with another-secret-value-42 inside",
+        "x" * 200,
+    ]
+
+    for _ in range(3):
+        for text in texts:
+            assert redactor.redact_text(text) == fresh.redact_text(text)
+            fresh = SecretRedactor(["another-secret-value-42"])

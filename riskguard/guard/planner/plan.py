@@ -90,6 +90,13 @@ def plan(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     t = now.timestamp()
+    if not any(result.actions for result in results):
+        # Nothing proposed (most cycles): no steps, alerts or drops; the memory is pruned.
+        kept = prune(state.positions, t, config)
+        findings = tuple(f for result in results for f in result.findings)
+        return Plan(steps=(), alerts=(), dropped=(), findings=findings), (
+            state if not kept and not state.positions else PlannerState(kept)
+        )
     account = snapshot.account
     positions: dict[str, Position] = {}
     for position in snapshot.positions:

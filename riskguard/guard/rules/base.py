@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from functools import lru_cache
+from operator import itemgetter
 from typing import Protocol
 
 from riskguard.domain import AccountSnapshot, OpenStop, Side
@@ -153,6 +154,17 @@ def _matches(name: str, patterns: tuple[str, ...]) -> bool:
     return "*" in patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
+_LEVEL_OF_PAIR = itemgetter(0)
+_LEVELS: dict[int, Level] = {int(lvl): lvl for lvl in Level}
+
+
+def level_of(value: int) -> Level:
+    """``Level(value)``, looked up without the enum's call (rules read a level back from their
+    memory for every position every cycle); a value that is no level raises as ``Level`` does."""
+    found = _LEVELS.get(value)
+    return found if found is not None else Level(value)
+
+
 def classify(
     value: float | None,
     thresholds: Sequence[tuple[Level, float | None]],
@@ -170,7 +182,7 @@ def classify(
     if value is None:
         return Level.OK
     level = Level.OK
-    for lvl, threshold in sorted(thresholds, key=lambda t: t[0]):
+    for lvl, threshold in sorted(thresholds, key=_LEVEL_OF_PAIR):
         if threshold is None:
             continue
         margin = abs(threshold) * hysteresis if lvl <= previous else 0.0

@@ -33,6 +33,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     classify,
     figures,
+    level_of,
 )
 from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
 from riskguard.validation import StrictModel
@@ -113,7 +114,7 @@ class ConcentrationRule(ConfiguredRule[ConcentrationConfig]):
             key = f"asset:{asset}"
             notional = sum(data.evaluation.positions[i].risk.notional for i in members)
             share = notional / total * 100.0
-            previous = Level(int(memory.get(key) or 0))
+            previous = level_of(int(memory.get(key) or 0))
             level = classify(
                 share,
                 thresholds,

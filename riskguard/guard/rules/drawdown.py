@@ -58,6 +58,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     classify,
     figures,
+    level_of,
 )
 from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.validation import StrictModel
@@ -227,7 +228,7 @@ class DrawdownRule(ConfiguredRule[DrawdownConfig]):
         day = self._day(now_s)
         samples = decode_samples(memory.get("samples"))
         day_start = _number(memory.get("day_start_equity"))
-        previous = Level(int(_number(memory.get("level")) or 0))
+        previous = level_of(int(_number(memory.get("level")) or 0))
         since = _number(memory.get("reducing_since"))
         until = _number(memory.get("hold_until"))
         actions: list[Action] = []

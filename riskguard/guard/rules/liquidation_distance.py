@@ -13,6 +13,7 @@ size whose liquidation price is at the target distance.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Annotated, Literal, Self
@@ -30,6 +31,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     classify,
     figures,
+    level_of,
 )
 from riskguard.guard.rules.config_base import MAX_SIGMAS, ConfiguredRule, RuleConfigBase
 from riskguard.guard.rules.max_leverage import margin_left_by_reduction
@@ -119,15 +121,13 @@ class LiquidationDistanceRule(ConfiguredRule[LiquidationDistanceConfig]):
         findings: list[Finding] = []
         actions: list[Action] = []
         new_memory: dict[str, float | int | str | None] = {}
-        levels = self._levels()
-        by_pct = [(lvl, t.distance_pct if t else None) for lvl, t in levels]
-        by_sigma = [(lvl, t.sigma if t else None) for lvl, t in levels]
+        levels, by_pct, by_sigma = self._thresholds
         for position, item in zip(data.snapshot.positions, data.evaluation.positions, strict=True):
             if not self.applies_to(account, position.symbol):
                 continue
             risk = item.risk
             key = f"{position.symbol}:{position.side.value}"
-            previous = Level(int(memory.get(key) or 0))
+            previous = level_of(int(memory.get(key) or 0))
             sigma = data.sigma_per_sqrt_s.get(
                 position.symbol, data.evaluation.settings.sigma_for(position.symbol)
             )
@@ -210,6 +210,21 @@ class LiquidationDistanceRule(ConfiguredRule[LiquidationDistanceConfig]):
     def _levels(self) -> list[tuple[Level, DistanceThreshold | None]]:
         c = self.config
         return [(Level.WARN, c.warn), (Level.ACT, c.act), (Level.CRITICAL, c.critical)]
+
+    @functools.cached_property
+    def _thresholds(
+        self,
+    ) -> tuple[
+        list[tuple[Level, DistanceThreshold | None]],
+        tuple[tuple[Level, float | None], ...],
+        tuple[tuple[Level, float | None], ...],
+    ]:
+        """The levels, and their distance in percent and in sigmas (the config is frozen:
+        built once per rule)."""
+        levels = self._levels()
+        by_pct = tuple((lvl, t.distance_pct if t else None) for lvl, t in levels)
+        by_sigma = tuple((lvl, t.sigma if t else None) for lvl, t in levels)
+        return levels, by_pct, by_sigma
 
     def _restore(
         self,

@@ -31,6 +31,7 @@ is worked out as at ``act``. Only positions in the rule's scope are reduced.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated, Literal, Self
 
@@ -48,6 +49,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     classify,
     figures,
+    level_of,
 )
 from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
 from riskguard.risk.account import PositionRisk
@@ -100,21 +102,27 @@ class MarginRatioRule(ConfiguredRule[MarginRatioConfig]):
 
     rule_type = "margin_ratio"
 
-    def evaluate(self, data: RuleInput, memory: Memory) -> RuleResult:
+    @functools.cached_property
+    def _thresholds(self) -> tuple[tuple[Level, float | None], ...]:
+        """The ratio of each level (the config is frozen: built once per rule)."""
         cfg = self.config
-        account = data.snapshot.account
-        if not self.scope.covers(account):
-            return RuleResult()
-        risk = data.evaluation.risk
-        thresholds = [
+        return tuple(
             (lvl, t.ratio if t else None)
             for lvl, t in (
                 (Level.WARN, cfg.warn),
                 (Level.ACT, cfg.act),
                 (Level.CRITICAL, cfg.critical),
             )
-        ]
-        previous = Level(int(memory.get(ACCOUNT_KEY) or 0))
+        )
+
+    def evaluate(self, data: RuleInput, memory: Memory) -> RuleResult:
+        cfg = self.config
+        account = data.snapshot.account
+        if not self.scope.covers(account):
+            return RuleResult()
+        risk = data.evaluation.risk
+        thresholds = self._thresholds
+        previous = level_of(int(memory.get(ACCOUNT_KEY) or 0))
         measured = risk.margin_ratio
         level = classify(
             measured,

@@ -49,6 +49,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     classify,
     figures,
+    level_of,
 )
 from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase, check_rising_levels
 from riskguard.risk.account import PositionRisk
@@ -147,7 +148,7 @@ class MaxLeverageRule(ConfiguredRule[MaxLeverageConfig]):
             if not cfg.per_position:
                 continue
             key = f"{position.symbol}:{position.side.value}"
-            previous = Level(int(memory.get(key) or 0))
+            previous = level_of(int(memory.get(key) or 0))
             measured = risk.effective_leverage
             level = classify(
                 measured, thresholds, previous, worse_when_lower=False, hysteresis=hysteresis
@@ -216,7 +217,7 @@ class MaxLeverageRule(ConfiguredRule[MaxLeverageConfig]):
         cfg = self.config
         account_risk = data.evaluation.risk
         thresholds = self._thresholds()
-        previous = Level(int(memory.get(ACCOUNT_KEY) or 0))
+        previous = level_of(int(memory.get(ACCOUNT_KEY) or 0))
         measured = account_risk.effective_leverage
         level = classify(
             measured,

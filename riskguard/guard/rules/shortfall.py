@@ -32,6 +32,7 @@ as the risk core's stress test.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import replace
@@ -52,6 +53,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     classify,
     figures,
+    level_of,
 )
 from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
 from riskguard.risk.account import PositionRisk
@@ -201,7 +203,7 @@ class ShortfallRule(ConfiguredRule[ShortfallConfig]):
         position: Position | None,
     ) -> tuple[Level, Finding | None]:
         cfg = self.config
-        previous = Level(int(memory.get(key) or 0))
+        previous = level_of(int(memory.get(key) or 0))
         amount = shortfall if shortfall > 0 else None
         pct = None
         if amount is not None:
@@ -248,7 +250,16 @@ class ShortfallRule(ConfiguredRule[ShortfallConfig]):
             figures=facts,
         )
 
-    def _thresholds(self, unit: str) -> list[tuple[Level, float | None]]:
+    def _thresholds(self, unit: str) -> tuple[tuple[Level, float | None], ...]:
+        """The ``amount`` or ``equity_pct`` of each level."""
+        return self._by_unit[unit]
+
+    @functools.cached_property
+    def _by_unit(self) -> dict[str, tuple[tuple[Level, float | None], ...]]:
+        """Both units' thresholds, built once per rule (the config is frozen)."""
+        return {unit: tuple(self._build_thresholds(unit)) for unit in ("amount", "equity_pct")}
+
+    def _build_thresholds(self, unit: str) -> list[tuple[Level, float | None]]:
         c = self.config
         if unit == "amount":
             act: float | None = c.max_shortfall

@@ -36,6 +36,7 @@ from riskguard.guard.rules.base import (
     RuleResult,
     classify,
     figures,
+    level_of,
 )
 from riskguard.guard.rules.config_base import ConfiguredRule, RuleConfigBase
 
@@ -91,7 +92,7 @@ class StaleDataRule(ConfiguredRule[StaleDataConfig]):
             last_good = taken if last_good is None else max(last_good, taken)
         else:
             age = max(0.0, now_s - (first_seen if last_good is None else last_good))
-        previous = Level(int(_number(memory.get("level")) or 0))
+        previous = level_of(int(_number(memory.get("level")) or 0))
 
         if age >= cfg.max_age_s:
             level = Level.CRITICAL

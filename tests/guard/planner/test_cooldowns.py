@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from riskguard.domain import Side
 from riskguard.guard.planner import PlannerConfig, PlannerState, PositionMemory, position_key
+from riskguard.guard.planner.memory import prune
 from riskguard.guard.rules.base import ActionKind, Level
 from tests.guard.planner.builders import (
     ACCOUNT,
@@ -81,3 +85,27 @@ def test_planned_reduction_starts_the_cooldown_in_the_new_state() -> None:
     memory = state.positions[first.steps[0].key]
     assert (memory.last_acted_s, memory.left_size) == (NOW.timestamp(), 5.0)
     assert later.steps == ()
+
+
+@given(st.lists(st.floats(0.0, 600.0), max_size=3), st.sampled_from([0.0, 60.0, 300.0]))
+def test_a_cycle_with_nothing_proposed_forgets_what_an_acting_cycle_would(
+    ages: list[float], cooldown: float
+) -> None:
+    config = PlannerConfig(cooldown_s=cooldown, fight_window_s=120.0)
+    symbols = [BTC, "ETH/USDT:USDT", "SOL/USDT:USDT"]
+    state = PlannerState(
+        {
+            position_key(ACCOUNT, symbol, Side.LONG): PositionMemory(
+                last_acted_s=(NOW - timedelta(seconds=age)).timestamp(),
+                reopened_s=((NOW - timedelta(seconds=age / 2)).timestamp(),),
+            )
+            for symbol, age in zip(symbols, ages, strict=False)
+        }
+    )
+
+    quiet, after = _plan(state=state, config=config)
+
+    assert quiet.steps == quiet.alerts == quiet.dropped == ()
+    assert (
+        after.to_dict() == PlannerState(prune(state.positions, NOW.timestamp(), config)).to_dict()
+    )
