@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from riskguard.daemon.journal import JournalFileError, JournalWriteError, SqliteJournal
 from riskguard.guard.enforce.journal import Journal
-from tests.daemon.journal.helpers import T0
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.daemon.journal.helpers import T0, kill_after
 
 
 def test_synchronous_full_is_the_default_and_normal_can_be_chosen(path: Path) -> None:
@@ -124,19 +119,7 @@ while True:
 
 
 def test_every_append_that_returned_survives_sigkill_and_the_file_reopens(path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    assert child.stdout is not None
-    returned = []
-    for line in child.stdout:
-        returned.append(int(line))
-        if len(returned) == 40:
-            os.kill(child.pid, signal.SIGKILL)
-            break
-    child.wait()
-    child.stdout.close()
+    returned, returncode = kill_after(_CHILD, path, 40)
 
     with SqliteJournal(path) as reopened:
         integrity = reopened._conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -144,7 +127,7 @@ def test_every_append_that_returned_survives_sigkill_and_the_file_reopens(path: 
         sent = {e.payload["client_id"] for e in reopened.entries("order_sent")}
         statuses = {o.client_id: o.status for o in reopened.orders()}
 
-    assert child.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert integrity == "ok"
     assert set(returned) <= set(seqs)
     assert seqs == list(range(1, len(seqs) + 1))

@@ -8,19 +8,14 @@ behind it is decided by the test, not by the machine's speed.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from riskguard.daemon.journal import GroupCommitJournal, JournalWriteError, SqliteJournal
-from tests.daemon.journal.helpers import T0, _intent, hold_writer
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.daemon.journal.helpers import T0, _intent, hold_writer, kill_after
 
 
 def test_writes_of_many_cycles_queued_behind_a_commit_go_in_one_commit(path: Path) -> None:
@@ -152,25 +147,13 @@ while True:
 
 
 def test_a_sigkill_loses_only_writes_nobody_was_told_were_durable(path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    assert child.stdout is not None
-    durable = []
-    for line in child.stdout:
-        durable.append(int(line))
-        if len(durable) == 30:
-            os.kill(child.pid, signal.SIGKILL)
-            break
-    child.wait()
-    child.stdout.close()
+    durable, returncode = kill_after(_CHILD, path, 30)
 
     with SqliteJournal(path) as reopened:
         integrity = reopened._conn.execute("PRAGMA integrity_check").fetchone()[0]
         seqs = [e.seq for e in reopened.entries()]
 
-    assert child.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert integrity == "ok"
     assert max(durable) <= len(seqs)
     assert seqs == list(range(1, len(seqs) + 1))  # committed in seq order: no hole
