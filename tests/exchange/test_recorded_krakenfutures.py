@@ -38,38 +38,15 @@ from riskguard.exchange.ccxt_account import (
     tiers_from_ccxt,
 )
 from riskguard.risk import assess_isolated, get_profile
-from tests.exchange.recorded_kit import load_recorded, recorded_entry
+from tests.exchange.recorded_kit import ORDER_FIELDS, load_recorded, recorded_entry
+from tests.exchange.recorded_kit import POSITION_FIELDS as KIT_POSITION_FIELDS
 from tests.exchange.recorded_kit import swap_market as kit_swap
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ccxt-recorded" / "krakenfutures.json"
 
 
-POSITION_FIELDS = (
-    "symbol",
-    "contracts",
-    "contractSize",
-    "side",
-    "entryPrice",
-    "markPrice",
-    "liquidationPrice",
-    "collateral",
-    "unrealizedPnl",
-    "leverage",
-)
-"""Unified position fields riskguard reads (``marginMode`` is compared on its own)."""
-
-ORDER_FIELDS = (
-    "id",
-    "clientOrderId",
-    "symbol",
-    "side",
-    "amount",
-    "remaining",
-    "reduceOnly",
-    "stopLossPrice",
-    "triggerPrice",
-)
-"""Unified order fields ``open_stops_from_ccxt`` reads."""
+POSITION_FIELDS = tuple(f for f in KIT_POSITION_FIELDS if f != "marginMode")
+"""The unified position fields riskguard reads, but ``marginMode``, which is compared on its own."""
 
 TAKEN_AT = datetime(2024, 2, 6, 22, 25, tzinfo=UTC)
 
