@@ -12,7 +12,7 @@ bit (tests/risk/test_batch_arrays.py holds the two paths to that).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from riskguard.domain import Position
 from riskguard.risk.account import isolated_collateral
@@ -225,14 +225,7 @@ def _walk_tiers(
         # Rows stepping off the end of their table have no price: they stay NaN.
         keep = np.flatnonzero(~hit & (nxt >= 0) & (nxt <= last))
         live, k, safe, index, nxt = live[keep], k[keep], safe[keep], index[keep], nxt[keep]
-        last, base, step, s, q, fee = (
-            last[keep],
-            base[keep],
-            step[keep],
-            s[keep],
-            q[keep],
-            fee[keep],
-        )
+        last, base, step, s, q, fee = _rows(keep, last, base, step, s, q, fee)
         boundary = floors[base + np.where(step < 0, index, nxt)] / q
         const = amounts[base + nxt]
         slope = q * (s - rates[base + nxt] - fee)
@@ -240,16 +233,14 @@ def _walk_tiers(
         out[live[jumped]] = boundary[jumped]
         keep = np.flatnonzero(~jumped)
         live, k, safe, index = live[keep], k[keep], safe[keep], nxt[keep]
-        last, base, step, s, q, fee = (
-            last[keep],
-            base[keep],
-            step[keep],
-            s[keep],
-            q[keep],
-            fee[keep],
-        )
+        last, base, step, s, q, fee = _rows(keep, last, base, step, s, q, fee)
         slope, const = slope[keep], const[keep]
     return out
+
+
+def _rows(keep: Ints, *columns: Any) -> tuple[Any, ...]:
+    """The rows ``keep`` of every column (the walk's per-row constants, filtered together)."""
+    return tuple(column[keep] for column in columns)
 
 
 def _nan_rows(values: Floats) -> list[int]:
